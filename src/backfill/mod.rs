@@ -1,0 +1,1 @@
+//! The backfill engine: keyset batches, a checkpoint in each batch's transaction, throttling.

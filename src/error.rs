@@ -1,0 +1,78 @@
+//! Errors that decide the exit code. Everything else is `anyhow` with context.
+//!
+//! Exit codes: 0 ok, 1 a finding or a refused precondition, 2 bad usage or bad input.
+
+use std::fmt;
+
+/// A place in an input file, 1-based like editors show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// Bad input: the user must change a file, a flag or a name. Exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{message}{}", location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default(), help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
+pub struct InputError {
+    pub location: Option<Location>,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl InputError {
+    pub fn new(message: impl Into<String>) -> Self {
+        InputError { location: None, message: message.into(), help: None }
+    }
+    pub fn at(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
+    }
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// The database is not in a state where the requested step is safe. Exit code 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(message: impl Into<String>) -> Self {
+        Refusal { message: message.into() }
+    }
+}
+
+/// Lint findings at error severity were reported. Exit code 1 (the report was already printed).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FindingsReported(pub String);
+
+/// Map an error chain to the process exit code.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    for cause in err.chain() {
+        if cause.downcast_ref::<InputError>().is_some() {
+            return 2;
+        }
+        if cause.downcast_ref::<Refusal>().is_some() || cause.downcast_ref::<FindingsReported>().is_some() {
+            return 1;
+        }
+        if cause.downcast_ref::<clap::Error>().is_some() {
+            return 2;
+        }
+    }
+    // Unexpected failures (connection refused, I/O) are operational errors: exit 1 would
+    // read as "a finding"; 2 reads as "fix your input". We choose 1 for "did not succeed".
+    1
+}

@@ -1,0 +1,3 @@
+//! Running plans against a live database: sessions, state, preconditions.
+
+pub mod state;

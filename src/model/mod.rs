@@ -1,0 +1,1 @@
+//! The schema model: tables, columns, indexes, constraints, views and their dependencies.

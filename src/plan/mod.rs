@@ -1,0 +1,287 @@
+//! A plan: what `planner plan` writes to `plans/<name>/plan.yaml` and what the executor runs.
+//!
+//! The plan is data. Steps hold SQL text and metadata, never a connection, so one `Plan` feeds
+//! the files, `--dry-run` and the executor alike.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sql::{Ident, QualifiedName};
+
+/// Bumped when plan.yaml changes incompatibly; the executor refuses plans it does not know.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// plan.yaml format version (see [`PLAN_FORMAT_VERSION`]).
+    pub planner_plan: u32,
+    /// Plan id; also its folder name under `plans/`.
+    pub name: String,
+    /// PostgreSQL major version the plan was compiled for (decides e.g. instant defaults).
+    pub pg_version: u32,
+    /// One human line per change, e.g. "rename column public.users.name to full_name".
+    pub description: Vec<String>,
+    /// Shape of every touched table when the plan was made; contract refuses if it drifted.
+    pub tables: Vec<TableShape>,
+    pub phases: Vec<Phase>,
+    /// SQL file name -> sha256 (hex) of its bytes. The executor refuses edited files.
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableShape {
+    pub table: QualifiedName,
+    pub columns: Vec<ColumnShape>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnShape {
+    pub name: Ident,
+    /// As `format_type()` prints it, e.g. `character varying(200)`, `timestamp with time zone`.
+    #[serde(rename = "type")]
+    pub data_type: String,
+    pub not_null: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PhaseKind {
+    Expand,
+    Backfill,
+    Contract,
+}
+
+impl PhaseKind {
+    pub const ALL: [PhaseKind; 3] = [PhaseKind::Expand, PhaseKind::Backfill, PhaseKind::Contract];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseKind::Expand => "expand",
+            PhaseKind::Backfill => "backfill",
+            PhaseKind::Contract => "contract",
+        }
+    }
+}
+
+impl fmt::Display for PhaseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for PhaseKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "expand" => Ok(PhaseKind::Expand),
+            "backfill" => Ok(PhaseKind::Backfill),
+            "contract" => Ok(PhaseKind::Contract),
+            other => Err(format!("unknown phase `{other}` (expected expand, backfill or contract)")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub phase: PhaseKind,
+    /// The psql-runnable file with this phase's steps (absent when the phase has no SQL steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_file: Option<String>,
+    /// The file that undoes this phase (absent when nothing to undo or undo is impossible).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub down_file: Option<String>,
+    /// Checked right before the phase runs, in the session that runs it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preconditions: Vec<Precondition>,
+    /// Run in order. For the backfill phase: run after the backfill tasks finished.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+    /// Only in the backfill phase: the rows to fill, run by the backfill engine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backfill: Vec<BackfillTask>,
+    /// Which app versions may run once this phase is applied.
+    pub compat: AppCompat,
+    /// Set when this phase cannot be undone (e.g. a dropped column's data is gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub irreversible: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxMode {
+    /// Runs inside a transaction; consecutive in-transaction steps share one transaction.
+    InTransaction,
+    /// Must run outside a transaction block (CREATE/DROP INDEX CONCURRENTLY).
+    NoTransaction,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Why this step exists, shown in summaries, dry runs and as a comment in the SQL files.
+    pub why: String,
+    pub sql: String,
+    pub lock: Lock,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<QualifiedName>,
+    pub transaction: TxMode,
+    /// True when the step reads the whole table under a lock that does not block writes
+    /// (VALIDATE CONSTRAINT, CREATE INDEX CONCURRENTLY): no statement_timeout applies.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scans_table: bool,
+    /// SQL that reverses just this step; used for the down file and to undo a half-applied phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<String>,
+    /// Why this step cannot be undone, when it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub irreversible: Option<String>,
+}
+
+/// The table lock a step takes. Ordered from weakest to strongest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lock {
+    /// No table lock beyond what ordinary queries take.
+    None,
+    /// Blocks DDL and VACUUM, not reads or writes (VALIDATE, CREATE INDEX CONCURRENTLY).
+    ShareUpdateExclusive,
+    /// Blocks writes (plain CREATE INDEX): planner never emits it for live tables.
+    Share,
+    /// Blocks writes, taken briefly (CREATE TRIGGER, ADD FOREIGN KEY NOT VALID).
+    ShareRowExclusiveBrief,
+    /// Blocks everything but held only for a catalog update (milliseconds).
+    AccessExclusiveBrief,
+    /// Blocks everything for as long as the statement runs (table rewrite or scan).
+    AccessExclusive,
+}
+
+impl Lock {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Lock::None => "none",
+            Lock::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE (reads and writes continue)",
+            Lock::Share => "SHARE (blocks writes)",
+            Lock::ShareRowExclusiveBrief => "SHARE ROW EXCLUSIVE, brief (blocks writes for milliseconds)",
+            Lock::AccessExclusiveBrief => "ACCESS EXCLUSIVE, brief (catalog-only, milliseconds)",
+            Lock::AccessExclusive => "ACCESS EXCLUSIVE (blocks everything while it runs)",
+        }
+    }
+}
+
+impl fmt::Display for Lock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// Contract (and other phase) preconditions: data, checked one match arm each by the executor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "check", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Precondition {
+    /// The backfill phase of this plan finished for this table.
+    BackfillDone { table: QualifiedName },
+    /// No row has NULL in this column.
+    NoNulls { table: QualifiedName, column: Ident },
+    /// The constraint exists and is validated (pg_constraint.convalidated).
+    ConstraintValid { table: QualifiedName, constraint: Ident },
+    /// The index exists and is valid (pg_index.indisvalid).
+    IndexValid { table: QualifiedName, index: Ident },
+    /// The trigger exists on the table (the sync trigger is what keeps both app versions right).
+    TriggerPresent { table: QualifiedName, trigger: Ident },
+    /// Nothing but the listed indexes/constraints (which go with the column) depends on the column:
+    /// no view, rule, foreign key from another table, or other object.
+    NoDependents { table: QualifiedName, column: Ident },
+    /// The table's columns still match `Plan::tables` plus what earlier phases added.
+    ColumnsMatch { table: QualifiedName },
+}
+
+/// One backfill job: fill `set` columns for every row matching `pending`, in key order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillTask {
+    pub table: QualifiedName,
+    /// Keyset pagination key (the primary key), in index order.
+    pub key: Vec<KeyColumn>,
+    pub set: Vec<Assignment>,
+    /// SQL predicate over the row, true while the row still needs filling.
+    pub pending: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyColumn {
+    pub column: Ident,
+    /// `format_type()` of the column, used to cast checkpoint values back (e.g. `bigint`, `uuid`).
+    #[serde(rename = "type")]
+    pub data_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Assignment {
+    pub column: Ident,
+    /// SQL expression over the row's own columns (rendered, identifiers quoted).
+    pub expr: String,
+}
+
+/// What each app version may do once a phase is applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppCompat {
+    pub old_app: AppAccess,
+    pub new_app: AppAccess,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppAccess {
+    /// May write (insert/update/delete) with its own shape of the table.
+    pub writes: bool,
+    /// May read and trust every value of its own shape.
+    pub reads: bool,
+    pub note: String,
+}
+
+impl Plan {
+    pub fn phase(&self, kind: PhaseKind) -> Option<&Phase> {
+        self.phases.iter().find(|p| p.phase == kind)
+    }
+}
+
+// QualifiedName appears in plan.yaml as `schema.table`, quoted only where needed.
+impl Serialize for QualifiedName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.display_short())
+    }
+}
+
+impl<'de> Deserialize<'de> for QualifiedName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if crate::sql::ident::split_dotted(&s).map_err(serde::de::Error::custom)?.len() != 2 {
+            return Err(serde::de::Error::custom(format!("expected schema.table, got `{s}`")));
+        }
+        QualifiedName::from_user(&s, "public").map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qualified_names_round_trip_through_yaml() {
+        for (schema, name) in [("public", "users"), ("public", "Order Id"), ("Sales", "a\"b"), ("s", "x.y")] {
+            let q = QualifiedName::new(Ident::new(schema).unwrap(), Ident::new(name).unwrap());
+            let yaml = serde_yaml_ng::to_string(&q).unwrap();
+            let back: QualifiedName = serde_yaml_ng::from_str(&yaml).unwrap();
+            assert_eq!(back, q, "{yaml}");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Reporters for lint findings: one file per output format.

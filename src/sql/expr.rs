@@ -1,0 +1,108 @@
+//! A user-supplied SQL expression (a backfill or a default), validated by sqlparser.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
+/// An expression that parsed on its own, with nothing after it (so `1; DROP TABLE x` is refused).
+/// Rendered in parentheses so it composes safely into larger statements.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SqlExpr(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a single SQL expression: {message}")]
+pub struct ExprError {
+    pub message: String,
+    /// 1-based line and column inside the expression text, when the parser knows it.
+    pub line: u64,
+    pub column: u64,
+}
+
+impl SqlExpr {
+    pub fn parse(text: &str) -> Result<Self, ExprError> {
+        let dialect = PostgreSqlDialect {};
+        let mut parser = Parser::new(&dialect).try_with_sql(text).map_err(|e| ExprError {
+            message: e.to_string(),
+            line: 0,
+            column: 0,
+        })?;
+        let parsed =
+            parser.parse_expr().map_err(|e| ExprError { message: e.to_string(), line: 0, column: 0 })?;
+        let next = parser.peek_token();
+        if next.token != Token::EOF {
+            return Err(ExprError {
+                message: format!("unexpected `{}` after the expression", next.token),
+                line: next.span.start.line,
+                column: next.span.start.column,
+            });
+        }
+        let _ = parsed;
+        Ok(SqlExpr(text.trim().to_string()))
+    }
+
+    /// The expression as the user wrote it (trimmed), without parentheses.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Column names the expression refers to (unqualified identifiers), for validation.
+    pub fn referenced_identifiers(&self) -> Vec<String> {
+        use sqlparser::ast::{visit_expressions, Expr};
+        let dialect = PostgreSqlDialect {};
+        let Ok(expr) = Parser::new(&dialect).try_with_sql(&self.0).and_then(|mut p| p.parse_expr()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let _ = visit_expressions(&expr, |e| {
+            match e {
+                Expr::Identifier(id) => out.push(ident_value(id)),
+                Expr::CompoundIdentifier(parts) => {
+                    if let Some(last) = parts.last() {
+                        out.push(ident_value(last))
+                    }
+                }
+                _ => {}
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        out
+    }
+}
+
+fn ident_value(id: &sqlparser::ast::Ident) -> String {
+    if id.quote_style.is_some() {
+        id.value.clone()
+    } else {
+        id.value.to_lowercase()
+    }
+}
+
+impl fmt::Display for SqlExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_expressions_and_renders_them_parenthesised() {
+        let e = SqlExpr::parse("verified_at IS NOT NULL").unwrap();
+        assert_eq!(e.to_string(), "(verified_at IS NOT NULL)");
+        assert_eq!(e.referenced_identifiers(), vec!["verified_at".to_string()]);
+    }
+
+    #[test]
+    fn refuses_trailing_statements() {
+        let err = SqlExpr::parse("1; DROP TABLE users").unwrap_err();
+        assert!(err.message.contains("after the expression"), "{err}");
+        assert!(SqlExpr::parse("").is_err());
+        assert!(SqlExpr::parse("a +").is_err());
+    }
+}

@@ -1,0 +1,7 @@
+//! SQL text: identifiers, user expressions and the one place DDL is formatted.
+
+pub mod expr;
+pub mod ident;
+
+pub use expr::SqlExpr;
+pub use ident::{quote_literal, Ident, QualifiedName};
