@@ -36,3 +36,40 @@ CREATE TABLE IF NOT EXISTS planner.backfill_progress (
 );
 "#,
 ];
+
+/// Create schema `planner` and bring it to the latest version. Safe to call concurrently:
+/// serialized by a transaction-scoped advisory lock.
+pub async fn ensure_schema(conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('planner.state_schema'))").execute(&mut *tx).await?;
+    sqlx::raw_sql(
+        "CREATE SCHEMA IF NOT EXISTS planner;
+         CREATE TABLE IF NOT EXISTS planner.state_version (version int NOT NULL);",
+    )
+    .execute(&mut *tx)
+    .await
+    .context("creating schema planner")?;
+    let current: Option<i32> =
+        sqlx::query_scalar("SELECT max(version) FROM planner.state_version").fetch_one(&mut *tx).await?;
+    let current = current.unwrap_or(0) as usize;
+    if current > MIGRATIONS.len() {
+        anyhow::bail!(
+            "schema planner is at version {current}, newer than this planner understands ({}); upgrade planner",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, ddl) in MIGRATIONS.iter().enumerate().skip(current) {
+        sqlx::raw_sql(*ddl)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("state schema migration {}", i + 1))?;
+        sqlx::query("INSERT INTO planner.state_version (version) VALUES ($1)")
+            .bind((i + 1) as i32)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::sql::{Ident, QualifiedName};
 
+pub mod load;
+pub use load::{load_dir, plan_sha256, sha256_hex};
+
 /// Bumped when plan.yaml changes incompatibly; the executor refuses plans it does not know.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
