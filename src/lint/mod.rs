@@ -88,7 +88,8 @@ pub fn rule_by_id(id: &str) -> Option<&'static RuleMeta> {
 }
 
 /// Statements whose leading words a rule recognises even though sqlparser cannot parse them.
-const RECOGNISED_UNPARSED: &[&[&str]] = &[&["REINDEX"], &["CLUSTER"], &["DROP", "INDEX", "CONCURRENTLY"]];
+const RECOGNISED_UNPARSED: &[&[&str]] =
+    &[&["REINDEX"], &["CLUSTER"], &["DROP", "INDEX", "CONCURRENTLY"], &["VACUUM"]];
 
 impl LintReport {
     /// Lint one file's text, appending to this report. `known` carries column types across files.

@@ -161,7 +161,6 @@ pub fn takes_blocking_lock(stmt: &Stmt, cx: &FileCx) -> Option<String> {
         }
         Statement::Drop { object_type: sqlparser::ast::ObjectType::Index, .. } => Some("DROP INDEX".into()),
         Statement::Truncate(_) => Some("TRUNCATE".into()),
-        Statement::AlterType(_) => Some("ALTER TYPE".into()),
         Statement::Vacuum(v) if v.full => Some("VACUUM FULL".into()),
         _ => None,
     }

@@ -25,12 +25,17 @@ impl Rule for VacuumFull {
         &META
     }
     fn check(&self, stmt: &Stmt, _cx: &FileCx, out: &mut Findings) {
-        if let Some(Statement::Vacuum(v)) = stmt.ast() {
-            if v.full {
-                let target = v.table_name.as_ref().map(|t| format!(" {t}")).unwrap_or_else(|| " (every table)".into());
-                out.report(&META, format!("VACUUM FULL{target} rewrites under ACCESS EXCLUSIVE: no reads or writes meanwhile"))
-                    .help("use plain VACUUM, or pg_repack / pg_squeeze to reclaim space online");
+        let target = match stmt.ast() {
+            Some(Statement::Vacuum(v)) if v.full => {
+                Some(v.table_name.as_ref().map(|t| format!(" {t}")).unwrap_or_else(|| " (every table)".into()))
             }
+            // `VACUUM (FULL, ANALYZE) t`: sqlparser has no option-list form; read the leading words.
+            None if stmt.starts_with(&["VACUUM"]) && stmt.words.iter().any(|w| w == "FULL") => Some(String::new()),
+            _ => None,
+        };
+        if let Some(target) = target {
+            out.report(&META, format!("VACUUM FULL{target} rewrites under ACCESS EXCLUSIVE: no reads or writes meanwhile"))
+                .help("use plain VACUUM, or pg_repack / pg_squeeze to reclaim space online");
         }
     }
 }
@@ -42,10 +47,12 @@ mod tests {
     #[test]
     fn flags_vacuum_full() {
         assert_eq!(count("VACUUM FULL orders;", "vacuum-full"), 1);
+        assert_eq!(count("VACUUM (FULL, ANALYZE) orders;", "vacuum-full"), 1);
     }
 
     #[test]
     fn plain_vacuum_is_fine() {
-        assert_eq!(count("VACUUM orders;", "vacuum-full"), 0);
+        assert_eq!(count("VACUUM orders;\nVACUUM (ANALYZE, VERBOSE) orders;", "vacuum-full"), 0);
+        assert_eq!(count("VACUUM (ANALYZE, VERBOSE) orders;", "unparsed-statement"), 0);
     }
 }
