@@ -32,8 +32,11 @@ fn name(path: &Path) -> String {
     path.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-/// (file, line) of each labeled-unsafe statement, and of every statement.
-fn labels() -> (BTreeSet<(String, usize)>, BTreeSet<(String, usize)>) {
+/// Statements by (file name, line).
+type Places = BTreeSet<(String, usize)>;
+
+/// The labeled-unsafe statements, and every statement.
+fn labels() -> (Places, Places) {
     let (mut unsafe_, mut all) = (BTreeSet::new(), BTreeSet::new());
     for path in corpus_files() {
         let sql = std::fs::read_to_string(&path).unwrap();
@@ -51,7 +54,7 @@ fn labels() -> (BTreeSet<(String, usize)>, BTreeSet<(String, usize)>) {
 #[test]
 fn corpus_findings_match_the_labels() {
     let report = planner::cli::check::lint_paths(&[PathBuf::from(CORPUS)], &LintOptions::default()).unwrap();
-    let flagged: BTreeSet<(String, usize)> = report
+    let flagged: Places = report
         .findings
         .iter()
         .filter(|f| f.severity >= Severity::Warning && !NOT_STATEMENT_SAFETY.contains(&f.rule))
