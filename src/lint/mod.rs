@@ -95,6 +95,7 @@ impl LintReport {
     /// Lint one file's text, appending to this report. `known` carries column types across files.
     pub fn lint_source(&mut self, file: &str, sql: &str, opts: &LintOptions, known: &mut KnownSchema) {
         self.summary.files += 1;
+        let lines = source::Lines::new(sql);
         let stmts = match source::split_statements(sql) {
             Ok(stmts) => stmts,
             Err(e) => {
@@ -103,7 +104,7 @@ impl LintReport {
                 self.push(
                     opts,
                     file,
-                    sql,
+                    &lines,
                     &UNPARSED,
                     e.pos,
                     e.pos,
@@ -134,7 +135,7 @@ impl LintReport {
                     if suppress::is_ignored(&ignored, UNPARSED.id) {
                         self.summary.suppressed += 1;
                     } else {
-                        self.push(opts, file, sql, &UNPARSED, stmt.start, stmt.end, Draft {
+                        self.push(opts, file, &lines, &UNPARSED, stmt.start, stmt.end, Draft {
                             message: format!("statement not checked: {error}"),
                             help: Some(
                                 "review it by hand; `-- planner:ignore unparsed-statement <reason>` silences this"
@@ -160,7 +161,7 @@ impl LintReport {
                 self.push(
                     opts,
                     file,
-                    sql,
+                    &lines,
                     d.rule,
                     stmt.start,
                     stmt.end,
@@ -180,7 +181,7 @@ impl LintReport {
         &mut self,
         opts: &LintOptions,
         file: &str,
-        sql: &str,
+        lines: &source::Lines,
         meta: &'static RuleMeta,
         start: Pos,
         end: Pos,
@@ -207,7 +208,7 @@ impl LintReport {
             message: d.message,
             help: d.help,
             suggestion: d.suggestion,
-            excerpt: source::line_text(sql, start.line).to_string(),
+            excerpt: lines.get(start.line).to_string(),
         });
     }
 

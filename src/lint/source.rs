@@ -134,9 +134,19 @@ fn finish(
     Stmt { index, start, end, words, leading_comments: comments, parsed }
 }
 
-/// Byte offsets of line starts, to cut excerpts out of the source.
-pub fn line_text(source: &str, line: usize) -> &str {
-    source.lines().nth(line.saturating_sub(1)).unwrap_or("")
+/// Lines of a file by 1-based number, indexed once so excerpts cost O(1) per finding.
+pub struct Lines<'a> {
+    lines: Vec<&'a str>,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(source: &'a str) -> Self {
+        Lines { lines: source.lines().collect() }
+    }
+
+    pub fn get(&self, line: usize) -> &'a str {
+        line.checked_sub(1).and_then(|i| self.lines.get(i)).copied().unwrap_or("")
+    }
 }
 
 #[cfg(test)]

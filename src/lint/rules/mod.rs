@@ -78,8 +78,6 @@ const VOLATILE_FUNCTIONS: &[&str] = &[
     "timeofday",
     "nextval",
     "setseed",
-    "txid_current",
-    "pg_current_xact_id",
 ];
 
 const STABLE_OR_IMMUTABLE_FUNCTIONS: &[&str] = &[
@@ -105,6 +103,8 @@ const STABLE_OR_IMMUTABLE_FUNCTIONS: &[&str] = &[
     "make_interval",
     "to_timestamp",
     "interval",
+    "txid_current",
+    "pg_current_xact_id",
 ];
 
 pub fn classify_default(expr: &Expr) -> DefaultKind {
