@@ -120,6 +120,9 @@ pub struct Phase {
 pub enum TxMode {
     /// Runs inside a transaction; consecutive in-transaction steps share one transaction.
     InTransaction,
+    /// Runs in a transaction of its own: whatever ran before is committed first, so a long but
+    /// non-blocking statement (VALIDATE CONSTRAINT) never runs while a strong lock is still held.
+    OwnTransaction,
     /// Must run outside a transaction block (CREATE/DROP INDEX CONCURRENTLY).
     NoTransaction,
 }
@@ -139,6 +142,8 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scans_table: bool,
     /// SQL that reverses just this step; used for the down file and to undo a half-applied phase.
+    /// It runs in the same transaction mode as the step (DROP INDEX CONCURRENTLY undoes a
+    /// CREATE INDEX CONCURRENTLY outside a transaction).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo: Option<String>,
     /// Why this step cannot be undone, when it cannot.

@@ -2,6 +2,7 @@
 
 pub mod expr;
 pub mod ident;
+pub mod rewrite;
 
 pub use expr::SqlExpr;
 pub use ident::{quote_literal, Ident, QualifiedName};
