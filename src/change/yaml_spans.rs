@@ -127,7 +127,7 @@ mod tests {
         let p = value_positions(text);
         assert_eq!(p.get("name"), Some(&(1, 7)));
         assert_eq!(p.get("changes.0.rename_column.table"), Some(&(3, 29)));
-        assert_eq!(p.get("changes.0.rename_column.to"), Some(&(3, 59)));
+        assert_eq!(p.get("changes.0.rename_column.to"), Some(&(3, 52)));
         assert_eq!(p.get("changes.1.drop_column.column"), Some(&(6, 15)));
     }
 }
