@@ -148,3 +148,151 @@ fn merge_compat(parts: &[ChangePhases], phase: usize) -> AppCompat {
     };
     AppCompat { old_app: merge(|c| &c.old_app), new_app: merge(|c| &c.new_app) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::{AddColumn, DropColumn, RenameColumn, SetNotNull};
+    use crate::plan::{Lock, TxMode};
+
+    const SCHEMA: &str = "
+        CREATE TABLE users (id bigint PRIMARY KEY, name text NOT NULL DEFAULT 'x' UNIQUE, email text,
+                            flag boolean NOT NULL, created timestamptz);
+        CREATE TABLE posts (id bigint PRIMARY KEY, author text REFERENCES users (email), title text);
+        CREATE TABLE nopk (a int, b text);
+        CREATE VIEW v AS SELECT id, title FROM posts;";
+
+    fn model(pg: u32) -> SchemaModel {
+        crate::model::from_sql::parse_schema(SCHEMA, "schema.sql", pg).expect("test schema parses")
+    }
+
+    fn rename(table: &str, from: &str, to: &str) -> Change {
+        Change::RenameColumn(RenameColumn { table: table.into(), from: from.into(), to: to.into() })
+    }
+
+    fn add(column: &str, not_null: bool, default: Option<&str>, backfill: Option<&str>) -> Change {
+        Change::AddColumn(AddColumn {
+            table: "users".into(),
+            column: column.into(),
+            data_type: "boolean".into(),
+            not_null,
+            default: default.map(Into::into),
+            backfill: backfill.map(Into::into),
+        })
+    }
+
+    fn err(changes: &[Change]) -> String {
+        compile(&model(15), changes, "p").expect_err("must be refused").error.message
+    }
+
+    #[test]
+    fn rename_syncs_copies_and_checks_before_contract() {
+        let plan = compile(&model(15), &[rename("users", "name", "full_name")], "p").unwrap();
+        let kinds: Vec<_> = plan.phases.iter().map(|p| p.phase).collect();
+        assert_eq!(kinds, [PhaseKind::Expand, PhaseKind::Backfill, PhaseKind::Contract]);
+        let expand = &plan.phases[0];
+        assert!(expand.steps.iter().any(|s| s.sql.starts_with("CREATE TRIGGER")));
+        let index =
+            expand.steps.iter().find(|s| s.sql.contains("CONCURRENTLY")).expect("unique index copied");
+        assert!(index.sql.starts_with("CREATE UNIQUE INDEX CONCURRENTLY"));
+        assert_eq!(index.transaction, TxMode::NoTransaction);
+        assert!(expand.steps.iter().all(|s| s.lock <= Lock::AccessExclusiveBrief), "no long lock in expand");
+        let contract = &plan.phases[2];
+        for pre in
+            ["backfill_done", "trigger_present", "index_valid", "no_nulls", "no_dependents", "columns_match"]
+        {
+            let yaml = serde_yaml_ng::to_string(&contract.preconditions).unwrap();
+            assert!(yaml.contains(pre), "contract precondition {pre} missing:\n{yaml}");
+        }
+        // The unique constraint comes back under its own name.
+        assert!(contract
+            .steps
+            .iter()
+            .any(|s| s.sql.contains("ADD CONSTRAINT \"users_name_key\" UNIQUE USING INDEX")));
+        assert!(contract.irreversible.is_some());
+        assert!(!plan.phases[0].compat.new_app.reads && plan.phases[0].compat.new_app.writes);
+        assert!(!contract.compat.old_app.writes && !contract.compat.old_app.reads);
+    }
+
+    #[test]
+    fn refusals_name_the_reason() {
+        assert!(err(&[rename("users", "id", "uid")]).contains("primary key"));
+        assert!(err(&[rename("users", "email", "mail")])
+            .contains("foreign key posts_author_fkey on public.posts"));
+        assert!(
+            err(&[rename("posts", "title", "headline")]).contains("view public.v reads public.posts.title")
+        );
+        assert!(err(&[rename("users", "name", "email")]).contains("already exists"));
+        assert!(err(&[rename("nopk", "b", "c")]).contains("no primary key"));
+        assert!(err(&[Change::DropColumn(DropColumn { table: "posts".into(), column: "title".into() })])
+            .contains("view"));
+        assert!(err(&[Change::SetNotNull(SetNotNull {
+            table: "users".into(),
+            column: "name".into(),
+            backfill: None
+        })])
+        .contains("already NOT NULL"));
+        assert!(err(&[add("flag2", true, None, None)]).contains("no default and no backfill"));
+    }
+
+    #[test]
+    fn constant_default_is_one_instant_step_and_volatile_default_backfills() {
+        let plan = compile(&model(15), &[add("active", true, Some("true"), None)], "p").unwrap();
+        assert_eq!(plan.phases.len(), 1);
+        assert_eq!(plan.phases[0].steps.len(), 1);
+        assert!(plan.phases[0].steps[0].sql.ends_with("ADD COLUMN \"active\" boolean DEFAULT true NOT NULL"));
+
+        let plan = compile(&model(15), &[add("lucky", true, Some("random() > 0.5"), None)], "p").unwrap();
+        assert_eq!(plan.phases.len(), 3, "a volatile default would rewrite the table: backfill instead");
+        assert!(plan.phases[1].backfill[0].set[0].expr.contains("random()"));
+    }
+
+    #[test]
+    fn not_null_uses_a_validated_check_and_keeps_it_on_pg11() {
+        let change = add("verified", true, None, Some("created IS NOT NULL"));
+        let pg15 = compile(&model(15), &[change.clone()], "p").unwrap();
+        let contract = &pg15.phases[2];
+        let sql: Vec<&str> = contract.steps.iter().map(|s| s.sql.as_str()).collect();
+        assert!(sql[0].contains("CHECK (\"verified\" IS NOT NULL) NOT VALID"));
+        assert!(sql[1].contains("VALIDATE CONSTRAINT"));
+        assert_eq!(
+            contract.steps[1].transaction,
+            TxMode::OwnTransaction,
+            "VALIDATE must not run under the ADD's lock"
+        );
+        assert!(sql[2].ends_with("SET NOT NULL"));
+        let pg11 = compile(&model(11), &[change], "p").unwrap();
+        assert!(
+            !pg11.phases[2].steps.iter().any(|s| s.sql.ends_with("SET NOT NULL")),
+            "PG 11 would scan under ACCESS EXCLUSIVE"
+        );
+        assert!(compile(&model(10), &[add("x", false, None, None)], "p").is_err());
+    }
+
+    #[test]
+    fn later_changes_see_earlier_ones_and_compat_is_the_strictest() {
+        let plan = compile(
+            &model(15),
+            &[
+                rename("users", "name", "full_name"),
+                Change::SetNotNull(SetNotNull {
+                    table: "users".into(),
+                    column: "email".into(),
+                    backfill: Some("'none'".into()),
+                }),
+            ],
+            "p",
+        )
+        .unwrap();
+        assert_eq!(plan.description.len(), 2);
+        assert_eq!(plan.tables.len(), 1, "one table recorded once");
+        assert!(!plan.phases[0].compat.new_app.reads, "strictest of both changes");
+        // Renaming the new column again in the same plan refers to the name the first change created.
+        let again = compile(
+            &model(15),
+            &[rename("users", "name", "full_name"), rename("users", "full_name", "display_name")],
+            "p",
+        );
+        assert!(again.is_ok(), "{again:?}");
+    }
+}
