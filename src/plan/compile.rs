@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn not_null_uses_a_validated_check_and_keeps_it_on_pg11() {
         let change = add("verified", true, None, Some("created IS NOT NULL"));
-        let pg15 = compile(&model(15), &[change.clone()], "p").unwrap();
+        let pg15 = compile(&model(15), std::slice::from_ref(&change), "p").unwrap();
         let contract = &pg15.phases[2];
         let sql: Vec<&str> = contract.steps.iter().map(|s| s.sql.as_str()).collect();
         assert!(sql[0].contains("CHECK (\"verified\" IS NOT NULL) NOT VALID"));
