@@ -159,7 +159,11 @@ pub fn takes_blocking_lock(stmt: &Stmt, cx: &FileCx) -> Option<String> {
         {
             Some("DROP TABLE".into())
         }
-        Statement::Drop { object_type: sqlparser::ast::ObjectType::Index, .. } => Some("DROP INDEX".into()),
+        Statement::Drop { object_type: sqlparser::ast::ObjectType::Index, names, .. }
+            if names.iter().any(|n| !cx.is_new_index(n, stmt.index)) =>
+        {
+            Some("DROP INDEX".into())
+        }
         Statement::Truncate(_) => Some("TRUNCATE".into()),
         Statement::Vacuum(v) if v.full => Some("VACUUM FULL".into()),
         _ => None,
