@@ -42,6 +42,8 @@ pub struct FileCx {
     validated_not_null: HashMap<(String, String), usize>,
     /// (table, column) -> (index it was declared at in this file, or None for an earlier file, type).
     column_types: HashMap<ColumnKey, TypeHistory>,
+    /// (table, column) -> (index, name) of a `CHECK (column IS NOT NULL) NOT VALID` added in this file.
+    unvalidated_not_null: HashMap<ColumnKey, (usize, String)>,
     /// index key -> index of the CREATE INDEX in this file.
     created_indexes: HashMap<String, usize>,
     /// Statements that wait for a blocking lock with no lock_timeout in force: reported once per
@@ -93,6 +95,7 @@ impl FileCx {
             validated_not_null: HashMap::new(),
             unprotected_locks: Vec::new(),
             created_indexes: HashMap::new(),
+            unvalidated_not_null: HashMap::new(),
             column_types: known
                 .column_types
                 .iter()
@@ -169,6 +172,11 @@ impl FileCx {
                                     if let Some(name) = &c.name {
                                         not_null_checks
                                             .insert(column_key(name), (table.clone(), col.clone()));
+                                        if *not_valid {
+                                            cx.unvalidated_not_null
+                                                .entry((table.clone(), col.clone()))
+                                                .or_insert((i, name.to_string()));
+                                        }
                                     }
                                     if !not_valid {
                                         cx.validated_not_null.entry((table.clone(), col)).or_insert(i);
@@ -227,6 +235,14 @@ impl FileCx {
     /// True when a validated `CHECK (column IS NOT NULL)` exists before statement `index`.
     pub fn has_validated_not_null_check(&self, table: &ObjectName, column: &str, index: usize) -> bool {
         self.validated_not_null.get(&(table_key(table), column.to_string())).is_some_and(|&at| at < index)
+    }
+
+    /// The name of a `CHECK (column IS NOT NULL) NOT VALID` added before statement `index`.
+    pub fn unvalidated_not_null_check(&self, table: &ObjectName, column: &str, index: usize) -> Option<&str> {
+        self.unvalidated_not_null
+            .get(&(table_key(table), column.to_string()))
+            .filter(|(at, _)| *at < index)
+            .map(|(_, name)| name.as_str())
     }
 
     /// The column's type before statement `index`, when an earlier statement or file declared it.
