@@ -96,83 +96,89 @@ impl LintReport {
     pub fn lint_source(&mut self, file: &str, sql: &str, opts: &LintOptions, known: &mut KnownSchema) {
         self.summary.files += 1;
         let lines = source::Lines::new(sql);
-        let stmts = match source::split_statements(sql) {
-            Ok(stmts) => stmts,
-            Err(e) => {
-                // The tokenizer stops at an unterminated quote: nothing after it can be split.
-                self.summary.unparsed += 1;
-                self.push(
-                    opts,
-                    file,
-                    &lines,
-                    &UNPARSED,
-                    e.pos,
-                    e.pos,
-                    Draft {
-                        message: format!("cannot read the rest of the file: {}", e.message),
-                        help: Some(
-                            "close the string, quoted identifier or dollar quote that starts here".into(),
-                        ),
-                        suggestion: None,
-                        severity: None,
-                    },
-                );
-                return;
-            }
-        };
-        self.summary.statements += stmts.len();
-        let cx = FileCx::build(
-            &stmts,
+        let mut cx = FileCx::new(
             CxOptions { pg_version: opts.pg_version, assume_in_transaction: opts.assume_in_transaction },
             known,
         );
         let mut found = rule::Findings::new();
-        for stmt in &stmts {
-            let ignored = suppress::ignored_rules(stmt);
-            if let Parsed::No { error } = &stmt.parsed {
-                if !RECOGNISED_UNPARSED.iter().any(|w| stmt.starts_with(w)) {
-                    self.summary.unparsed += 1;
-                    if suppress::is_ignored(&ignored, UNPARSED.id) {
-                        self.summary.suppressed += 1;
-                    } else {
-                        self.push(opts, file, &lines, &UNPARSED, stmt.start, stmt.end, Draft {
-                            message: format!("statement not checked: {error}"),
-                            help: Some(
-                                "review it by hand; `-- planner:ignore unparsed-statement <reason>` silences this"
-                                    .into(),
-                            ),
-                            suggestion: None,
-                            severity: None,
-                        });
-                    }
+        let mut result = source::for_each_statement(sql, |stmt| {
+            cx.observe(&stmt);
+            self.check_statement(&stmt, &cx, opts, file, &lines, &mut found);
+        });
+        if let Err(e) = &result {
+            // The tokenizer stops at an unterminated quote and splits nothing: check the lines
+            // before it, report the rest as unread.
+            let prefix_end =
+                sql.match_indices('\n').nth(e.pos.line.saturating_sub(2)).map_or(0, |(i, _)| i + 1);
+            if e.pos.line > 1 {
+                let checked = source::for_each_statement(&sql[..prefix_end], |stmt| {
+                    cx.observe(&stmt);
+                    self.check_statement(&stmt, &cx, opts, file, &lines, &mut found);
+                });
+                if let Ok(count) = checked {
+                    self.summary.statements += count;
                 }
             }
-            for rule in rules::RULES {
-                if opts.disabled.iter().any(|d| d == rule.meta().id) {
-                    continue;
-                }
-                rule.check(stmt, &cx, &mut found);
-            }
-            for d in found.items.drain(..) {
-                if suppress::is_ignored(&ignored, d.rule.id) {
+            self.summary.unparsed += 1;
+            let draft = Draft {
+                message: format!("cannot read the file from here on: {}", e.message),
+                help: Some("close the string, quoted identifier or dollar quote that starts here".into()),
+                suggestion: None,
+                severity: None,
+            };
+            self.push(opts, file, &lines, &UNPARSED, e.pos, e.pos, draft);
+            result = Ok(0);
+        }
+        if let Ok(count) = result {
+            self.summary.statements += count;
+            cx.finish(known);
+        }
+    }
+
+    /// Run every enabled rule on one statement and record what is not suppressed.
+    fn check_statement(
+        &mut self,
+        stmt: &source::Stmt,
+        cx: &FileCx,
+        opts: &LintOptions,
+        file: &str,
+        lines: &source::Lines,
+        found: &mut rule::Findings,
+    ) {
+        let ignored = suppress::ignored_rules(stmt);
+        if let Parsed::No { error } = &stmt.parsed {
+            if !RECOGNISED_UNPARSED.iter().any(|w| stmt.starts_with(w)) {
+                self.summary.unparsed += 1;
+                if suppress::is_ignored(&ignored, UNPARSED.id) {
                     self.summary.suppressed += 1;
-                    continue;
+                } else {
+                    let draft = Draft {
+                        message: format!("statement not checked: {error}"),
+                        help: Some(
+                            "review it by hand; `-- planner:ignore unparsed-statement <reason>` silences this"
+                                .into(),
+                        ),
+                        suggestion: None,
+                        severity: None,
+                    };
+                    self.push(opts, file, lines, &UNPARSED, stmt.start, stmt.end, draft);
                 }
-                self.push(
-                    opts,
-                    file,
-                    &lines,
-                    d.rule,
-                    stmt.start,
-                    stmt.end,
-                    Draft {
-                        message: d.message,
-                        help: d.help,
-                        suggestion: d.suggestion,
-                        severity: d.severity,
-                    },
-                );
             }
+        }
+        for rule in rules::RULES {
+            if opts.disabled.iter().any(|d| d == rule.meta().id) {
+                continue;
+            }
+            rule.check(stmt, cx, found);
+        }
+        for d in found.items.drain(..) {
+            if suppress::is_ignored(&ignored, d.rule.id) {
+                self.summary.suppressed += 1;
+                continue;
+            }
+            let draft =
+                Draft { message: d.message, help: d.help, suggestion: d.suggestion, severity: d.severity };
+            self.push(opts, file, lines, d.rule, stmt.start, stmt.end, draft);
         }
     }
 

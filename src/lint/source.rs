@@ -63,12 +63,20 @@ const LEADING_WORDS: usize = 4;
 
 /// Split and parse a file. Statements made only of comments are dropped.
 pub fn split_statements(sql: &str) -> Result<Vec<Stmt>, TokenizeError> {
+    let mut out = Vec::new();
+    for_each_statement(sql, |s| out.push(s))?;
+    Ok(out)
+}
+
+/// Split and parse a file, handing each statement to `f` in order, so only one AST is alive at a
+/// time. Returns the number of statements.
+pub fn for_each_statement(sql: &str, mut f: impl FnMut(Stmt)) -> Result<usize, TokenizeError> {
     let dialect = PostgreSqlDialect {};
     let tokens = Tokenizer::new(&dialect, sql).tokenize_with_location().map_err(|e| TokenizeError {
         pos: Pos { line: e.location.line as usize, column: e.location.column as usize },
         message: e.message,
     })?;
-    let mut out = Vec::new();
+    let mut count = 0usize;
     let mut current: Vec<TokenWithSpan> = Vec::new();
     let mut comments: Vec<(Pos, String)> = Vec::new();
     // Inside `BEGIN ATOMIC ... END` (SQL-standard function bodies) `;` does not end the statement;
@@ -84,12 +92,8 @@ pub fn split_statements(sql: &str) -> Result<Vec<Stmt>, TokenizeError> {
         match &tok.token {
             Token::SemiColon if atomic_depth == 0 => {
                 if !current.is_empty() {
-                    out.push(finish(
-                        &dialect,
-                        std::mem::take(&mut current),
-                        std::mem::take(&mut comments),
-                        out.len(),
-                    ));
+                    f(finish(&dialect, std::mem::take(&mut current), std::mem::take(&mut comments), count));
+                    count += 1;
                 }
             }
             Token::Backslash if current.is_empty() => in_meta_command = true,
@@ -114,9 +118,10 @@ pub fn split_statements(sql: &str) -> Result<Vec<Stmt>, TokenizeError> {
         }
     }
     if current.iter().any(|t| !matches!(t.token, Token::Whitespace(_))) {
-        out.push(finish(&dialect, current, comments, out.len()));
+        f(finish(&dialect, current, comments, count));
+        count += 1;
     }
-    Ok(out)
+    Ok(count)
 }
 
 fn last_word_is(tokens: &[TokenWithSpan], word: &str) -> bool {
