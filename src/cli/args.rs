@@ -27,3 +27,28 @@ impl TargetArgs {
         crate::config::resolve_database_url(self)
     }
 }
+
+/// How DDL waits for locks.
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// How long each DDL statement may wait for its lock before giving up and retrying (e.g. 2s, 500ms).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// Retries after a lock timeout, with exponential backoff and jitter; then planner gives up cleanly.
+    #[arg(long, default_value_t = 5)]
+    pub retries: u32,
+    /// Upper bound for catalog-only DDL (statements that scan the table, like VALIDATE, have none).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub statement_timeout: std::time::Duration,
+}
+
+impl LockArgs {
+    pub fn session_options(&self) -> crate::exec::SessionOptions {
+        crate::exec::SessionOptions {
+            lock_timeout: self.lock_timeout,
+            statement_timeout: self.statement_timeout,
+            retries: self.retries,
+            ..Default::default()
+        }
+    }
+}
