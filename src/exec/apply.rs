@@ -9,7 +9,7 @@ use super::state::{self, PhaseRecord, PhaseStatus};
 use super::verify;
 use crate::backfill::BackfillOptions;
 use crate::error::{InputError, Refusal};
-use crate::plan::{Phase, PhaseKind, Plan, Step};
+use crate::plan::{Phase, PhaseKind, Plan, Precondition, Step, TxMode};
 
 /// A plan folder read from disk, with the identity recorded in the state schema.
 #[derive(Debug, Clone)]
@@ -135,7 +135,8 @@ pub async fn apply_phase(
     }
 
     let mut failures = verify::failing_preconditions(session.conn(), plan, phase, &records).await?;
-    if kind == plan.phases.first().map(|p| p.phase).unwrap_or(kind) {
+    let checks_columns = phase.preconditions.iter().any(|p| matches!(p, Precondition::ColumnsMatch { .. }));
+    if kind == plan.phases.first().map(|p| p.phase).unwrap_or(kind) && !checks_columns {
         failures.extend(schema_drift(session, plan).await?);
     }
     if !failures.is_empty() {
@@ -197,6 +198,9 @@ pub async fn run_steps(session: &mut Session, steps: &[Step]) -> anyhow::Result<
     let units = units(steps);
     for (i, unit) in units.iter().enumerate() {
         if let Err(err) = session.run_unit(unit).await {
+            if i == 0 {
+                return Err(err);
+            }
             let committed: Vec<Step> =
                 units[..i].iter().flat_map(|u| u.steps.iter().map(|s| (*s).clone())).collect();
             return match undo(session, &committed, false).await {
@@ -256,10 +260,10 @@ pub fn undo_steps(steps: &[Step]) -> Vec<Step> {
                 sql: sql.clone(),
                 lock: s.lock,
                 table: s.table.clone(),
-                transaction: if is_concurrent(sql) {
-                    crate::plan::TxMode::NoTransaction
-                } else {
-                    crate::plan::TxMode::InTransaction
+                // The undo runs in the step's own mode (DROP INDEX CONCURRENTLY outside a transaction).
+                transaction: match s.transaction {
+                    TxMode::NoTransaction => TxMode::NoTransaction,
+                    TxMode::InTransaction | TxMode::OwnTransaction => TxMode::InTransaction,
                 },
                 scans_table: s.scans_table,
                 undo: None,
@@ -267,10 +271,6 @@ pub fn undo_steps(steps: &[Step]) -> Vec<Step> {
             })
         })
         .collect()
-}
-
-fn is_concurrent(sql: &str) -> bool {
-    sql.to_ascii_uppercase().contains(" CONCURRENTLY")
 }
 
 /// Before the first phase: the live tables must still have the columns the plan was made from.

@@ -34,7 +34,7 @@ pub fn render(plan: &Plan, phase: &Phase, opts: &SessionOptions) -> String {
     }
     for unit in units(&phase.steps) {
         out.push('\n');
-        let in_tx = unit.tx == TxMode::InTransaction;
+        let in_tx = unit.tx != TxMode::NoTransaction;
         if in_tx {
             let _ = writeln!(out, "BEGIN;\nSET LOCAL lock_timeout = '{lock_ms}ms';");
         } else {

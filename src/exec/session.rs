@@ -189,7 +189,7 @@ impl Session {
     async fn try_unit(&mut self, unit: &Unit<'_>) -> anyhow::Result<()> {
         let lock_ms = self.opts.lock_timeout.as_millis();
         match unit.tx {
-            TxMode::InTransaction => {
+            TxMode::InTransaction | TxMode::OwnTransaction => {
                 let opts = self.opts.clone();
                 let mut tx = self.conn.begin().await?;
                 sqlx::raw_sql(dynamic(format!("SET LOCAL lock_timeout = '{lock_ms}ms'")))
@@ -289,7 +289,7 @@ impl Session {
             return Ok("  blocked by: no blocking session is visible any more".to_string());
         }
         let on = table.map(|t| format!(" on {}", t.display_short())).unwrap_or_default();
-        let mut out = format!("  blocked by{on}:");
+        let mut out = format!("  blocked{on} by:");
         for (pid, mode, state, query, age) in rows {
             out.push_str(&format!(
                 "\n    pid {pid} holds {mode} ({}, transaction open {:.1}s): {}",

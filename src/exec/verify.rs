@@ -20,6 +20,14 @@ pub async fn failing_preconditions(
             failures.push(format!("phase {} has not been applied yet", earlier.phase));
         }
     }
+    let first_done = plan.phases.first().is_none_or(|first| {
+        first.phase == phase.phase
+            || records.iter().any(|r| r.phase == first.phase && r.status == PhaseStatus::Done)
+    });
+    if !first_done {
+        // The objects the preconditions talk about do not exist before the first phase ran.
+        return Ok(failures);
+    }
     for pre in &phase.preconditions {
         if let Some(reason) = check(conn, plan, pre, records).await? {
             failures.push(reason);
@@ -146,7 +154,7 @@ async fn no_nulls(
         (label, expr, order.join(", "))
     };
     let examples: Vec<String> = sqlx::query_scalar(super::session::dynamic(format!(
-        "SELECT {expr} FROM {table} WHERE {column} IS NULL ORDER BY {order} LIMIT 3"
+        "SELECT {expr} AS planner_key FROM {table} WHERE {column} IS NULL ORDER BY {order} LIMIT 3"
     )))
     .fetch_all(&mut *conn)
     .await?;
@@ -193,8 +201,9 @@ async fn no_dependents(
             crate::sql::ident::short(column)
         )));
     };
-    // Objects that go away with the column (an index or constraint of this table on this column
-    // alone, its default, an owned sequence, planner's own triggers) are fine; anything else is not.
+    // Objects that go away with the column (indexes of this table, which the plan copied where
+    // needed; constraints of this table on this column alone; its default; an owned sequence;
+    // planner's own triggers) are fine. Views, rules, foreign keys from elsewhere are not.
     let blockers: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass
                     THEN 'view or rule ' || (SELECT r.ev_class::regclass::text FROM pg_rewrite r WHERE r.oid = d.objid)
@@ -205,8 +214,7 @@ async fn no_dependents(
             AND NOT COALESCE(CASE
                 WHEN d.classid = 'pg_class'::regclass THEN (
                     SELECT CASE WHEN c.relkind IN ('i', 'I') THEN EXISTS (
-                                    SELECT 1 FROM pg_index i WHERE i.indexrelid = c.oid AND i.indrelid = to_regclass($1)
-                                       AND i.indkey::int2[] = ARRAY[$2]::int2[] AND i.indexprs IS NULL AND i.indpred IS NULL)
+                                    SELECT 1 FROM pg_index i WHERE i.indexrelid = c.oid AND i.indrelid = to_regclass($1))
                                 WHEN c.relkind = 'S' THEN d.deptype = 'a'
                                 ELSE false END
                       FROM pg_class c WHERE c.oid = d.objid)
