@@ -265,12 +265,13 @@ async fn zero_downtime(plan_name: &str, old: &'static Shape, new: &'static Shape
     assert_eq!(count, ROWS + inserted, "{plan_name}: row count");
     let rows: Vec<(i64, Option<String>)> =
         sqlx::query_as(sqlx::AssertSqlSafe(final_read.to_string())).fetch_all(&db.pool).await.unwrap();
-    let expected = expected.lock().unwrap();
+    let expected: HashMap<i64, String> =
+        expected.lock().unwrap().iter().map(|(id, e)| (*id, e.value.clone())).collect();
     let mut wrong = Vec::new();
     for (id, value) in &rows {
         match expected.get(id) {
-            Some(e) if value.as_deref() == Some(e.value.as_str()) => {}
-            Some(e) => wrong.push(format!("id {id}: {value:?}, last written {:?}", e.value)),
+            Some(e) if value.as_deref() == Some(e.as_str()) => {}
+            Some(e) => wrong.push(format!("id {id}: {value:?}, last written {e:?}")),
             None => wrong.push(format!("id {id}: unexpected row")),
         }
     }
@@ -281,7 +282,6 @@ async fn zero_downtime(plan_name: &str, old: &'static Shape, new: &'static Shape
         &wrong[..wrong.len().min(5)]
     );
     assert_eq!(rows.len(), expected.len(), "{plan_name}: every written row is there");
-    drop(expected);
     apps_pool.close().await;
     db.drop().await;
 }
