@@ -60,6 +60,13 @@ async fn targets_resolve_from_env_files_and_missing_variables_are_named() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(stderr.contains("planner_no_such_db"), "{stderr}");
 
+    // A --target wins over DATABASE_URL from the environment.
+    planner(dir.path())
+        .args(["status", "--target", "users"])
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/planner_no_such_db")
+        .assert()
+        .success();
+
     // Several targets and no default: say which.
     let out = planner(dir.path()).args(["status"]).assert().code(2);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();

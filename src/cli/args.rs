@@ -7,8 +7,9 @@ use clap::Args;
 /// Where the database is: a URL, or a named target from planner.yaml.
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
-    /// PostgreSQL connection URL (e.g. postgres://postgres@127.0.0.1:5432/app).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, conflicts_with = "target")]
+    /// PostgreSQL connection URL (e.g. postgres://postgres@127.0.0.1:5432/app). A --target wins
+    /// over DATABASE_URL from the environment.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// A named target from planner.yaml (one database per service).
     #[arg(long)]

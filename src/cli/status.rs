@@ -16,7 +16,7 @@ pub struct StatusArgs {
     /// Show only this plan folder (also when it has not been applied anywhere yet).
     pub plan_dir: Option<PathBuf>,
     /// Show every target of planner.yaml, one after the other.
-    #[arg(long, conflicts_with_all = ["target", "database_url"])]
+    #[arg(long, conflicts_with = "target")]
     pub all_targets: bool,
     #[command(flatten)]
     pub target: TargetArgs,
