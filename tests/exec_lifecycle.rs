@@ -295,3 +295,69 @@ fn dry_run_prints_statements_and_locks() {
     assert!(text.contains("CREATE INDEX CONCURRENTLY \"users_name_idx_planner\""), "{text}");
     assert!(text.contains("-- precondition checked first: columns of public.users unchanged"), "{text}");
 }
+
+/// A hand-built plan whose CREATE UNIQUE INDEX CONCURRENTLY fails on duplicates: the invalid index
+/// it leaves is dropped and the committed step before it is undone.
+#[tokio::test]
+async fn a_failed_concurrent_index_build_leaves_no_invalid_index_behind() {
+    use planner::plan::*;
+    use planner::sql::QualifiedName;
+    let db = example_db(100).await;
+    let users = QualifiedName::from_user("users", "public").unwrap();
+    let access = |note: &str| AppAccess { writes: true, reads: true, note: note.into() };
+    let plan = Plan {
+        planner_plan: PLAN_FORMAT_VERSION,
+        name: "unique_flag".into(),
+        pg_version: 15,
+        description: vec!["hand-built".into()],
+        tables: vec![],
+        phases: vec![Phase {
+            phase: PhaseKind::Expand,
+            up_file: None,
+            down_file: None,
+            preconditions: vec![],
+            steps: vec![
+                Step::new(
+                    "add a column",
+                    "ALTER TABLE \"public\".\"users\" ADD COLUMN \"flag_copy\" boolean".into(),
+                    Lock::AccessExclusiveBrief,
+                    &users,
+                )
+                .undo("ALTER TABLE \"public\".\"users\" DROP COLUMN IF EXISTS \"flag_copy\"".into()),
+                Step::new(
+                    "unique index on a column with duplicates",
+                    "CREATE UNIQUE INDEX CONCURRENTLY \"users_flag_uniq\" ON \"public\".\"users\" (\"legacy_flag\")".into(),
+                    Lock::ShareUpdateExclusive,
+                    &users,
+                )
+                .tx(TxMode::NoTransaction)
+                .scans()
+                .undo("DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"users_flag_uniq\"".into()),
+            ],
+            backfill: vec![],
+            compat: AppCompat { old_app: access("old"), new_app: access("new") },
+            irreversible: None,
+        }],
+        files: Default::default(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("plan.yaml"), serde_yaml_ng::to_string(&plan).unwrap()).unwrap();
+    let loaded = LoadedPlan::load(dir.path()).unwrap();
+    let before = catalog(&db).await;
+
+    let err = format!("{:#}", apply(&db, &loaded, Expand).await.unwrap_err());
+    assert!(err.contains("could not create unique index"), "{err}");
+    assert!(err.contains("nothing of this phase is left applied"), "{err}");
+    assert_eq!(catalog(&db).await, before, "no invalid index, no added column");
+    assert_eq!(phase_status(&db, "unique_flag", Expand).await.as_deref(), Some("failed"));
+
+    // Fix the data and retry: the phase applies.
+    db.exec(
+        "ALTER TABLE users ALTER COLUMN legacy_flag DROP NOT NULL;
+         UPDATE users SET legacy_flag = NULL WHERE id > 2; UPDATE users SET legacy_flag = (id = 1) WHERE id <= 2",
+    )
+    .await;
+    let err = apply(&db, &loaded, Expand).await;
+    assert!(err.is_ok(), "{err:?}");
+    db.drop().await;
+}
