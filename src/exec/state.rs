@@ -160,8 +160,10 @@ pub struct BackfillRecord {
 
 /// Who is running planner: OS user and host, plus the database role (added in SQL).
 pub fn actor() -> String {
-    let user =
-        std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
     let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
@@ -182,7 +184,7 @@ pub fn phase_checksums(plan: &Plan, plan_sha: &str, phase: &Phase) -> BTreeMap<S
 
 pub async fn plan_record(conn: &mut PgConnection, name: &str) -> anyhow::Result<Option<PlanRecord>> {
     let row: Option<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT name, plan_sha256, plan_yaml, registered_at::text, registered_by FROM planner.plans WHERE name = $1",
+        "SELECT name, plan_sha256, plan_yaml, to_char(registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', registered_by FROM planner.plans WHERE name = $1",
     )
     .bind(name)
     .fetch_optional(&mut *conn)
@@ -198,7 +200,7 @@ pub async fn plan_record(conn: &mut PgConnection, name: &str) -> anyhow::Result<
 
 pub async fn all_plans(conn: &mut PgConnection) -> anyhow::Result<Vec<PlanRecord>> {
     let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT name, plan_sha256, plan_yaml, registered_at::text, registered_by FROM planner.plans ORDER BY registered_at, name",
+        "SELECT name, plan_sha256, plan_yaml, to_char(registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', registered_by FROM planner.plans ORDER BY registered_at, name",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -218,7 +220,7 @@ pub async fn phase_records(conn: &mut PgConnection, plan: &str) -> anyhow::Resul
     #[allow(clippy::type_complexity)]
     let rows: Vec<(String, String, serde_json::Value, String, String, Option<String>, Option<String>, Option<serde_json::Value>)> =
         sqlx::query_as(
-            "SELECT phase, status, checksums, applied_by, started_at::text, finished_at::text, error, table_shapes
+            "SELECT phase, status, checksums, applied_by, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', error, table_shapes
                FROM planner.phases WHERE plan = $1",
         )
         .bind(plan)
@@ -377,7 +379,7 @@ pub async fn log(
 
 pub async fn backfill_records(conn: &mut PgConnection, plan: &str) -> anyhow::Result<Vec<BackfillRecord>> {
     let rows: Vec<(String, i64, i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT table_name, rows_done, batches, updated_at::text, finished_at::text
+        "SELECT table_name, rows_done, batches, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC'
            FROM planner.backfill_progress WHERE plan = $1 ORDER BY table_name",
     )
     .bind(plan)

@@ -46,7 +46,7 @@ pub async fn check(
     match pre {
         Precondition::BackfillDone { table } => {
             let row: Option<(i64, Option<String>)> = sqlx::query_as(
-                "SELECT rows_done, finished_at::text FROM planner.backfill_progress WHERE plan = $1 AND table_name = $2",
+                "SELECT rows_done, to_char(finished_at, 'YYYY-MM-DD HH24:MI:SS') FROM planner.backfill_progress WHERE plan = $1 AND table_name = $2",
             )
             .bind(&plan.name)
             .bind(table.display_short())
