@@ -361,3 +361,62 @@ async fn a_failed_concurrent_index_build_leaves_no_invalid_index_behind() {
     assert!(err.is_ok(), "{err:?}");
     db.drop().await;
 }
+
+/// A planner killed in the middle of expand leaves the phase `running`: apply refuses to run it
+/// again on top, rollback undoes whatever part of it exists.
+#[tokio::test]
+async fn an_interrupted_phase_is_refused_until_rolled_back() {
+    let db = example_db(100).await;
+    let plan = plan("rename_users_name");
+    let before = catalog(&db).await;
+    apply(&db, &plan, Expand).await.unwrap();
+    // Simulate kill -9 after the first transaction: only the column exists, state says running.
+    db.exec(
+        "DROP INDEX users_name_idx_planner; DROP INDEX users_lower_name_idx_planner;
+         ALTER TABLE users DROP CONSTRAINT users_name_check_planner;
+         DROP TRIGGER planner_sync_full_name ON users; DROP FUNCTION planner_users_full_name_sync();
+         UPDATE planner.phases SET status = 'running', finished_at = NULL;",
+    )
+    .await;
+    let err = apply(&db, &plan, Expand).await.unwrap_err().to_string();
+    assert!(err.contains("phase expand of plan `rename_users_name` was interrupted"), "{err}");
+    assert!(err.contains("planner rollback"), "{err}");
+    assert_eq!(rollback(&db, &plan).await.unwrap(), Expand);
+    assert_eq!(catalog(&db).await, before);
+    apply(&db, &plan, Expand).await.unwrap();
+    db.drop().await;
+}
+
+/// Rows the new app wrote through full_name while the rename was expanded survive a rollback:
+/// the sync trigger put them in name too.
+#[tokio::test]
+async fn rolling_back_a_rename_keeps_what_the_new_app_wrote() {
+    let db = example_db(100).await;
+    let plan = plan("rename_users_name");
+    let before = catalog(&db).await;
+    apply(&db, &plan, Expand).await.unwrap();
+    db.exec(
+        "INSERT INTO users (email, full_name, legacy_flag) VALUES ('new-app@x', 'inserted by the new app', false);
+         UPDATE users SET full_name = 'updated by the new app' WHERE id = 9;",
+    )
+    .await;
+    fake_backfill(&db, &plan).await;
+    apply(&db, &plan, Backfill).await.unwrap();
+    db.exec("UPDATE users SET full_name = 'updated by the new app after backfill' WHERE id = 10").await;
+    rollback(&db, &plan).await.unwrap();
+    rollback(&db, &plan).await.unwrap();
+    assert_eq!(catalog(&db).await, before);
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT name::text FROM users WHERE id IN (9, 10) OR email = 'new-app@x' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        names,
+        ["updated by the new app", "updated by the new app after backfill", "inserted by the new app"]
+    );
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(count, 101);
+    db.drop().await;
+}

@@ -133,7 +133,8 @@ async fn render(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Res
         }
         match next_pending(&plan, &records) {
             Some(next) => {
-                let _ = writeln!(out, "  next: planner apply <plan dir> --phase {next}");
+                let dir = only.map(|l| l.dir.display().to_string()).unwrap_or_else(|| "<plan dir>".into());
+                let _ = writeln!(out, "  next: planner apply {dir} --phase {next}");
             }
             None => {
                 let _ = writeln!(out, "  next: nothing, every phase is applied");

@@ -22,10 +22,15 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let mut session = Session::open(&url, SessionOptions::default()).await?;
     let result = exec::verify::verify_plan(&mut session, &loaded).await;
     session.close().await?;
-    let (phase, failures) = result?;
-    if failures.is_empty() {
+    let report = result?;
+    let phase = report.phase;
+    if report.already_applied {
+        println!("{phase} of plan {} is already applied; nothing to verify", loaded.plan.name);
+        return Ok(());
+    }
+    if report.failures.is_empty() {
         println!("ready: every precondition of {phase} holds for plan {}", loaded.plan.name);
         return Ok(());
     }
-    Err(Refusal::new(exec::apply::refusal_lines(phase, &failures)).into())
+    Err(Refusal::new(exec::apply::refusal_lines(phase, &report.failures)).into())
 }

@@ -19,6 +19,9 @@ const LOCK_KEY2: i32 = 1;
 /// SQLSTATE lock_not_available: lock_timeout expired (or NOWAIT failed).
 const LOCK_NOT_AVAILABLE: &str = "55P03";
 
+/// SQLSTATE deadlock_detected: the server rolled our unit back; safe to retry like a lock timeout.
+const DEADLOCK_DETECTED: &str = "40P01";
+
 /// Run-time SQL from a plan or from quoted identifiers.
 pub(crate) fn dynamic(sql: impl Into<String>) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql.into())
@@ -162,7 +165,7 @@ impl Session {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            if !is_lock_timeout(&err) {
+            if !is_lock_timeout(&err) && sqlstate(&err).as_deref() != Some(DEADLOCK_DETECTED) {
                 return Err(err);
             }
             if attempt >= self.opts.retries {

@@ -373,12 +373,23 @@ pub async fn records(conn: &mut PgConnection, plan: &Plan) -> anyhow::Result<Vec
     state::phase_records(conn, &plan.name).await
 }
 
+/// What `planner verify` found.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// The phase whose preconditions were checked (contract, or the plan's last phase).
+    pub phase: PhaseKind,
+    /// Every failing precondition; empty = ready.
+    pub failures: Vec<String>,
+    /// The phase is already applied: nothing to verify.
+    pub already_applied: bool,
+}
+
 /// Check the preconditions of the plan's contract phase (or of its last phase when it has no
-/// contract): which phase, and every failing reason.
+/// contract): every failing reason.
 pub async fn verify_plan(
     session: &mut super::Session,
     loaded: &super::LoadedPlan,
-) -> anyhow::Result<(PhaseKind, Vec<String>)> {
+) -> anyhow::Result<VerifyReport> {
     let plan = &loaded.plan;
     state::register_plan(session.conn(), plan, &loaded.sha256, &loaded.yaml).await?;
     let records = state::phase_records(session.conn(), &plan.name).await?;
@@ -386,8 +397,11 @@ pub async fn verify_plan(
         .phase(PhaseKind::Contract)
         .or_else(|| plan.phases.last())
         .ok_or_else(|| crate::error::InputError::new(format!("plan `{}` has no phases", plan.name)))?;
+    if records.iter().any(|r| r.phase == phase.phase && r.status == PhaseStatus::Done) {
+        return Ok(VerifyReport { phase: phase.phase, failures: vec![], already_applied: true });
+    }
     let failures = failing_preconditions(session.conn(), plan, phase, &records).await?;
-    Ok((phase.phase, failures))
+    Ok(VerifyReport { phase: phase.phase, failures, already_applied: false })
 }
 
 #[cfg(test)]

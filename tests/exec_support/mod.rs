@@ -66,7 +66,7 @@ pub async fn rollback(db: &TestDb, plan: &LoadedPlan) -> anyhow::Result<PhaseKin
 
 pub async fn verify(db: &TestDb, plan: &LoadedPlan) -> Vec<String> {
     let mut s = session(db).await;
-    let (_, failures) = exec::verify::verify_plan(&mut s, plan).await.expect("verify runs");
+    let failures = exec::verify::verify_plan(&mut s, plan).await.expect("verify runs").failures;
     s.close().await.expect("close");
     failures
 }
