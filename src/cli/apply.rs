@@ -18,12 +18,6 @@ pub struct ApplyArgs {
     /// Print exactly the statements the phase would run and the locks they take; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Backfill: rows per batch.
-    #[arg(long, default_value_t = 1000)]
-    pub batch: u32,
-    /// Backfill: pause between batches (e.g. 100ms).
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
-    pub sleep: std::time::Duration,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten)]
@@ -49,10 +43,8 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<()> {
     }
     let url = args.target.resolve_url()?;
     let mut session = Session::open(&url, args.lock.session_options()).await?;
-    let mut opts = ApplyOptions::default();
-    opts.backfill.batch = args.batch;
-    opts.backfill.sleep = args.sleep;
-    let outcome = exec::apply_phase(&mut session, &loaded, args.phase, &opts).await;
+    // Throttling flags live on `planner backfill`; `apply --phase backfill` runs with the defaults.
+    let outcome = exec::apply_phase(&mut session, &loaded, args.phase, &ApplyOptions::default()).await;
     session.close().await?;
     report(&loaded, outcome?);
     Ok(())
