@@ -31,11 +31,7 @@ async fn rename_steps_through_every_phase_in_order() {
         "{failures:?}"
     );
 
-    fake_backfill(&db, &plan).await;
-    assert_eq!(
-        apply(&db, &plan, Backfill).await.unwrap(),
-        ApplyOutcome::Applied { phase: Backfill, steps: 0 }
-    );
+    assert_eq!(apply_backfill(&db, &plan).await, ApplyOutcome::Applied { phase: Backfill, steps: 0 });
     assert_eq!(verify(&db, &plan).await, Vec::<String>::new());
 
     let status = planner::cli::status::status_text(&db.url, None).await.unwrap();
@@ -89,8 +85,7 @@ async fn rollback_from_each_phase_restores_the_schema_and_keeps_rows() {
 
         apply(&db, &plan, Expand).await.unwrap();
         if plan.plan.phase(Backfill).is_some() {
-            fake_backfill(&db, &plan).await;
-            apply(&db, &plan, Backfill).await.unwrap();
+            apply_backfill(&db, &plan).await;
             db.exec("UPDATE users SET name = 'updated during backfill' WHERE id = 8").await;
             assert_eq!(rollback(&db, &plan).await.unwrap(), Backfill, "{name}");
             let progress: i64 = sqlx::query_scalar("SELECT count(*) FROM planner.backfill_progress")
@@ -127,8 +122,7 @@ async fn verify_and_contract_refuse_a_null_written_behind_the_triggers_back() {
     let db = example_db(3_000).await;
     let plan = plan("add_users_email_verified");
     apply(&db, &plan, Expand).await.unwrap();
-    fake_backfill(&db, &plan).await;
-    apply(&db, &plan, Backfill).await.unwrap();
+    apply_backfill(&db, &plan).await;
     assert_eq!(verify(&db, &plan).await, Vec::<String>::new());
 
     // A misbehaving writer that bypasses triggers (replication role) re-inserts NULLs.
@@ -400,8 +394,7 @@ async fn rolling_back_a_rename_keeps_what_the_new_app_wrote() {
          UPDATE users SET full_name = 'updated by the new app' WHERE id = 9;",
     )
     .await;
-    fake_backfill(&db, &plan).await;
-    apply(&db, &plan, Backfill).await.unwrap();
+    apply_backfill(&db, &plan).await;
     db.exec("UPDATE users SET full_name = 'updated by the new app after backfill' WHERE id = 10").await;
     rollback(&db, &plan).await.unwrap();
     rollback(&db, &plan).await.unwrap();
