@@ -413,3 +413,22 @@ async fn rolling_back_a_rename_keeps_what_the_new_app_wrote() {
     assert_eq!(count, 101);
     db.drop().await;
 }
+
+/// After the new app inserted rows without legacy_flag, expand of the drop cannot be undone
+/// (NOT NULL cannot come back over NULLs): rollback refuses without changing anything.
+#[tokio::test]
+async fn rollback_of_a_drop_refuses_cleanly_when_new_rows_lack_the_column() {
+    let db = example_db(100).await;
+    let plan = plan("drop_users_legacy_flag");
+    apply(&db, &plan, Expand).await.unwrap();
+    db.exec("INSERT INTO users (email, name) VALUES ('new-app@x', 'new app row')").await;
+    let after_expand = catalog(&db).await;
+    let err = format!("{:#}", rollback(&db, &plan).await.unwrap_err());
+    assert!(err.contains("rolling back phase expand of plan `drop_users_legacy_flag`"), "{err}");
+    assert!(err.contains("contains null values"), "{err}");
+    assert_eq!(catalog(&db).await, after_expand);
+    assert_eq!(phase_status(&db, "drop_users_legacy_flag", Expand).await.as_deref(), Some("done"));
+    db.exec("UPDATE users SET legacy_flag = false WHERE legacy_flag IS NULL").await;
+    rollback(&db, &plan).await.unwrap();
+    db.drop().await;
+}
