@@ -432,3 +432,23 @@ async fn rollback_of_a_drop_refuses_cleanly_when_new_rows_lack_the_column() {
     rollback(&db, &plan).await.unwrap();
     db.drop().await;
 }
+
+/// The state schema is versioned: opening twice migrates once; a newer schema is refused.
+#[tokio::test]
+async fn the_state_schema_is_versioned() {
+    let db = example_db(1).await;
+    Session::open(&db.url, SessionOptions::default()).await.unwrap().close().await.unwrap();
+    Session::open(&db.url, SessionOptions::default()).await.unwrap().close().await.unwrap();
+    let versions: Vec<i32> = sqlx::query_scalar("SELECT version FROM planner.state_version ORDER BY version")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(versions, (1..=exec::state::MIGRATIONS.len() as i32).collect::<Vec<_>>());
+    db.exec("INSERT INTO planner.state_version VALUES (99)").await;
+    let err = Session::open(&db.url, SessionOptions::default()).await.err().expect("refused");
+    assert!(
+        format!("{err:#}").contains("schema planner is at version 99, newer than this planner understands"),
+        "{err:#}"
+    );
+    db.drop().await;
+}
