@@ -1,0 +1,447 @@
+//! Live introspection against a real PostgreSQL: build a schema, read it back, compare the model.
+
+mod common;
+
+use common::TestDb;
+use planner::error::InputError;
+use planner::model::introspect::introspect;
+use planner::model::{
+    Column, Constraint, ConstraintKind, Generated, Index, IndexKey, IndexPart, SchemaModel, Table, View,
+};
+use planner::sql::{Ident, QualifiedName};
+
+const SHOP: &str = include_str!("fixtures/introspect/schema.sql");
+
+fn id(name: &str) -> Ident {
+    Ident::new(name).expect("valid test identifier")
+}
+
+fn ids(names: &[&str]) -> Vec<Ident> {
+    names.iter().map(|n| id(n)).collect()
+}
+
+fn q(schema: &str, name: &str) -> QualifiedName {
+    QualifiedName::new(id(schema), id(name))
+}
+
+fn col(name: &str, data_type: &str, not_null: bool) -> Column {
+    Column { name: id(name), data_type: data_type.to_string(), not_null, default: None, generated: None }
+}
+
+fn with_default(mut c: Column, default: &str) -> Column {
+    c.default = Some(default.to_string());
+    c
+}
+
+fn generated(mut c: Column, g: Generated) -> Column {
+    c.generated = Some(g);
+    c
+}
+
+fn key(column: &str) -> IndexKey {
+    IndexKey { part: IndexPart::Column(id(column)), options: String::new() }
+}
+
+/// A valid btree index on plain columns backing the constraint of the same name.
+fn constraint_index(name: &str, unique: bool, columns: &[&str]) -> Index {
+    Index {
+        name: id(name),
+        unique,
+        method: "btree".to_string(),
+        keys: columns.iter().map(|c| key(c)).collect(),
+        include: Vec::new(),
+        predicate: None,
+        constraint: Some(id(name)),
+        valid: true,
+    }
+}
+
+fn constraint(name: &str, kind: ConstraintKind, columns: &[&str]) -> Constraint {
+    Constraint { name: id(name), kind, columns: ids(columns), validated: true }
+}
+
+fn check(name: &str, expr: &str, columns: &[&str]) -> Constraint {
+    constraint(name, ConstraintKind::Check { expr: expr.to_string() }, columns)
+}
+
+fn fk(
+    name: &str,
+    columns: &[&str],
+    to: QualifiedName,
+    ref_columns: &[&str],
+    on_delete: Option<&str>,
+) -> Constraint {
+    let kind = ConstraintKind::ForeignKey {
+        references: to,
+        ref_columns: ids(ref_columns),
+        on_delete: on_delete.map(str::to_string),
+        on_update: None,
+    };
+    constraint(name, kind, columns)
+}
+
+async fn introspect_db(db: &TestDb, schemas: &[&str]) -> anyhow::Result<SchemaModel> {
+    let mut conn = db.pool.acquire().await?;
+    let schemas: Vec<String> = schemas.iter().map(|s| s.to_string()).collect();
+    introspect(&mut conn, &schemas).await
+}
+
+async fn shop_db() -> TestDb {
+    let db = TestDb::new().await;
+    db.exec(SHOP).await;
+    db
+}
+
+fn table<'a>(model: &'a SchemaModel, schema: &str, name: &str) -> &'a Table {
+    model
+        .tables
+        .get(&q(schema, name))
+        .unwrap_or_else(|| panic!("table {schema}.{name} missing from the model"))
+}
+
+#[tokio::test]
+async fn reads_every_table_in_name_order() {
+    let db = shop_db().await;
+    let model = introspect_db(&db, &[]).await.expect("introspect");
+    let version_num: String =
+        sqlx::query_scalar("SHOW server_version_num").fetch_one(&db.pool).await.expect("version");
+    assert_eq!(model.pg_version.to_string(), version_num[..version_num.len() - 4]);
+    let names: Vec<String> = model.tables.keys().map(|k| k.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            r#""billing"."invoices""#,
+            r#""public"."a""b""#,
+            r#""public"."order_lines""#,
+            r#""public"."orders""#,
+            r#""public"."products""#,
+            r#""public"."users""#,
+        ]
+    );
+    assert_eq!(
+        model.user_types,
+        vec![
+            q("billing", "invoice_state"),
+            q("public", "email"),
+            q("public", "money_amount"),
+            q("public", "order_status")
+        ]
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn identity_defaults_domains_and_odd_names() {
+    let db = shop_db().await;
+    let model = introspect_db(&db, &[]).await.expect("introspect");
+    let users = Table {
+        name: q("public", "users"),
+        columns: vec![
+            generated(col("id", "bigint", true), Generated::Identity),
+            col("email", "email", true),
+            col("name", "character varying(200)", false),
+            with_default(col("MixedCase", "integer", false), "0"),
+            col("user", "text", false),
+            with_default(col("created_at", "timestamp with time zone", true), "now()"),
+        ],
+        indexes: vec![
+            constraint_index("users_email_key", true, &["email"]),
+            constraint_index("users_pkey", true, &["id"]),
+        ],
+        constraints: vec![
+            constraint("users_email_key", ConstraintKind::Unique, &["email"]),
+            constraint("users_pkey", ConstraintKind::PrimaryKey, &["id"]),
+        ],
+    };
+    assert_eq!(table(&model, "public", "users"), &users);
+
+    let odd = table(&model, "public", "a\"b");
+    assert_eq!(odd.columns, vec![col("Weird Col", "text", false), col("a\"b", "integer", false)]);
+    assert!(odd.indexes.is_empty() && odd.constraints.is_empty());
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn serial_generated_column_and_expression_indexes() {
+    let db = shop_db().await;
+    let model = introspect_db(&db, &[]).await.expect("introspect");
+    let products = Table {
+        name: q("public", "products"),
+        columns: vec![
+            with_default(col("id", "integer", true), "nextval('products_id_seq'::regclass)"),
+            col("sku", "text", true),
+            col("price", "numeric(10,2)", true),
+            generated(col("price_with_tax", "numeric(12,2)", false), Generated::Stored("price * 1.2".into())),
+            with_default(col("tags", "text[]", true), "'{}'::text[]"),
+        ],
+        indexes: vec![
+            constraint_index("products_pkey", true, &["id"]),
+            Index {
+                name: id("products_sku_lower_idx"),
+                unique: true,
+                method: "btree".into(),
+                keys: vec![IndexKey {
+                    part: IndexPart::Expression("lower(sku)".into()),
+                    options: String::new(),
+                }],
+                include: vec![],
+                predicate: None,
+                constraint: None,
+                valid: true,
+            },
+            Index {
+                name: id("products_tags_idx"),
+                unique: false,
+                method: "gin".into(),
+                keys: vec![key("tags")],
+                include: vec![],
+                predicate: None,
+                constraint: None,
+                valid: true,
+            },
+        ],
+        constraints: vec![
+            constraint("products_pkey", ConstraintKind::PrimaryKey, &["id"]),
+            check("products_price_check", "price > 0::numeric", &["price"]),
+        ],
+    };
+    assert_eq!(table(&model, "public", "products"), &products);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn partial_index_with_include_not_valid_check_and_cascading_foreign_keys() {
+    let db = shop_db().await;
+    let model = introspect_db(&db, &[]).await.expect("introspect");
+    let orders = Table {
+        name: q("public", "orders"),
+        columns: vec![
+            generated(col("Order Id", "bigint", true), Generated::Identity),
+            col("user_id", "bigint", true),
+            with_default(col("status", "order_status", true), "'new'::order_status"),
+            col("total", "money_amount", false),
+            col("placed_at", "timestamp(3) with time zone", false),
+        ],
+        indexes: vec![
+            Index {
+                name: id("orders_open_idx"),
+                unique: false,
+                method: "btree".into(),
+                keys: vec![
+                    key("user_id"),
+                    IndexKey { part: IndexPart::Column(id("placed_at")), options: "DESC NULLS LAST".into() },
+                ],
+                include: ids(&["status"]),
+                predicate: Some("status <> 'shipped'::order_status".into()),
+                constraint: None,
+                valid: true,
+            },
+            constraint_index("orders_pkey", true, &["Order Id"]),
+        ],
+        constraints: vec![
+            constraint("orders_pkey", ConstraintKind::PrimaryKey, &["Order Id"]),
+            Constraint {
+                validated: false,
+                ..check(
+                    "orders_placed_check",
+                    "placed_at > '2020-01-01 00:00:00+00'::timestamp with time zone",
+                    &["placed_at"],
+                )
+            },
+            fk("orders_user_id_fkey", &["user_id"], q("public", "users"), &["id"], Some("CASCADE")),
+        ],
+    };
+    assert_eq!(table(&model, "public", "orders"), &orders);
+
+    let lines = table(&model, "public", "order_lines");
+    assert_eq!(lines.indexes, vec![constraint_index("order_lines_pkey", true, &["Order Id", "line_no"])]);
+    let mut cascade =
+        fk("order_lines_Order Id_fkey", &["Order Id"], q("public", "orders"), &["Order Id"], Some("CASCADE"));
+    if let ConstraintKind::ForeignKey { on_update, .. } = &mut cascade.kind {
+        *on_update = Some("RESTRICT".into());
+    }
+    assert_eq!(
+        lines.constraints,
+        vec![
+            cascade,
+            constraint("order_lines_pkey", ConstraintKind::PrimaryKey, &["Order Id", "line_no"]),
+            fk(
+                "order_lines_product_id_fkey",
+                &["product_id"],
+                q("public", "products"),
+                &["id"],
+                Some("SET NULL")
+            ),
+            check("order_lines_quantity_check", "quantity > 0", &["quantity"]),
+        ]
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn second_schema_types_and_references_are_qualified() {
+    let db = shop_db().await;
+    let model = introspect_db(&db, &[]).await.expect("introspect");
+    let invoices = Table {
+        name: q("billing", "invoices"),
+        columns: vec![
+            col("id", "bigint", true),
+            col("order_id", "bigint", true),
+            with_default(col("state", "billing.invoice_state", true), "'draft'::billing.invoice_state"),
+            col("amount", "numeric", true),
+        ],
+        indexes: vec![
+            constraint_index("invoices_order_key", true, &["order_id"]),
+            constraint_index("invoices_pkey", true, &["id"]),
+        ],
+        constraints: vec![
+            check("invoices_amount_check", "amount >= 0::numeric", &["amount"]),
+            fk("invoices_order_id_fkey", &["order_id"], q("public", "orders"), &["Order Id"], None),
+            constraint("invoices_order_key", ConstraintKind::Unique, &["order_id"]),
+            constraint("invoices_pkey", ConstraintKind::PrimaryKey, &["id"]),
+        ],
+    };
+    assert_eq!(table(&model, "billing", "invoices"), &invoices);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn views_list_the_table_columns_they_read() {
+    let db = shop_db().await;
+    let model = introspect_db(&db, &[]).await.expect("introspect");
+    let col_of = |t: &str, c: &str| (q("public", t), id(c));
+    assert_eq!(
+        model.views,
+        vec![
+            View {
+                name: q("public", "product_sales"),
+                materialized: true,
+                depends_on: vec![
+                    col_of("order_lines", "product_id"),
+                    col_of("order_lines", "quantity"),
+                    col_of("products", "id"),
+                    col_of("products", "sku"),
+                ],
+            },
+            View {
+                name: q("public", "user_orders"),
+                materialized: false,
+                depends_on: vec![
+                    col_of("orders", "Order Id"),
+                    col_of("orders", "status"),
+                    col_of("orders", "user_id"),
+                    col_of("users", "email"),
+                    col_of("users", "id"),
+                ],
+            },
+        ]
+    );
+    let users = q("public", "users");
+    assert_eq!(model.views_using(&users, &id("email")).len(), 1);
+    assert!(model.views_using(&users, &id("created_at")).is_empty());
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn schema_list_filters_and_unknown_schema_is_an_input_error() {
+    let db = shop_db().await;
+    let model = introspect_db(&db, &["billing"]).await.expect("introspect billing");
+    assert_eq!(model.tables.keys().cloned().collect::<Vec<_>>(), vec![q("billing", "invoices")]);
+    assert!(model.views.is_empty());
+    assert_eq!(model.user_types, vec![q("billing", "invoice_state")]);
+
+    let err = introspect_db(&db, &["Billing"]).await.expect_err("schema names are exact");
+    let input = err.downcast_ref::<InputError>().expect("an InputError (exit 2)");
+    assert!(input.message.contains("\"Billing\""), "{input}");
+    assert!(input.help.as_deref().unwrap_or_default().contains("billing"), "{input}");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn planner_state_schema_is_not_part_of_the_user_schema() {
+    let db = shop_db().await;
+    let mut conn = db.pool.acquire().await.expect("connection");
+    planner::exec::state::ensure_schema(&mut conn).await.expect("state schema");
+    drop(conn);
+    let model = introspect_db(&db, &[]).await.expect("introspect");
+    assert!(model.tables.keys().all(|t| t.schema.as_str() != "planner"));
+    assert_eq!(model.tables.len(), 6);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn session_settings_do_not_change_the_model() {
+    let db = shop_db().await;
+    let baseline = introspect_db(&db, &[]).await.expect("introspect");
+    let mut conn = db.pool.acquire().await.expect("connection");
+    sqlx::raw_sql("SET search_path = billing, public; SET TimeZone = 'Asia/Tokyo'; SET DateStyle = 'German'")
+        .execute(&mut *conn)
+        .await
+        .expect("session settings");
+    let model = introspect(&mut conn, &[]).await.expect("introspect");
+    assert_eq!(model, baseline);
+    // The settings are transaction-local: the caller's session is left as it was.
+    let tz: String = sqlx::query_scalar("SHOW TimeZone").fetch_one(&mut *conn).await.expect("show");
+    assert_eq!(tz, "Asia/Tokyo");
+    sqlx::raw_sql("RESET ALL").execute(&mut *conn).await.expect("reset");
+    drop(conn);
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn invalid_index_exclusion_collation_opclass_and_partitions() {
+    let db = TestDb::new().await;
+    db.exec(
+        r#"
+        CREATE TABLE bookings (
+            room int NOT NULL,
+            during tsrange NOT NULL,
+            code text COLLATE "C",
+            note varchar(50),
+            CONSTRAINT bookings_no_overlap EXCLUDE USING gist (during WITH &&),
+            CONSTRAINT bookings_room_check CHECK (room > 0) NO INHERIT
+        );
+        CREATE INDEX bookings_note_idx ON bookings (note varchar_pattern_ops, code COLLATE "POSIX" DESC, room NULLS FIRST);
+        INSERT INTO bookings VALUES (1, '[2020-01-01,2020-01-02)', 'a', 'x'), (1, '[2020-02-01,2020-02-02)', 'a', 'x');
+        CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE TABLE events_2020 PARTITION OF events FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+        "#,
+    )
+    .await;
+    // A failed concurrent build leaves an invalid index behind.
+    let failed = sqlx::query("CREATE UNIQUE INDEX CONCURRENTLY bookings_code_key ON bookings (code)")
+        .execute(&db.pool)
+        .await;
+    assert!(failed.is_err(), "duplicate codes must make the unique build fail");
+
+    let model = introspect_db(&db, &["public"]).await.expect("introspect");
+    let bookings = table(&model, "public", "bookings");
+    let by_name = |n: &str| bookings.indexes.iter().find(|i| i.name.as_str() == n).expect(n);
+
+    let invalid = by_name("bookings_code_key");
+    assert!(!invalid.valid && invalid.unique);
+
+    let gist = by_name("bookings_no_overlap");
+    assert_eq!((gist.method.as_str(), gist.constraint.clone()), ("gist", Some(id("bookings_no_overlap"))));
+    let exclusion =
+        bookings.constraints.iter().find(|c| c.name.as_str() == "bookings_no_overlap").expect("exclusion");
+    assert_eq!(
+        exclusion.kind,
+        ConstraintKind::Other { definition: "EXCLUDE USING gist (during WITH &&)".into() }
+    );
+    assert_eq!(exclusion.columns, ids(&["during"]));
+    let no_inherit =
+        bookings.constraints.iter().find(|c| c.name.as_str() == "bookings_room_check").expect("check");
+    assert_eq!(no_inherit.kind, ConstraintKind::Other { definition: "CHECK (room > 0) NO INHERIT".into() });
+
+    let options: Vec<&str> = by_name("bookings_note_idx").keys.iter().map(|k| k.options.as_str()).collect();
+    assert_eq!(options, vec!["varchar_pattern_ops", "COLLATE \"POSIX\" DESC", "NULLS FIRST"]);
+
+    // Both the partitioned parent and its partition are tables, each with its own primary key index.
+    let parent = table(&model, "public", "events");
+    let child = table(&model, "public", "events_2020");
+    assert_eq!(parent.primary_key().map(|c| c.columns.clone()), Some(ids(&["id", "at"])));
+    assert_eq!(child.primary_key().map(|c| c.columns.clone()), Some(ids(&["id", "at"])));
+    assert_eq!(child.columns, parent.columns);
+    db.drop().await;
+}
