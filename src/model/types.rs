@@ -9,11 +9,14 @@ pub fn canonicalize(input: &str) -> Option<String> {
         Some(b) => (b.trim(), "[]"),
         None => (trimmed, ""),
     };
-    let (name, modifier) = match base.find('(') {
-        Some(i) => (base[..i].trim(), base[i..].replace(' ', "")),
-        None => (base, String::new()),
+    // `timestamp(3) with time zone`: the modifier sits inside the name.
+    let (name, modifier) = match (base.find('('), base.find(')')) {
+        (Some(i), Some(j)) if j > i => {
+            (format!("{} {}", &base[..i], &base[j + 1..]), base[i..=j].replace(' ', ""))
+        }
+        _ => (base.to_string(), String::new()),
     };
-    let lower = name.to_lowercase();
+    let lower = name.trim().to_lowercase();
     let lower = lower.split_whitespace().collect::<Vec<_>>().join(" ");
     let canonical = match lower.as_str() {
         "int" | "integer" | "int4" => "integer",

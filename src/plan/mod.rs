@@ -10,8 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::sql::{Ident, QualifiedName};
 
+pub mod compile;
+pub mod files;
 pub mod load;
+pub mod write;
+pub use compile::{compile, CompileError};
 pub use load::{load_dir, plan_sha256, sha256_hex};
+pub use write::write_plan_dir;
 
 /// Bumped when plan.yaml changes incompatibly; the executor refuses plans it does not know.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -276,6 +281,48 @@ impl<'de> Deserialize<'de> for QualifiedName {
             return Err(serde::de::Error::custom(format!("expected schema.table, got `{s}`")));
         }
         QualifiedName::from_user(&s, "public").map_err(serde::de::Error::custom)
+    }
+}
+
+impl Step {
+    /// A step inside the phase's transaction; add `undo`/`irreversible`/`scans` as needed.
+    pub fn new(why: impl Into<String>, sql: String, lock: Lock, table: &QualifiedName) -> Self {
+        Step {
+            why: why.into(),
+            sql,
+            lock,
+            table: Some(table.clone()),
+            transaction: TxMode::InTransaction,
+            scans_table: false,
+            undo: None,
+            irreversible: None,
+        }
+    }
+    pub fn undo(mut self, sql: String) -> Self {
+        self.undo = Some(sql);
+        self
+    }
+    pub fn irreversible(mut self, why: impl Into<String>) -> Self {
+        self.irreversible = Some(why.into());
+        self
+    }
+    /// Reads the whole table under a lock that lets traffic through: no statement_timeout.
+    pub fn scans(mut self) -> Self {
+        self.scans_table = true;
+        self
+    }
+    pub fn tx(mut self, mode: TxMode) -> Self {
+        self.transaction = mode;
+        self
+    }
+}
+
+impl AppAccess {
+    pub fn full(note: impl Into<String>) -> Self {
+        AppAccess { writes: true, reads: true, note: note.into() }
+    }
+    pub fn none(note: impl Into<String>) -> Self {
+        AppAccess { writes: false, reads: false, note: note.into() }
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod expr;
 pub mod ident;
+pub mod render;
 pub mod rewrite;
 
 pub use expr::SqlExpr;

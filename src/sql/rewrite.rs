@@ -83,6 +83,26 @@ pub fn rename_column(sql: &str, from: &Ident, to: &Ident) -> Result<String, Stri
     Ok(expr.to_string())
 }
 
+/// Column names a query mentions anywhere (select list, joins, filters).
+pub fn referenced_columns_in_query(query: &sqlparser::ast::Query) -> Vec<String> {
+    let mut out = Vec::new();
+    let _ = visit_expressions(query, |e| {
+        let id = match e {
+            Expr::Identifier(id) => Some(id),
+            Expr::CompoundIdentifier(parts) => parts.last(),
+            _ => None,
+        };
+        if let Some(id) = id {
+            let name = if id.quote_style.is_some() { id.value.clone() } else { id.value.to_lowercase() };
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
