@@ -183,15 +183,64 @@ async fn load_columns(
             (true, true, Some(e)) => (None, Some(Generated::Stored(strip_outer_parens(&e).to_string()))),
             (true, _, e) => (e, None),
         };
+        let data_type: String = row.try_get("data_type")?;
+        let default = default.map(|d| without_cast_to(&d, &data_type).to_string());
         table.columns.push(Column {
             name: ident(row.try_get("name")?)?,
-            data_type: row.try_get("data_type")?,
+            data_type,
             not_null: row.try_get("not_null")?,
             default,
             generated,
         });
     }
     Ok(())
+}
+
+/// `'x'::character varying` -> `'x'` when the cast is to the column's own type. The server adds
+/// that cast when it stores a literal default; a default is coerced to the column type anyway, so
+/// dropping it keeps the meaning and gives back what the schema file said (`DEFAULT ''`).
+fn without_cast_to<'a>(default: &'a str, data_type: &str) -> &'a str {
+    let Some(body) = default.strip_prefix('\'') else { return default };
+    // End of the literal: a quote not followed by another quote ('' is an escaped quote).
+    let mut chars = body.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '\'' {
+            continue;
+        }
+        if chars.peek().is_some_and(|&(_, n)| n == '\'') {
+            chars.next();
+            continue;
+        }
+        let literal_end = i + 2; // opening quote + body up to and including this quote
+        return match default[literal_end..].strip_prefix("::") {
+            Some(ty) if same_type(ty, data_type) => &default[..literal_end],
+            _ => default,
+        };
+    }
+    default
+}
+
+/// Is the cast type `cast` (as printed in an expression) the column type `data_type`
+/// (as `format_type` prints it), ignoring the type modifier?
+fn same_type(cast: &str, data_type: &str) -> bool {
+    // Expressions print a few types by their internal names.
+    let cast = match cast {
+        "bpchar" => "character",
+        "\"bit\"" => "bit",
+        other => other,
+    };
+    cast == data_type || cast == without_modifier(data_type)
+}
+
+/// `character varying(200)` -> `character varying`, `timestamp(3) with time zone` -> `timestamp with
+/// time zone`: the server prints a literal's cast without the column's type modifier.
+fn without_modifier(data_type: &str) -> String {
+    match (data_type.find('('), data_type.find(')')) {
+        (Some(open), Some(close)) if open < close => {
+            format!("{}{}", &data_type[..open], &data_type[close + 1..])
+        }
+        _ => data_type.to_string(),
+    }
 }
 
 async fn load_indexes(
@@ -555,6 +604,22 @@ mod tests {
             Some("(a > 0) OR (b < 1)")
         );
         assert_eq!(check_expression("CHECK (a > 0) NO INHERIT"), None);
+    }
+
+    #[test]
+    fn literal_defaults_lose_the_cast_to_their_own_column_type() {
+        assert_eq!(without_cast_to("''::character varying", "character varying(200)"), "''");
+        assert_eq!(without_cast_to("''::character varying", "integer"), "''::character varying");
+        assert_eq!(without_cast_to("'x'::bpchar", "character(3)"), "'x'");
+        assert_eq!(without_cast_to("'101'::\"bit\"", "bit(3)"), "'101'");
+        assert_eq!(without_cast_to("'{}'::character varying[]", "character varying(5)[]"), "'{}'");
+        assert_eq!(without_cast_to("''::character varying", "character varying"), "''");
+        assert_eq!(without_cast_to("'it''s'::text", "text"), "'it''s'");
+        assert_eq!(without_cast_to("'{}'::text[]", "text[]"), "'{}'");
+        assert_eq!(without_cast_to("'a'::text || 'b'::text", "text"), "'a'::text || 'b'::text");
+        assert_eq!(without_cast_to("'1 day'::interval", "timestamp with time zone"), "'1 day'::interval");
+        assert_eq!(without_cast_to("now()", "timestamp with time zone"), "now()");
+        assert_eq!(without_cast_to("'open", "text"), "'open");
     }
 
     #[test]
