@@ -124,7 +124,8 @@ async fn reads_every_table_in_name_order() {
             q("billing", "invoice_state"),
             q("public", "email"),
             q("public", "money_amount"),
-            q("public", "order_status")
+            q("public", "order_status"),
+            q("public", "price_range")
         ]
     );
     db.drop().await;
@@ -299,6 +300,12 @@ async fn second_schema_types_and_references_are_qualified() {
             fk("invoices_order_id_fkey", &["order_id"], q("public", "orders"), &["Order Id"], None),
             constraint("invoices_order_key", ConstraintKind::Unique, &["order_id"]),
             constraint("invoices_pkey", ConstraintKind::PrimaryKey, &["id"]),
+            // Columns in the order the expression mentions them, like from_sql.
+            check(
+                "invoices_sent_check",
+                "amount > 0::numeric OR state = 'draft'::billing.invoice_state",
+                &["amount", "state"],
+            ),
         ],
     };
     assert_eq!(table(&model, "billing", "invoices"), &invoices);
