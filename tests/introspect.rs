@@ -412,6 +412,11 @@ async fn invalid_index_exclusion_collation_opclass_and_partitions() {
         INSERT INTO bookings VALUES (1, '[2020-01-01,2020-01-02)', 'a', 'x'), (1, '[2020-02-01,2020-02-02)', 'a', 'x');
         CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
         CREATE TABLE events_2020 PARTITION OF events FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+        CREATE TABLE rooms (tenant int, room int, PRIMARY KEY (tenant, room));
+        CREATE TABLE stays (
+            tenant int NOT NULL, room int,
+            FOREIGN KEY (tenant, room) REFERENCES rooms ON DELETE SET NULL (room)
+        );
         "#,
     )
     .await;
@@ -443,6 +448,18 @@ async fn invalid_index_exclusion_collation_opclass_and_partitions() {
 
     let options: Vec<&str> = by_name("bookings_note_idx").keys.iter().map(|k| k.options.as_str()).collect();
     assert_eq!(options, vec!["varchar_pattern_ops", "COLLATE \"POSIX\" DESC", "NULLS FIRST"]);
+
+    // PostgreSQL 15: only the listed columns are reset; copying the FK must keep the list.
+    let stays = table(&model, "public", "stays");
+    let mut expected = fk(
+        "stays_tenant_room_fkey",
+        &["tenant", "room"],
+        q("public", "rooms"),
+        &["tenant", "room"],
+        Some("SET NULL (\"room\")"),
+    );
+    expected.validated = true;
+    assert_eq!(stays.constraints, vec![expected]);
 
     // Both the partitioned parent and its partition are tables, each with its own primary key index.
     let parent = table(&model, "public", "events");

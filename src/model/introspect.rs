@@ -82,8 +82,7 @@ fn major_from_version_num(num: &str) -> anyhow::Result<u32> {
 /// The schema names to read: the given ones (each must exist) or every non-system schema.
 async fn resolve_schemas(conn: &mut PgConnection, requested: &[String]) -> anyhow::Result<Vec<String>> {
     let mut existing: Vec<String> = sqlx::query_scalar(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'
-         ORDER BY nspname",
+        "SELECT nspname::text FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema'",
     )
     .fetch_all(&mut *conn)
     .await
@@ -408,7 +407,8 @@ async fn load_constraints(
     tables: &mut BTreeMap<i64, Table>,
 ) -> anyhow::Result<()> {
     // NOT NULL constraints (contype 'n', PostgreSQL 18) are Column::not_null; constraint
-    // triggers ('t') are triggers, not table constraints.
+    // triggers ('t') are triggers, not table constraints. `ON DELETE SET NULL (a)` column lists
+    // exist from PostgreSQL 15 on: read through to_jsonb so older servers give an empty list.
     let rows = sqlx::query(
         "SELECT con.conrelid::int8 AS table_oid, con.conname::text AS name, con.contype::text AS kind,
                 con.convalidated AS validated, pg_get_constraintdef(con.oid, true) AS definition,
@@ -419,7 +419,12 @@ async fn load_constraints(
                 array(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
                         JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
                        ORDER BY k.ord) AS ref_columns,
-                con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update
+                con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update,
+                array(SELECT a.attname::text
+                        FROM jsonb_array_elements_text(coalesce(nullif(to_jsonb(con) -> 'confdelsetcols', 'null'), '[]'))
+                             WITH ORDINALITY k(attnum, ord)
+                        JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum::int2
+                       ORDER BY k.ord) AS on_delete_columns
            FROM pg_constraint con
            JOIN pg_class c ON c.oid = con.conrelid
            JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -450,12 +455,16 @@ fn constraint_from_row(row: &PgRow) -> anyhow::Result<Constraint> {
             Some(expr) => ConstraintKind::Check { expr },
             None => ConstraintKind::Other { definition },
         },
-        "f" => ConstraintKind::ForeignKey {
-            references: qualified(row.try_get("ref_schema")?, row.try_get("ref_table")?)?,
-            ref_columns: idents(row.try_get("ref_columns")?)?,
-            on_delete: referential_action(&row.try_get::<String, _>("on_delete")?),
-            on_update: referential_action(&row.try_get::<String, _>("on_update")?),
-        },
+        "f" => {
+            let on_delete_columns = idents(row.try_get("on_delete_columns")?)?;
+            ConstraintKind::ForeignKey {
+                references: qualified(row.try_get("ref_schema")?, row.try_get("ref_table")?)?,
+                ref_columns: idents(row.try_get("ref_columns")?)?,
+                on_delete: referential_action(&row.try_get::<String, _>("on_delete")?)
+                    .map(|action| with_columns(action, &on_delete_columns)),
+                on_update: referential_action(&row.try_get::<String, _>("on_update")?),
+            }
+        }
         _ => ConstraintKind::Other { definition },
     };
     Ok(Constraint {
@@ -473,6 +482,15 @@ fn check_expression(definition: &str) -> Option<String> {
     let def = def.strip_suffix(" NOT VALID").unwrap_or(def);
     let inner = def.strip_prefix("CHECK (")?.strip_suffix(')')?;
     balanced(inner).then(|| inner.to_string())
+}
+
+/// `SET NULL` + [a, b] -> `SET NULL ("a", "b")` (PostgreSQL 15: only those columns are reset).
+fn with_columns(action: String, columns: &[Ident]) -> String {
+    if columns.is_empty() {
+        return action;
+    }
+    let quoted: Vec<String> = columns.iter().map(Ident::to_string).collect();
+    format!("{action} ({})", quoted.join(", "))
 }
 
 /// pg_constraint.confdeltype / confupdtype -> SQL words; NO ACTION (the default) is `None`.
@@ -627,5 +645,8 @@ mod tests {
         assert_eq!(referential_action("c").as_deref(), Some("CASCADE"));
         assert_eq!(referential_action("n").as_deref(), Some("SET NULL"));
         assert_eq!(referential_action("a"), None);
+        let columns = [Ident::new("a").unwrap(), Ident::new("B\"c").unwrap()];
+        assert_eq!(with_columns("SET NULL".into(), &columns), r#"SET NULL ("a", "B""c")"#);
+        assert_eq!(with_columns("CASCADE".into(), &[]), "CASCADE");
     }
 }
