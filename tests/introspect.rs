@@ -639,10 +639,10 @@ fn read_tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, String
 
 /// Example changes whose plans still differ between the two sources, and why. Both sides plan
 /// successfully; only the byte comparison is skipped.
-/// - rename_column: (1) from_sql keeps indexes in declaration order, introspection sorts them by
-///   name, so index copies come in a different order; (2) the server stores `length(name)` on a
-///   varchar column as `length(name::text)` (an implicit cast it prints to pin the function), so
-///   the copied CHECK and index expressions read `"full_name"::TEXT`. Same meaning, other bytes.
+/// - rename_column: the server stores `length(name)` on a varchar column as `length(name::text)`
+///   (it prints the implicit cast to pin which function is called), so the copied CHECK and index
+///   expressions read `"full_name"::TEXT` when planned from a live database. Same meaning, other
+///   bytes; dropping the cast on our side could change which overload a user function resolves to.
 const PLANS_KNOWN_TO_DIFFER: &[&str] = &["rename_column.yaml"];
 
 /// The end-to-end promise: `plan --database-url` against a database built from the example schema
