@@ -412,7 +412,9 @@ async fn invalid_index_exclusion_collation_opclass_and_partitions() {
         INSERT INTO bookings VALUES (1, '[2020-01-01,2020-01-02)', 'a', 'x'), (1, '[2020-02-01,2020-02-02)', 'a', 'x');
         CREATE TABLE events (id bigint NOT NULL, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
         CREATE TABLE events_2020 PARTITION OF events FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
-        CREATE TABLE rooms (tenant int, room int, PRIMARY KEY (tenant, room));
+        CREATE TABLE rooms (tenant int, legacy text, room int, PRIMARY KEY (tenant, room));
+        ALTER TABLE rooms DROP COLUMN legacy;
+        CREATE INDEX rooms_room_idx ON rooms (room);
         CREATE TABLE stays (
             tenant int NOT NULL, room int,
             FOREIGN KEY (tenant, room) REFERENCES rooms ON DELETE SET NULL (room)
@@ -448,6 +450,13 @@ async fn invalid_index_exclusion_collation_opclass_and_partitions() {
 
     let options: Vec<&str> = by_name("bookings_note_idx").keys.iter().map(|k| k.options.as_str()).collect();
     assert_eq!(options, vec!["varchar_pattern_ops", "COLLATE \"POSIX\" DESC", "NULLS FIRST"]);
+
+    // A dropped column leaves a gap in attnum: it must not show up, and keys must still resolve.
+    let rooms = table(&model, "public", "rooms");
+    assert_eq!(rooms.columns, vec![col("tenant", "integer", true), col("room", "integer", true)]);
+    let room_idx =
+        rooms.indexes.iter().find(|i| i.name.as_str() == "rooms_room_idx").expect("rooms_room_idx");
+    assert_eq!(room_idx.keys, vec![key("room")]);
 
     // PostgreSQL 15: only the listed columns are reset; copying the FK must keep the list.
     let stays = table(&model, "public", "stays");
