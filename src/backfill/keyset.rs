@@ -52,9 +52,11 @@ impl BatchSql {
         cols.join(", ")
     }
 
+    /// Qualified with the table alias `t`: a bare name in ORDER BY would pick the output column
+    /// of the same name, which is the key's text form (and sorts as text).
     fn order_by(&self, desc: bool) -> String {
         let dir = if desc { " DESC" } else { "" };
-        let cols: Vec<String> = self.key.iter().map(|k| format!("{}{dir}", k.column)).collect();
+        let cols: Vec<String> = self.key.iter().map(|k| format!("t.{}{dir}", k.column)).collect();
         cols.join(", ")
     }
 
@@ -78,7 +80,12 @@ impl BatchSql {
 
     /// The largest key at the start of the run: later rows are the sync trigger's job.
     pub fn max_key(&self) -> String {
-        format!("SELECT {} FROM {} ORDER BY {} LIMIT 1", self.key_as_text(), self.table, self.order_by(true))
+        format!(
+            "SELECT {} FROM {} AS t ORDER BY {} LIMIT 1",
+            self.key_as_text(),
+            self.table,
+            self.order_by(true)
+        )
     }
 
     /// The key `$limit` rows past the lower bound, within the upper bound (no row when fewer
@@ -86,7 +93,7 @@ impl BatchSql {
     pub fn next_bound(&self, has_lower: bool) -> String {
         let (range, next) = self.range(has_lower);
         format!(
-            "SELECT {} FROM {} WHERE {range} ORDER BY {} OFFSET ${next}::int8 - 1 LIMIT 1",
+            "SELECT {} FROM {} AS t WHERE {range} ORDER BY {} OFFSET ${next}::int8 - 1 LIMIT 1",
             self.key_as_text(),
             self.table,
             self.order_by(false)
@@ -148,8 +155,8 @@ mod tests {
         let s = sql(&[("id", "bigint")]);
         assert_eq!(
             s.next_bound(false),
-            "SELECT \"id\"::text FROM \"public\".\"Order Lines\" WHERE (\"id\") <= ($1::text::bigint) \
-             ORDER BY \"id\" OFFSET $2::int8 - 1 LIMIT 1"
+            "SELECT \"id\"::text FROM \"public\".\"Order Lines\" AS t WHERE (\"id\") <= ($1::text::bigint) \
+             ORDER BY t.\"id\" OFFSET $2::int8 - 1 LIMIT 1"
         );
         assert_eq!(
             s.count_range(true),
@@ -178,6 +185,6 @@ mod tests {
     #[test]
     fn max_key_orders_descending_on_every_key_column() {
         let s = sql(&[("a", "int"), ("b", "int")]);
-        assert!(s.max_key().ends_with("ORDER BY \"a\" DESC, \"b\" DESC LIMIT 1"));
+        assert!(s.max_key().ends_with("ORDER BY t.\"a\" DESC, t.\"b\" DESC LIMIT 1"));
     }
 }

@@ -153,10 +153,13 @@ pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::
     let lock_timeout = opts.lock_timeout.unwrap_or(Duration::from_secs(2));
     // synchronous_commit off: each batch commits its rows and its checkpoint in one WAL record,
     // so a server crash loses both or neither; the checkpoint never runs ahead of the data.
-    // force_custom_plan: a generic plan cannot see how narrow each key range is.
+    // force_custom_plan: a generic plan cannot see how narrow each key range is. Every statement
+    // of this session walks a key range in index order: never let a stale or missing estimate
+    // turn one into a full scan or a sort of the rest of the table.
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "SET application_name = 'planner backfill'; SET synchronous_commit = off; \
-         SET plan_cache_mode = force_custom_plan; SET lock_timeout = '{}ms'",
+         SET plan_cache_mode = force_custom_plan; SET enable_seqscan = off; SET enable_sort = off; \
+         SET enable_bitmapscan = off; SET lock_timeout = '{}ms'",
         lock_timeout.as_millis()
     )))
     .execute(&mut *conn)

@@ -22,10 +22,9 @@ impl TestDb {
         let admin = admin_pool().await;
         sweep_stale(&admin).await;
         let name = format!("planner_test_{:016x}", rand::random::<u64>());
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .unwrap_or_else(|e| panic!("create database {name}: {e} (is PostgreSQL running on {}?)", server_url()));
+        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap_or_else(|e| {
+            panic!("create database {name}: {e} (is PostgreSQL running on {}?)", server_url())
+        });
         admin.close().await;
         let url = format!("{}/{}", server_url(), name);
         let pool = PgPoolOptions::new()
@@ -64,8 +63,13 @@ impl Drop for TestDb {
 }
 
 async fn admin_pool() -> PgPool {
-    let opts: PgConnectOptions = format!("{}/postgres", server_url()).parse().expect("PLANNER_TEST_PG is a URL");
-    PgPoolOptions::new().max_connections(1).connect_with(opts).await.expect("connect to the postgres database")
+    let opts: PgConnectOptions =
+        format!("{}/postgres", server_url()).parse().expect("PLANNER_TEST_PG is a URL");
+    PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .expect("connect to the postgres database")
 }
 
 /// Drop test databases left by failed runs more than 6 hours ago (PostgreSQL has no creation time
