@@ -48,7 +48,7 @@ pub async fn open(conn: &mut PgConnection, plan: &str, table: &str) -> anyhow::R
     Ok(Checkpoint { last_key, rows_done, batches, finished })
 }
 
-fn parse_key(v: &serde_json::Value) -> anyhow::Result<Vec<String>> {
+pub(crate) fn parse_key(v: &serde_json::Value) -> anyhow::Result<Vec<String>> {
     let items = v.as_array().context("expected a JSON array")?;
     items.iter().map(|i| i.as_str().map(str::to_string).context("expected text values")).collect()
 }

@@ -1,8 +1,7 @@
 //! The SQL of one batch: keyset pagination over the table's key, update and checkpoint together.
 //!
-//! A batch is two statements. `next_bound` finds the key `batch` rows past the checkpoint (an
-//! index-only walk, read-only, safe to lose). `update_batch` then updates every pending row in the
-//! key range `(checkpoint, bound]` and moves the checkpoint to `bound` in the same statement, so the
+//! A batch is one statement (one round trip, one autocommit transaction): find the key `batch`
+//! rows past the checkpoint, update every pending row up to it, move the checkpoint there. The
 //! data and the checkpoint commit (or vanish) together: a crash at any moment resumes exactly.
 //!
 //! Keys travel as text (`k::text`) and come back through `$n::text::<type>`, which works for
@@ -88,48 +87,63 @@ impl BatchSql {
         )
     }
 
-    /// The key `$limit` rows past the lower bound, within the upper bound (no row when fewer
-    /// remain). Parameters: [lower], upper, limit.
-    pub fn next_bound(&self, has_lower: bool) -> String {
-        let (range, next) = self.range(has_lower);
-        format!(
-            "SELECT {} FROM {} AS t WHERE {range} ORDER BY {} OFFSET ${next}::int8 - 1 LIMIT 1",
-            self.key_as_text(),
-            self.table,
-            self.order_by(false)
-        )
-    }
-
-    /// How many keys lie in the (last, short) range. Parameters: [lower], upper.
-    pub fn count_range(&self, has_lower: bool) -> String {
-        let (range, _) = self.range(has_lower);
-        format!("SELECT count(*) FROM {} WHERE {range}", self.table)
-    }
-
-    /// Update the pending rows of the range and advance the checkpoint in one statement.
-    /// Parameters: [lower], upper, rows visited (int8), plan name, table name.
-    /// The new checkpoint is the upper bound itself (built from the same parameters).
+    /// One batch, one statement, one round trip. Parameters: [lower] (when `has_lower`), upper
+    /// (the largest key when the run started), batch size (int8), plan name, table name.
     ///
+    /// - `bound`: the key `batch` rows past the checkpoint (an index-only walk);
+    /// - `batch_end`: that key, or the upper bound when fewer rows remain (`last`);
+    /// - `done`: update the pending rows of `(lower, batch_end]`;
+    /// - `checkpoint`: move the checkpoint to `batch_end` and count the keys visited.
+    ///
+    /// The rows and the checkpoint commit together, so a crash at any moment resumes exactly.
     /// Race-freedom: `SET` expressions read the row version the UPDATE locks; under READ
     /// COMMITTED a row changed concurrently is re-checked against `pending` and recomputed from
     /// its newest version, so the app's writes are never overwritten with stale values.
-    pub fn update_batch(&self, has_lower: bool) -> String {
+    ///
+    /// Returns one row: updated (int8), visited (int8), last (bool), last_key (jsonb).
+    pub fn batch(&self, has_lower: bool) -> String {
         let (range, next) = self.range(has_lower);
         let upper_first = if has_lower { 1 + self.n() } else { 1 };
-        let last_key: Vec<String> = (0..self.n()).map(|i| format!("${}::text", upper_first + i)).collect();
+        let limit = next;
+        let cols: Vec<String> = self.key.iter().map(|k| k.column.to_string()).collect();
+        let cols = cols.join(", ");
+        let t_cols: Vec<String> = self.key.iter().map(|k| format!("t.{}", k.column)).collect();
+        let upper_vals: Vec<String> = self
+            .key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("${}::text::{}", upper_first + i, k.sql_type))
+            .collect();
+        let v_text: Vec<String> = self.key.iter().map(|k| format!("v.{}::text", k.column)).collect();
+        let lower_cond = if has_lower {
+            format!("{} > {} AND ", self.key_row(), self.param_row(1))
+        } else {
+            String::new()
+        };
         format!(
-            "WITH done AS (\n  UPDATE {table} SET {set}\n  WHERE {range} AND ({pending})\n  RETURNING 1\n), \
-             checkpoint AS (\n  UPDATE planner.backfill_progress\n  SET last_key = jsonb_build_array({last_key}), \
-             rows_done = rows_done + ${rows}::int8, batches = batches + 1, updated_at = now()\n  \
-             WHERE plan = ${plan}::text AND table_name = ${tname}::text\n  RETURNING 1\n)\n\
-             SELECT (SELECT count(*) FROM done) AS updated, (SELECT count(*) FROM checkpoint) AS saved",
+            "WITH bound AS (\n  SELECT {t_cols} FROM {table} AS t WHERE {range}\n  ORDER BY {order} OFFSET ${limit}::int8 - 1 LIMIT 1\n\
+             ), batch_end AS (\n  SELECT {cols}, false AS last FROM bound\n  UNION ALL\n  \
+             SELECT {upper_vals}, true WHERE NOT EXISTS (SELECT FROM bound)\n\
+             ), done AS (\n  UPDATE {table} SET {set}\n  \
+             WHERE {lower_cond}{key_row} <= (SELECT {cols} FROM batch_end) AND ({pending})\n  RETURNING 1\n\
+             ), visited AS (\n  SELECT e.*, CASE WHEN e.last THEN (SELECT count(*) FROM {table} AS t WHERE {range}) \
+             ELSE ${limit}::int8 END AS visited\n  FROM batch_end AS e\n\
+             ), checkpoint AS (\n  UPDATE planner.backfill_progress AS p\n  \
+             SET last_key = jsonb_build_array({v_text}), rows_done = p.rows_done + v.visited, \
+             batches = p.batches + 1, updated_at = now()\n  FROM visited AS v\n  \
+             WHERE p.plan = ${plan}::text AND p.table_name = ${tname}::text\n  \
+             RETURNING v.visited, v.last, p.last_key\n)\n\
+             SELECT (SELECT count(*) FROM done) AS updated, c.visited, c.last, c.last_key FROM checkpoint AS c",
+            t_cols = t_cols.join(", "),
             table = self.table,
+            order = self.order_by(false),
+            upper_vals = upper_vals.join(", "),
             set = self.set_list,
+            key_row = self.key_row(),
             pending = self.pending,
-            last_key = last_key.join(", "),
-            rows = next,
-            plan = next + 1,
-            tname = next + 2,
+            v_text = v_text.join(", "),
+            plan = limit + 1,
+            tname = limit + 2,
         )
     }
 }
@@ -152,34 +166,31 @@ mod tests {
 
     #[test]
     fn single_key_first_batch_has_no_lower_bound() {
-        let s = sql(&[("id", "bigint")]);
-        assert_eq!(
-            s.next_bound(false),
-            "SELECT \"id\"::text FROM \"public\".\"Order Lines\" AS t WHERE (\"id\") <= ($1::text::bigint) \
+        let q = sql(&[("id", "bigint")]).batch(false);
+        assert!(q.contains(
+            "SELECT t.\"id\" FROM \"public\".\"Order Lines\" AS t WHERE (\"id\") <= ($1::text::bigint)\n  \
              ORDER BY t.\"id\" OFFSET $2::int8 - 1 LIMIT 1"
-        );
-        assert_eq!(
-            s.count_range(true),
-            "SELECT count(*) FROM \"public\".\"Order Lines\" WHERE (\"id\") > ($1::text::bigint) \
-             AND (\"id\") <= ($2::text::bigint)"
-        );
+        ));
+        assert!(q.contains(
+            "WHERE (\"id\") <= (SELECT \"id\" FROM batch_end) AND (\"full_name\" IS DISTINCT FROM"
+        ));
+        assert!(q.contains("p.plan = $3::text AND p.table_name = $4::text"));
     }
 
     #[test]
     fn composite_keys_compare_as_rows_and_number_parameters_in_order() {
-        let s = sql(&[("tenant", "text"), ("a\"b", "integer")]);
-        let q = s.update_batch(true);
+        let q = sql(&[("tenant", "text"), ("a\"b", "integer")]).batch(true);
+        let range = "(\"tenant\", \"a\"\"b\") > ($1::text::text, $2::text::integer) \
+                     AND (\"tenant\", \"a\"\"b\") <= ($3::text::text, $4::text::integer)";
+        assert_eq!(q.matches(range).count(), 2, "in bound and in the last batch's count:\n{q}");
+        assert!(q.contains("SELECT $3::text::text, $4::text::integer, true WHERE NOT EXISTS"));
         assert!(q.contains(
-            "WHERE (\"tenant\", \"a\"\"b\") > ($1::text::text, $2::text::integer) \
-             AND (\"tenant\", \"a\"\"b\") <= ($3::text::text, $4::text::integer) \
-             AND (\"full_name\" IS DISTINCT FROM \"name\")"
+            "WHERE (\"tenant\", \"a\"\"b\") > ($1::text::text, $2::text::integer) AND \
+             (\"tenant\", \"a\"\"b\") <= (SELECT \"tenant\", \"a\"\"b\" FROM batch_end)"
         ));
-        assert!(q.contains("last_key = jsonb_build_array($3::text, $4::text)"));
-        assert!(q.contains("rows_done + $5::int8"));
-        assert!(q.contains("plan = $6::text AND table_name = $7::text"));
-        let first = s.update_batch(false);
-        assert!(first.contains("jsonb_build_array($1::text, $2::text)"));
-        assert!(first.contains("rows_done + $3::int8"));
+        assert!(q.contains("OFFSET $5::int8 - 1"));
+        assert!(q.contains("jsonb_build_array(v.\"tenant\"::text, v.\"a\"\"b\"::text)"));
+        assert!(q.contains("p.plan = $6::text AND p.table_name = $7::text"));
     }
 
     #[test]

@@ -256,6 +256,15 @@ fn merge_tasks(tasks: &[BackfillTask]) -> anyhow::Result<Vec<TableJob>> {
         .collect()
 }
 
+/// What one batch statement did.
+struct BatchDone {
+    updated: u64,
+    visited: u64,
+    /// The range reached the run's upper bound: the table is done.
+    last: bool,
+    last_key: Vec<String>,
+}
+
 struct Engine<'a> {
     pool: &'a PgPool,
     conn: PoolConnection<Postgres>,
@@ -299,7 +308,7 @@ impl Engine<'_> {
             set_list: job.set_list.clone(),
             pending: job.pending.clone(),
         };
-        let max_key: Option<Vec<String>> = self.fetch_key(&sql.max_key(), &[], None).await?;
+        let max_key: Option<Vec<String>> = self.fetch_key(&sql.max_key()).await?;
         let Some(upper) = max_key else {
             checkpoint::finish(&mut self.conn, self.plan, &label).await?;
             out.finished = true;
@@ -320,10 +329,8 @@ impl Engine<'_> {
                 thousands(cp.rows_done as u64)
             ));
         }
-        let update_first = sql.update_batch(false);
-        let update_next = sql.update_batch(true);
-        let bound_first = sql.next_bound(false);
-        let bound_next = sql.next_bound(true);
+        let first_batch = sql.batch(false);
+        let next_batch = sql.batch(true);
         loop {
             if self.opts.stop.requested().is_some() {
                 break;
@@ -335,42 +342,20 @@ impl Engine<'_> {
             }
             let size = self.throttle.batch_size();
             let batch_started = Instant::now();
-            let lower = cp.last_key.clone();
-            let has_lower = lower.is_some();
-            let bound_sql = if has_lower { &bound_next } else { &bound_first };
-            let bound = self
-                .fetch_key(bound_sql, lower.as_deref().unwrap_or(&[]), Some((&upper, size as i64)))
-                .await?;
-            let (end, visited, last) = match bound {
-                Some(end) => (end, size as u64, false),
-                None => {
-                    let count_sql = sql.count_range(has_lower);
-                    let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
-                    for v in lower.iter().flatten().chain(upper.iter()) {
-                        q = q.bind(v.clone());
-                    }
-                    let n = q
-                        .fetch_one(&mut *self.conn)
-                        .await
-                        .with_context(|| format!("counting the last keys of {label}"))?;
-                    (upper.clone(), n as u64, true)
-                }
-            };
-            if visited > 0 {
-                let update_sql = if has_lower { &update_next } else { &update_first };
-                let updated = self
-                    .update_batch(update_sql, lower.as_deref(), &end, visited, &label, &progress, report)
-                    .await?;
-                out.rows += visited;
-                out.rows_updated += updated;
+            let lower = cp.last_key.as_deref();
+            let batch_sql = if lower.is_some() { &next_batch } else { &first_batch };
+            let done = self.run_batch(batch_sql, lower, &upper, size, &label, &progress, report).await?;
+            if done.visited > 0 {
+                out.rows += done.visited;
+                out.rows_updated += done.updated;
                 out.batches += 1;
-                self.rows_this_run += visited;
-                cp.rows_done += visited as i64;
-                cp.last_key = Some(end);
-                self.throttle.record_batch(visited, batch_started.elapsed());
+                self.rows_this_run += done.visited;
+                cp.rows_done += done.visited as i64;
+                self.throttle.record_batch(done.visited, batch_started.elapsed());
                 progress.update(cp.rows_done as u64, self.throttle.batch_size());
             }
-            if last {
+            cp.last_key = Some(done.last_key);
+            if done.last {
                 checkpoint::finish(&mut self.conn, self.plan, &label).await?;
                 out.finished = true;
                 break;
@@ -445,24 +430,12 @@ impl Engine<'_> {
         Ok(parts)
     }
 
-    /// Run a statement returning one key as text columns. `tail`: the upper bound and limit.
-    async fn fetch_key(
-        &mut self,
-        sql: &str,
-        lower: &[String],
-        tail: Option<(&Vec<String>, i64)>,
-    ) -> anyhow::Result<Option<Vec<String>>> {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
-        for v in lower {
-            q = q.bind(v.clone());
-        }
-        if let Some((upper, limit)) = tail {
-            for v in upper {
-                q = q.bind(v.clone());
-            }
-            q = q.bind(limit);
-        }
-        let row = q.fetch_optional(&mut *self.conn).await.context("reading the next batch's keys")?;
+    /// Run a statement returning one key as text columns.
+    async fn fetch_key(&mut self, sql: &str) -> anyhow::Result<Option<Vec<String>>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_optional(&mut *self.conn)
+            .await
+            .context("reading the largest key")?;
         Ok(match row {
             None => None,
             Some(row) => {
@@ -476,27 +449,29 @@ impl Engine<'_> {
         })
     }
 
-    /// The update + checkpoint statement, retried on lock timeouts and deadlocks (it changed
-    /// nothing then), with a probe for sessions it keeps waiting.
+    /// One batch statement (see [`BatchSql::batch`]), retried on lock timeouts and deadlocks (it
+    /// changed nothing then), with a probe for sessions it keeps waiting.
     #[allow(clippy::too_many_arguments)]
-    async fn update_batch(
+    async fn run_batch(
         &mut self,
         sql: &str,
         lower: Option<&[String]>,
-        end: &[String],
-        visited: u64,
+        upper: &[String],
+        size: u32,
         label: &str,
         progress: &Progress,
         report: &mut BackfillReport,
-    ) -> anyhow::Result<u64> {
+    ) -> anyhow::Result<BatchDone> {
         let mut attempt = 0;
         loop {
-            let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql.to_string()));
-            for v in lower.into_iter().flatten().chain(end.iter()) {
+            let mut q = sqlx::query_as::<_, (i64, i64, bool, serde_json::Value)>(sqlx::AssertSqlSafe(
+                sql.to_string(),
+            ));
+            for v in lower.into_iter().flatten().chain(upper.iter()) {
                 q = q.bind(v.clone());
             }
-            q = q.bind(visited as i64).bind(self.plan.to_string()).bind(label.to_string());
-            let fut = q.fetch_one(&mut *self.conn);
+            q = q.bind(size as i64).bind(self.plan.to_string()).bind(label.to_string());
+            let fut = q.fetch_optional(&mut *self.conn);
             let (result, blocked) =
                 probe_while(fut, self.pool, self.pid, self.opts.pauses.max_lock_wait).await;
             if let Some((sessions, longest, max)) = blocked {
@@ -510,14 +485,14 @@ impl Engine<'_> {
                 });
             }
             match result {
-                Ok((updated, saved)) => {
-                    if saved != 1 {
-                        anyhow::bail!(
-                            "the checkpoint row of {label} in planner.backfill_progress disappeared during the backfill"
-                        );
-                    }
-                    return Ok(updated as u64);
+                Ok(Some((updated, visited, last, last_key))) => {
+                    let last_key = checkpoint::parse_key(&last_key)
+                        .with_context(|| format!("the batch on {label} returned a bad key: {last_key}"))?;
+                    return Ok(BatchDone { updated: updated as u64, visited: visited as u64, last, last_key });
                 }
+                Ok(None) => anyhow::bail!(
+                    "the checkpoint row of {label} in planner.backfill_progress disappeared during the backfill"
+                ),
                 Err(e) if attempt < MAX_RETRIES && is_retryable(&e) => {
                     attempt += 1;
                     let wait = Duration::from_millis(50 << attempt.min(6));
