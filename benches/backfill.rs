@@ -69,18 +69,28 @@ async fn exec(pool: &PgPool, sql: &str) -> anyhow::Result<()> {
 /// A table of `n` rows shaped like an app table: key, an int to derive from, a counter the
 /// workload bumps, ~60 bytes of payload, and the new column to fill.
 async fn build(pool: &PgPool, name: &str, n: u64) -> anyhow::Result<()> {
+    let autovac = autovac();
     exec(
         pool,
         &format!(
             "DROP TABLE IF EXISTS {name};
              CREATE TABLE {name} (id bigint PRIMARY KEY, v int NOT NULL, balance int NOT NULL DEFAULT 0,
-                                  filler text NOT NULL, doubled bigint);
+                                  filler text NOT NULL, doubled bigint){autovac};
              INSERT INTO {name} (id, v, filler)
-               SELECT g, (g * 7919) % 100000, repeat('x', 60) FROM generate_series(1, {n}) g;"
+               SELECT g, (g::int8 * 7919) % 100000, repeat('x', 60) FROM generate_series(1, {n}) g;"
         ),
     )
     .await?;
     exec(pool, &format!("VACUUM ANALYZE {name}")).await
+}
+
+/// PLANNER_BENCH_AUTOVACUUM=off: keep autovacuum off the bench tables (to separate its cost).
+fn autovac() -> &'static str {
+    if std::env::var("PLANNER_BENCH_AUTOVACUUM").as_deref() == Ok("off") {
+        " WITH (autovacuum_enabled = false)"
+    } else {
+        ""
+    }
 }
 
 fn plan(table: &str) -> Plan {
