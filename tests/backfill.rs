@@ -414,3 +414,34 @@ async fn sigterm_finishes_the_batch_saves_and_says_how_to_resume() {
     assert_eq!(checksum(&db, "t", "id").await, checksum(&db, "t_ref", "id").await);
     db.drop().await;
 }
+
+#[test]
+fn cli_reports_a_missing_plan_folder_as_bad_input() {
+    let out = Command::new(env!("CARGO_BIN_EXE_planner"))
+        .args(["backfill", "/nonexistent/plan", "--database-url", "postgres://127.0.0.1:1/x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent/plan/plan.yaml"));
+}
+
+#[test]
+fn cli_help_lists_the_throttle_flags() {
+    let out = Command::new(env!("CARGO_BIN_EXE_planner")).args(["backfill", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--batch",
+        "--sleep",
+        "--max-rate",
+        "--target-batch-time",
+        "--min-batch",
+        "--max-batch",
+        "--max-replication-lag",
+        "--max-lock-wait",
+        "--max-transaction-age",
+        "--control",
+        "--progress",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+}

@@ -613,8 +613,12 @@ where
 }
 
 fn is_retryable(e: &sqlx::Error) -> bool {
-    // 55P03 lock_not_available (lock_timeout), 40P01 deadlock, 40001 serialization failure.
-    matches!(e.as_database_error().and_then(|d| d.code()).as_deref(), Some("55P03" | "40P01" | "40001"))
+    // 55P03 lock_not_available (lock_timeout), 40P01 deadlock, 40001 serialization failure,
+    // 57014 statement_timeout (a role-level timeout shorter than a batch: the retry halves it).
+    matches!(
+        e.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("55P03" | "40P01" | "40001" | "57014")
+    )
 }
 
 /// `(id)=(42)` / `(tenant, id)=(acme, 42)`, for messages.
