@@ -21,7 +21,7 @@ pub enum ProgressMode {
 }
 
 /// How often plain mode prints a line.
-const PLAIN_EVERY: Duration = Duration::from_secs(5);
+const PLAIN_EVERY: Duration = Duration::from_secs(3);
 
 /// Progress of one table.
 pub struct Progress {
@@ -48,7 +48,7 @@ impl Progress {
         let bar = (mode == ProgressMode::Bar).then(|| {
             let bar = ProgressBar::with_draw_target(Some(estimate), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {human_pos}/~{human_len} rows, {per_sec}, ETA {eta} {msg}",
+                "{prefix} [{bar:30}] {human_pos}/~{human_len} rows, {msg}, ETA {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -71,7 +71,7 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_length(self.estimate);
             bar.set_position(done);
-            bar.set_message(format!("(batch {batch})"));
+            bar.set_message(format!("{} rows/s, batch {batch}", thousands(self.rate(done) as u64)));
         }
         if self.mode == ProgressMode::Plain && self.last_line.elapsed() >= PLAIN_EVERY {
             self.last_line = Instant::now();

@@ -58,9 +58,17 @@ impl Throttle {
         self.batch = self.clamp(base as f64);
     }
 
+    /// The bounds bind only when adapting: an explicit `--batch 50` stays 50 (back-offs may
+    /// still halve it down to that size's own floor).
     fn bounds(&self) -> (u32, u32) {
-        let min = self.settings.min_batch.max(1);
-        let mut max = self.settings.max_batch.max(min);
+        let s = &self.settings;
+        let (min, max) = if s.target_batch_time.is_some() {
+            (s.min_batch, s.max_batch)
+        } else {
+            (s.min_batch.min(s.batch), s.max_batch.max(s.batch))
+        };
+        let min = min.max(1);
+        let mut max = max.max(min);
         // With a rate limit, one batch never holds more than a second's worth of rows,
         // so the rate holds over any window of a second or more, not only on average.
         if let Some(rate) = self.settings.max_rate {
@@ -161,6 +169,20 @@ mod tests {
         assert_eq!(t.batch_size(), 800);
         t.back_off();
         assert_eq!(t.batch_size(), 800);
+    }
+
+    #[test]
+    fn an_explicit_batch_outside_the_adaptive_bounds_is_kept() {
+        let t = Throttle::new(ThrottleSettings { batch: 20, ..Default::default() });
+        assert_eq!(t.batch_size(), 20);
+        let t = Throttle::new(ThrottleSettings { batch: 200_000, ..Default::default() });
+        assert_eq!(t.batch_size(), 200_000);
+        let t = Throttle::new(ThrottleSettings {
+            batch: 20,
+            target_batch_time: Some(ms(100)),
+            ..Default::default()
+        });
+        assert_eq!(t.batch_size(), 100, "adapting: within --min-batch..--max-batch");
     }
 
     #[test]

@@ -123,9 +123,35 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
     println!("{report}");
     pool.close().await;
     if !report.completed {
-        let resume: Vec<String> = std::env::args().collect();
+        let resume: Vec<String> = std::env::args().map(|a| hide_password(&a)).collect();
         eprintln!("the checkpoint is saved; resume with:\n  {}", resume.join(" "));
         anyhow::bail!("backfill of plan {} stopped before the end", plan.name);
     }
     Ok(())
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for messages.
+fn hide_password(arg: &str) -> String {
+    let Some((scheme, rest)) = arg.split_once("://") else { return arg.to_string() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return arg.to_string() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => arg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hide_password;
+
+    #[test]
+    fn passwords_are_hidden_in_the_resume_command() {
+        assert_eq!(hide_password("postgres://app:s3cr@t@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(
+            hide_password("--database-url=postgres://app:pw@db/x"),
+            "--database-url=postgres://app:***@db/x"
+        );
+        assert_eq!(hide_password("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(hide_password("--batch"), "--batch");
+    }
 }
