@@ -1,1 +1,259 @@
-//! Changes a user asks for (YAML or shorthand), and how each compiles into phases.
+//! Changes a user asks for (a YAML change file or a shorthand command), and how each one
+//! compiles into phases. One module per change kind; `register_changes!` lists them once.
+
+pub mod common;
+pub mod yaml_spans;
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::error::{InputError, Location};
+use crate::model::SchemaModel;
+use crate::plan::{AppCompat, BackfillTask, Precondition, Step};
+use crate::sql::QualifiedName;
+
+/// What one change contributes to each phase of a plan.
+#[derive(Debug, Clone, Default)]
+pub struct ChangePhases {
+    pub expand: Vec<Step>,
+    pub backfill: Vec<BackfillTask>,
+    pub contract_preconditions: Vec<Precondition>,
+    pub contract: Vec<Step>,
+    /// App compatibility once expand / backfill / contract are applied.
+    pub compat: Option<[AppCompat; 3]>,
+    /// Tables whose shape the plan records (for the columns-match precondition).
+    pub tables: Vec<QualifiedName>,
+    /// One line for summaries: "rename column public.users.name to full_name".
+    pub description: String,
+}
+
+/// Planning context: what the compiler may assume about the target.
+#[derive(Debug, Clone)]
+pub struct PlanCx {
+    pub pg_version: u32,
+}
+
+/// An error in one field of one change, located later (YAML position or shorthand argument).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeError {
+    /// Field name inside the change (`table`, `column`, `from`, `to`, `type`, `backfill`, ...).
+    pub field: &'static str,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl ChangeError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        ChangeError { field, message: message.into(), help: None }
+    }
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+/// Behaviour every change kind implements (one file each).
+pub trait ChangeKind {
+    /// Validate against the model and produce the phases. Pure: no I/O.
+    fn compile(&self, model: &SchemaModel, cx: &PlanCx) -> Result<ChangePhases, ChangeError>;
+    /// The model after this change completes, so later changes in the same file see it.
+    fn apply_to_model(&self, model: &mut SchemaModel);
+    /// Default plan name, e.g. `rename_users_name`.
+    fn default_name(&self) -> String;
+}
+
+/// Declares the change kinds once: the modules, the YAML enum (`- rename_column: {...}`) and
+/// the dispatch to each kind's `ChangeKind` impl.
+macro_rules! register_changes {
+    ($($key:ident => $ty:ident),+ $(,)?) => {
+        $(pub mod $key;)+
+        $(pub use $key::$ty;)+
+
+        /// One change, written in YAML as a single-key map: `- rename_column: { ... }`.
+        #[derive(Debug, Clone, PartialEq, Deserialize)]
+        #[serde(rename_all = "snake_case", deny_unknown_fields)]
+        pub enum Change {
+            $($ty($ty),)+
+        }
+
+        impl Change {
+            /// The YAML key of this change kind.
+            pub fn key(&self) -> &'static str {
+                match self { $(Change::$ty(_) => stringify!($key),)+ }
+            }
+            fn kind(&self) -> &dyn ChangeKind {
+                match self { $(Change::$ty(c) => c,)+ }
+            }
+        }
+
+        /// Every change kind's YAML key, for "did you mean" and docs.
+        pub const CHANGE_KINDS: &[&str] = &[$(stringify!($key)),+];
+    };
+}
+
+register_changes! {
+    rename_column => RenameColumn,
+    add_column => AddColumn,
+    drop_column => DropColumn,
+    set_not_null => SetNotNull,
+}
+
+impl Change {
+    pub fn compile(&self, model: &SchemaModel, cx: &PlanCx) -> Result<ChangePhases, ChangeError> {
+        self.kind().compile(model, cx)
+    }
+    pub fn apply_to_model(&self, model: &mut SchemaModel) {
+        self.kind().apply_to_model(model)
+    }
+    pub fn default_name(&self) -> String {
+        self.kind().default_name()
+    }
+}
+
+/// A change file: `name` (optional for a single change) and the list of changes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeFile {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Each item is a single-key map (`- rename_column: {...}`), not a YAML tag.
+    #[serde(with = "serde_yaml_ng::with::singleton_map_recursive")]
+    pub changes: Vec<Change>,
+}
+
+/// A parsed change file with what is needed to locate later errors in it.
+#[derive(Debug, Clone)]
+pub struct LocatedChanges {
+    pub file: ChangeFile,
+    pub source: ChangeSource,
+}
+
+/// Where changes came from, so errors can point at the right place.
+#[derive(Debug, Clone)]
+pub enum ChangeSource {
+    Yaml {
+        path: String,
+        positions: std::collections::BTreeMap<String, (usize, usize)>,
+    },
+    /// Shorthand command line: `planner plan rename users.name full_name`.
+    CommandLine,
+}
+
+impl LocatedChanges {
+    /// Turn a field error of change `index` into an InputError naming file:line:column.
+    pub fn locate(&self, index: usize, err: ChangeError) -> InputError {
+        let mut input = InputError::new(err.message);
+        input.help = err.help;
+        if let ChangeSource::Yaml { path, positions } = &self.source {
+            let key = self.file.changes.get(index).map(|c| c.key()).unwrap_or("");
+            let candidates = [
+                format!("changes.{index}.{key}.{}", err.field),
+                format!("changes.{index}.{key}"),
+                format!("changes.{index}"),
+            ];
+            let position = candidates.iter().find_map(|c| positions.get(c));
+            if let Some((line, column)) = position {
+                input = input.at(Location { file: path.clone(), line: *line, column: *column });
+            } else {
+                input.message = format!("{path}: {}", input.message);
+            }
+        }
+        input
+    }
+}
+
+/// Parse a YAML change file. Syntax errors, unknown keys and unknown change kinds are reported
+/// with file:line:column.
+pub fn parse_change_file(path: &Path) -> Result<LocatedChanges, InputError> {
+    let display = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| InputError::new(format!("cannot read {display}: {e}")))?;
+    parse_change_text(&text, &display)
+}
+
+pub fn parse_change_text(text: &str, display: &str) -> Result<LocatedChanges, InputError> {
+    let file: ChangeFile = serde_yaml_ng::from_str(text).map_err(|e| {
+        let message = explain_yaml_error(&e.to_string());
+        let mut err = InputError::new(message).help(
+            "a change file is `name: <plan>` and `changes:` with items like `- rename_column: { table: users, from: name, to: full_name }`",
+        );
+        if let Some(loc) = e.location() {
+            err = err.at(Location { file: display.to_string(), line: loc.line(), column: loc.column() });
+        } else {
+            err.message = format!("{display}: {}", err.message);
+        }
+        err
+    })?;
+    if file.changes.is_empty() {
+        return Err(
+            InputError::new(format!("{display}: `changes` is empty")).help("list at least one change")
+        );
+    }
+    let positions = yaml_spans::value_positions(text);
+    Ok(LocatedChanges { file, source: ChangeSource::Yaml { path: display.to_string(), positions } })
+}
+
+/// serde's messages name Rust-ish things; make unknown-variant errors list our change kinds.
+fn explain_yaml_error(message: &str) -> String {
+    let message = message.trim_end_matches(|c: char| c.is_ascii_digit() || c == ':' || c == ' ');
+    let message = message.split(" at line ").next().unwrap_or(message);
+    if let Some(rest) = message.strip_prefix("changes[") {
+        if rest.contains("unknown variant") {
+            let bad = rest.split('`').nth(1).unwrap_or("");
+            let suggestion = crate::model::closest(bad, CHANGE_KINDS.iter().copied());
+            return format!(
+                "unknown change kind `{bad}`{}; expected one of: {}",
+                suggestion.map(|s| format!(" (did you mean {s}?)")).unwrap_or_default(),
+                CHANGE_KINDS.join(", ")
+            );
+        }
+    }
+    message.to_string()
+}
+
+/// Resolve a user-typed `table` (`users` or `billing.invoices`) in the model.
+pub fn resolve_table<'m>(
+    model: &'m SchemaModel,
+    table: &str,
+    field: &'static str,
+) -> Result<&'m crate::model::Table, ChangeError> {
+    let name = QualifiedName::from_user(table, "public")
+        .map_err(|e| ChangeError::new(field, format!("invalid table name `{table}`: {e}")))?;
+    model.table(&name).map_err(|e| {
+        ChangeError::new(field, e.to_string())
+            .help("tables may be schema-qualified (billing.invoices); the default schema is public")
+    })
+}
+
+/// Resolve a user-typed column name on a table.
+pub fn resolve_column<'t>(
+    table: &'t crate::model::Table,
+    column: &str,
+    field: &'static str,
+) -> Result<&'t crate::model::Column, ChangeError> {
+    let name = crate::sql::Ident::from_user(column)
+        .map_err(|e| ChangeError::new(field, format!("invalid column name `{column}`: {e}")))?;
+    table.column(&name).map_err(|e| ChangeError::new(field, e.to_string()))
+}
+
+/// A user-typed new identifier (a column that must not exist yet).
+pub fn new_ident(name: &str, field: &'static str) -> Result<crate::sql::Ident, ChangeError> {
+    crate::sql::Ident::from_user(name)
+        .map_err(|e| ChangeError::new(field, format!("invalid name `{name}`: {e}")))
+}
+
+/// Plan and folder names: what a directory and a state row can hold safely.
+pub fn validate_plan_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !name.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid plan name `{name}`: use letters, digits, `_` and `-` (it becomes a folder name)"
+        ))
+    }
+}

@@ -1,16 +1,160 @@
 //! `planner check PATH...`: lint SQL migrations.
 
-use std::path::PathBuf;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::error::{FindingsReported, InputError};
+use crate::lint::{config, KnownSchema, LintOptions, LintReport};
+use crate::report::Format;
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// SQL files, directories (walked for *.sql) or `-` for stdin.
-    #[arg(required = true)]
+    /// SQL files, directories (walked recursively for *.sql, in path order) or `-` for stdin.
+    /// Change files (*.yaml, *.yml) are validated against the schema instead.
+    #[arg(required_unless_present = "list_rules")]
     pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// PostgreSQL major version the migrations run on (decides version-dependent rules).
+    /// Default: `check.pg_version` from the config, else 15.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(9..=30))]
+    pub pg_version: Option<u32>,
+    /// Make statements that cannot be parsed errors instead of warnings.
+    #[arg(long)]
+    pub strict: bool,
+    /// Treat each file as one transaction, as sqlx, Rails, Flyway and golang-migrate run them.
+    #[arg(long)]
+    pub assume_in_transaction: bool,
+    /// Config file with a `check:` section (default: ./planner.yaml when present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Colour in human output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, default_value_t = Colour::Auto)]
+    pub color: Colour,
+    /// Print every rule id with its default severity and summary, then exit.
+    #[arg(long)]
+    pub list_rules: bool,
 }
 
-pub fn run(_args: CheckArgs) -> anyhow::Result<()> {
-    anyhow::bail!("check is not implemented yet")
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Colour {
+    Auto,
+    Always,
+    Never,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.list_rules {
+        for rule in crate::lint::rules::RULES {
+            let m = rule.meta();
+            writeln!(out, "{:<34} {:<8} {}", m.id, m.severity.to_string(), m.summary)?;
+        }
+        return Ok(());
+    }
+    let opts = options(&args)?;
+    let report = lint_paths(&args.paths, &opts)?;
+    let colour = match args.color {
+        Colour::Always => true,
+        Colour::Never => false,
+        Colour::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    args.format.reporter(colour).render(&report, &mut out)?;
+    out.flush()?;
+    if report.has_errors() {
+        return Err(FindingsReported(format!("{} error finding(s)", report.summary.errors)).into());
+    }
+    Ok(())
+}
+
+/// Flags override the config file; the config file overrides the defaults.
+fn options(args: &CheckArgs) -> Result<LintOptions, InputError> {
+    let cfg = match &args.config {
+        Some(path) => config::load(path)?,
+        None if Path::new("planner.yaml").exists() => config::load(Path::new("planner.yaml"))?,
+        None => config::CheckConfig::default(),
+    };
+    Ok(LintOptions {
+        pg_version: args.pg_version.or(cfg.pg_version).unwrap_or(15),
+        assume_in_transaction: args.assume_in_transaction || cfg.assume_in_transaction.unwrap_or(false),
+        strict: args.strict,
+        disabled: cfg.disable,
+        severity: cfg.severity,
+    })
+}
+
+/// Lint every input in order. Column types learnt from earlier files inform later ones.
+pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> anyhow::Result<LintReport> {
+    let mut report = LintReport::default();
+    let mut known = KnownSchema::default();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut sql = String::new();
+            std::io::stdin()
+                .read_to_string(&mut sql)
+                .map_err(|e| InputError::new(format!("cannot read stdin: {e}")))?;
+            report.lint_source("<stdin>", &sql, opts, &mut known);
+            continue;
+        }
+        let meta = std::fs::metadata(path).map_err(|e| {
+            InputError::new(format!("cannot read {}: {e}", path.display()))
+                .help("pass SQL files, directories or `-`")
+        })?;
+        let files = if meta.is_dir() {
+            let mut files = Vec::new();
+            walk(path, &mut files)?;
+            if files.is_empty() {
+                return Err(
+                    InputError::new(format!("{}: no .sql files in this directory", path.display())).into()
+                );
+            }
+            files
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            if is_change_file(&file) {
+                check_change_file(&file)?;
+                continue;
+            }
+            let bytes = std::fs::read(&file)
+                .map_err(|e| InputError::new(format!("cannot read {}: {e}", file.display())))?;
+            let sql = String::from_utf8(bytes)
+                .map_err(|e| InputError::new(format!("{}: not UTF-8 text ({e})", file.display())))?;
+            report.lint_source(&file.display().to_string(), &sql, opts, &mut known);
+        }
+    }
+    Ok(report)
+}
+
+fn is_change_file(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+/// Validate a change YAML against the schema (same errors as `planner plan`).
+pub fn check_change_file(path: &Path) -> anyhow::Result<()> {
+    Err(InputError::new(format!("{}: checking change files is not supported yet", path.display()))
+        .help("run `planner plan` on it to validate it")
+        .into())
+}
+
+/// *.sql files under `dir`, sorted by path so migrations are read in the order tools apply them.
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| InputError::new(format!("cannot read directory {}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "sql") {
+            files.push(path);
+        }
+    }
+    Ok(())
 }

@@ -1,10 +1,276 @@
 //! `planner plan`: change + current schema -> plans/<name>/.
 
-use clap::Args;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::change::{
+    self, AddColumn, Change, ChangeFile, ChangeSource, DropColumn, LocatedChanges, RenameColumn, SetNotNull,
+};
+use crate::error::InputError;
+use crate::model::{SchemaModel, DEFAULT_PG_VERSION};
+use crate::plan::{self, PhaseKind, Plan};
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {}
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct PlanArgs {
+    /// A YAML change file (see README: `name:` and `changes:`).
+    #[arg(required = true)]
+    pub change_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub shorthand: Option<Shorthand>,
+    #[command(flatten)]
+    pub options: PlanOptions,
+}
 
-pub fn run(_args: PlanArgs) -> anyhow::Result<()> {
-    anyhow::bail!("plan is not implemented yet")
+/// One change typed on the command line instead of a YAML file.
+#[derive(Debug, Subcommand)]
+pub enum Shorthand {
+    /// Rename a column: `planner plan rename users.name full_name`.
+    Rename {
+        /// TABLE.COLUMN to rename (the table may be schema-qualified: billing.invoices.total).
+        column: String,
+        /// The new column name.
+        new_name: String,
+    },
+    /// Add a column: `planner plan add-column users.email_verified boolean --not-null --backfill EXPR`.
+    AddColumn {
+        /// TABLE.COLUMN to add.
+        column: String,
+        /// Its type, e.g. boolean, text, "varchar(200)", timestamptz.
+        #[arg(value_name = "TYPE")]
+        data_type: String,
+        /// Make it NOT NULL (needs --default or --backfill for existing rows).
+        #[arg(long)]
+        not_null: bool,
+        /// Default for new rows: an SQL expression (false, 0, "'pending'", "now()").
+        #[arg(long)]
+        default: Option<String>,
+        /// SQL expression over the row that fills existing rows, e.g. "verified_at IS NOT NULL".
+        #[arg(long)]
+        backfill: Option<String>,
+    },
+    /// Drop a column: `planner plan drop-column users.legacy_flag`.
+    DropColumn {
+        /// TABLE.COLUMN to drop.
+        column: String,
+    },
+    /// Make a column NOT NULL: `planner plan set-not-null users.email [--backfill EXPR]`.
+    SetNotNull {
+        /// TABLE.COLUMN to make NOT NULL.
+        column: String,
+        /// SQL expression over the row for rows that are NULL now.
+        #[arg(long)]
+        backfill: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PlanOptions {
+    /// Current schema from a SQL file (CREATE TABLE/INDEX/VIEW, ALTER TABLE ADD CONSTRAINT, pg_dump -s).
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "database_url")]
+    pub schema: Option<PathBuf>,
+    /// Current schema from a live database (read-only introspection of pg_catalog).
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL major version to plan for with --schema (a live database reports its own).
+    #[arg(long, global = true, value_name = "N")]
+    pub pg_version: Option<u32>,
+    /// Folder that receives <plan-name>/.
+    #[arg(long, global = true, default_value = "plans", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Plan name (default: derived from the change, e.g. rename_users_name).
+    #[arg(long, global = true)]
+    pub name: Option<String>,
+    /// Summary format on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = SummaryFormat::Human)]
+    pub format: SummaryFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    Human,
+    Json,
+}
+
+pub fn run(args: PlanArgs) -> anyhow::Result<()> {
+    let located = match (&args.shorthand, &args.change_file) {
+        (Some(short), _) => shorthand_changes(short),
+        (None, Some(file)) => change::parse_change_file(file)?,
+        (None, None) => {
+            return Err(InputError::new("nothing to plan")
+                .help("pass a change file or a shorthand such as `rename users.name full_name`")
+                .into())
+        }
+    };
+    let model = load_model(&args.options)?;
+    let mut plan = build_plan(&located, &model, args.options.name.as_deref())?;
+    let dir = plan::write_plan_dir(&args.options.out, &mut plan)?;
+    match args.options.format {
+        SummaryFormat::Human => print!("{}", summary(&plan, &dir)),
+        SummaryFormat::Json => {
+            let value = serde_json::json!({ "plan_dir": dir, "plan": plan });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+    }
+    Ok(())
+}
+
+/// Compile located changes into a plan (errors point into the change file). Pure.
+pub fn build_plan(
+    located: &LocatedChanges,
+    model: &SchemaModel,
+    name: Option<&str>,
+) -> Result<Plan, InputError> {
+    let changes = &located.file.changes;
+    let name = match (name, &located.file.name) {
+        (Some(n), _) => n.to_string(),
+        (None, Some(n)) => n.clone(),
+        (None, None) if changes.len() == 1 => changes[0].default_name(),
+        (None, None) => {
+            return Err(InputError::new("a change file with several changes needs `name:`")
+                .help("add `name: <plan_name>` at the top"))
+        }
+    };
+    change::validate_plan_name(&name)
+        .map_err(|m| InputError::new(m).help("pass --name or set `name:` in the change file"))?;
+    plan::compile(model, changes, &name).map_err(|e| located.locate(e.change, e.error))
+}
+
+/// Split `table.column` / `schema.table.column` at the last dot outside quotes.
+fn split_column(arg: &str) -> (String, String) {
+    match crate::sql::ident::split_dotted(arg) {
+        Ok(parts) if parts.len() >= 2 => {
+            let column = parts[parts.len() - 1].clone();
+            (parts[..parts.len() - 1].join("."), column)
+        }
+        _ => (String::new(), arg.to_string()),
+    }
+}
+
+fn shorthand_changes(short: &Shorthand) -> LocatedChanges {
+    let change = match short {
+        Shorthand::Rename { column, new_name } => {
+            let (table, from) = split_column(column);
+            Change::RenameColumn(RenameColumn { table, from, to: new_name.clone() })
+        }
+        Shorthand::AddColumn { column, data_type, not_null, default, backfill } => {
+            let (table, column) = split_column(column);
+            Change::AddColumn(AddColumn {
+                table,
+                column,
+                data_type: data_type.clone(),
+                not_null: *not_null,
+                default: default.clone(),
+                backfill: backfill.clone(),
+            })
+        }
+        Shorthand::DropColumn { column } => {
+            let (table, column) = split_column(column);
+            Change::DropColumn(DropColumn { table, column })
+        }
+        Shorthand::SetNotNull { column, backfill } => {
+            let (table, column) = split_column(column);
+            Change::SetNotNull(SetNotNull { table, column, backfill: backfill.clone() })
+        }
+    };
+    LocatedChanges {
+        file: ChangeFile { name: None, changes: vec![change] },
+        source: ChangeSource::CommandLine,
+    }
+}
+
+/// The current schema, from --schema or --database-url.
+pub fn load_model(options: &PlanOptions) -> anyhow::Result<SchemaModel> {
+    if let Some(path) = &options.schema {
+        return load_schema_file(path, options.pg_version.unwrap_or(DEFAULT_PG_VERSION));
+    }
+    if let Some(url) = &options.database_url {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        return runtime.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(url).await.context("connecting to --database-url")?;
+            let model = crate::model::introspect::introspect(&mut conn, &[]).await?;
+            if let Some(v) = options.pg_version {
+                if v != model.pg_version {
+                    return Err(InputError::new(format!(
+                        "--pg-version {v} does not match the server (PostgreSQL {})",
+                        model.pg_version
+                    ))
+                    .help("drop --pg-version when planning from a live database")
+                    .into());
+                }
+            }
+            Ok(model)
+        });
+    }
+    Err(InputError::new("no schema to plan against")
+        .help("pass --schema FILE.sql (e.g. examples/schema.sql) or --database-url URL")
+        .into())
+}
+
+pub fn load_schema_file(path: &Path, pg_version: u32) -> anyhow::Result<SchemaModel> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| InputError::new(format!("cannot read schema file {}: {e}", path.display())))?;
+    Ok(crate::model::from_sql::parse_schema(&text, &path.display().to_string(), pg_version)?)
+}
+
+/// The short human summary printed after writing a plan.
+pub fn summary(plan: &Plan, dir: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "Plan {} (PostgreSQL {}+)", plan.name, plan.pg_version);
+    for d in &plan.description {
+        let _ = writeln!(out, "  {d}");
+    }
+    for phase in &plan.phases {
+        let _ = writeln!(out);
+        let strongest = phase.steps.iter().map(|s| s.lock).max();
+        let what = match phase.phase {
+            PhaseKind::Backfill => phase
+                .backfill
+                .iter()
+                .map(|t| format!("{} where {}", t.table.display_short(), t.pending))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ if phase.steps.is_empty() => "no SQL: deploy the new app version".to_string(),
+            _ => format!(
+                "{} step(s), strongest lock: {}",
+                phase.steps.len(),
+                strongest.map(|l| l.describe()).unwrap_or("none")
+            ),
+        };
+        let _ = writeln!(out, "  {:<9} {what}", phase.phase.as_str());
+        if let Some(why) = &phase.irreversible {
+            let _ = writeln!(out, "            IRREVERSIBLE: {why}");
+        }
+        let flag = |a: &crate::plan::AppAccess| match (a.reads, a.writes) {
+            (true, true) => "runs",
+            (false, true) => "writes only",
+            (true, false) => "reads only",
+            (false, false) => "must be gone",
+        };
+        let _ = writeln!(
+            out,
+            "            then old app: {} ({})",
+            flag(&phase.compat.old_app),
+            phase.compat.old_app.note
+        );
+        let _ = writeln!(
+            out,
+            "                 new app: {} ({})",
+            flag(&phase.compat.new_app),
+            phase.compat.new_app.note
+        );
+    }
+    let mut files: Vec<&str> = plan.files.keys().map(|s| s.as_str()).collect();
+    files.insert(0, "plan.yaml");
+    let _ = writeln!(out, "\nWrote {}/ ({})", dir.display(), files.join(", "));
+    let _ = writeln!(
+        out,
+        "Next: review the SQL, then `planner apply {} --phase expand --database-url ...`",
+        dir.display()
+    );
+    out
 }

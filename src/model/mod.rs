@@ -1,1 +1,245 @@
 //! The schema model: tables, columns, indexes, constraints, views and their dependencies.
+//!
+//! Built from a `schema.sql` file ([`from_sql`]) or from a live database ([`introspect`]), then
+//! read by the pure plan compiler. Names are exact catalog names ([`Ident`]).
+
+pub mod from_sql;
+pub mod introspect;
+pub mod types;
+
+use std::collections::BTreeMap;
+
+use crate::sql::{Ident, QualifiedName};
+
+/// Oldest server major version planner plans for (instant defaults need 11).
+pub const MIN_PG_VERSION: u32 = 11;
+/// Used when the schema comes from a file and no `--pg-version` is given.
+pub const DEFAULT_PG_VERSION: u32 = 15;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SchemaModel {
+    /// Server major version (e.g. 15).
+    pub pg_version: u32,
+    pub tables: BTreeMap<QualifiedName, Table>,
+    pub views: Vec<View>,
+    /// User-defined types (enums, domains, composites) usable as column types, by qualified name.
+    pub user_types: Vec<QualifiedName>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub name: QualifiedName,
+    pub columns: Vec<Column>,
+    pub indexes: Vec<Index>,
+    pub constraints: Vec<Constraint>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: Ident,
+    /// Canonical type text as `format_type()` prints it (e.g. `character varying(200)`).
+    pub data_type: String,
+    pub not_null: bool,
+    /// Default expression as SQL text.
+    pub default: Option<String>,
+    /// `GENERATED ... AS IDENTITY` or `GENERATED ALWAYS AS (...) STORED`.
+    pub generated: Option<Generated>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Generated {
+    Identity,
+    Stored(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Index {
+    pub name: Ident,
+    pub unique: bool,
+    /// Access method, e.g. `btree`, `gin`.
+    pub method: String,
+    /// Key parts in order: a plain column, or an expression (SQL text) with optional opclass/order.
+    pub keys: Vec<IndexKey>,
+    /// INCLUDE columns.
+    pub include: Vec<Ident>,
+    /// Partial index predicate (SQL text).
+    pub predicate: Option<String>,
+    /// Backs a PRIMARY KEY / UNIQUE constraint of this name (then it is dropped with it).
+    pub constraint: Option<Ident>,
+    /// False for an invalid index left by a failed CREATE INDEX CONCURRENTLY.
+    pub valid: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexKey {
+    pub part: IndexPart,
+    /// Everything after the key: opclass, ASC/DESC, NULLS FIRST/LAST (SQL text, may be empty).
+    pub options: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexPart {
+    Column(Ident),
+    Expression(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Constraint {
+    pub name: Ident,
+    pub kind: ConstraintKind,
+    /// Columns of this table the constraint involves (for CHECK: the columns its expression uses).
+    pub columns: Vec<Ident>,
+    /// False for NOT VALID constraints not yet validated.
+    pub validated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConstraintKind {
+    PrimaryKey,
+    Unique,
+    Check {
+        expr: String,
+    },
+    ForeignKey {
+        references: QualifiedName,
+        ref_columns: Vec<Ident>,
+        on_delete: Option<String>,
+        on_update: Option<String>,
+    },
+    /// EXCLUDE and anything else planner does not rewrite; kept so dependency checks see it.
+    Other {
+        definition: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    pub name: QualifiedName,
+    pub materialized: bool,
+    /// Columns this view reads, by table.
+    pub depends_on: Vec<(QualifiedName, Ident)>,
+}
+
+/// A lookup that failed, with the closest existing names for a "did you mean".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error("table {table} does not exist{}", did_you_mean(.suggestion))]
+    NoTable { table: String, suggestion: Option<String> },
+    #[error("column {column} does not exist in table {table}{}", did_you_mean(.suggestion))]
+    NoColumn { table: String, column: String, suggestion: Option<String> },
+}
+
+fn did_you_mean(s: &Option<String>) -> String {
+    s.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default()
+}
+
+/// The closest candidate by Jaro-Winkler similarity, when close enough to be a plausible typo.
+pub fn closest<'a>(needle: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&needle.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.to_string())
+}
+
+impl SchemaModel {
+    pub fn new(pg_version: u32) -> Self {
+        SchemaModel { pg_version, ..Default::default() }
+    }
+
+    pub fn table(&self, name: &QualifiedName) -> Result<&Table, LookupError> {
+        self.tables.get(name).ok_or_else(|| LookupError::NoTable {
+            table: name.display_short(),
+            suggestion: closest(
+                &name.display_short(),
+                self.tables.keys().map(|k| k.display_short()).collect::<Vec<_>>().iter().map(|s| s.as_str()),
+            ),
+        })
+    }
+
+    pub fn table_mut(&mut self, name: &QualifiedName) -> Option<&mut Table> {
+        self.tables.get_mut(name)
+    }
+
+    /// Views that read `table.column`.
+    pub fn views_using(&self, table: &QualifiedName, column: &Ident) -> Vec<&View> {
+        self.views.iter().filter(|v| v.depends_on.iter().any(|(t, c)| t == table && c == column)).collect()
+    }
+
+    /// Foreign keys on other tables (or this one) that reference `table.column`.
+    pub fn foreign_keys_referencing(
+        &self,
+        table: &QualifiedName,
+        column: &Ident,
+    ) -> Vec<(&Table, &Constraint)> {
+        let mut out = Vec::new();
+        for t in self.tables.values() {
+            for c in &t.constraints {
+                if let ConstraintKind::ForeignKey { references, ref_columns, .. } = &c.kind {
+                    if references == table && ref_columns.contains(column) {
+                        out.push((t, c));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Is this type name known: a built-in or a user type in the model.
+    pub fn type_exists(&self, canonical: &str) -> bool {
+        types::is_builtin(canonical)
+            || self.user_types.iter().any(|t| {
+                let bare = canonical.trim_end_matches("[]");
+                bare == t.name.as_str() || bare == t.display_short() || bare == t.to_string()
+            })
+    }
+}
+
+impl Table {
+    pub fn column(&self, name: &Ident) -> Result<&Column, LookupError> {
+        self.columns.iter().find(|c| &c.name == name).ok_or_else(|| LookupError::NoColumn {
+            table: self.name.display_short(),
+            column: crate::sql::ident::short(name),
+            suggestion: closest(name.as_str(), self.columns.iter().map(|c| c.name.as_str())),
+        })
+    }
+
+    pub fn has_column(&self, name: &Ident) -> bool {
+        self.columns.iter().any(|c| &c.name == name)
+    }
+
+    pub fn primary_key(&self) -> Option<&Constraint> {
+        self.constraints.iter().find(|c| c.kind == ConstraintKind::PrimaryKey)
+    }
+
+    /// Primary key columns with their types, in key order; empty when there is no primary key.
+    pub fn primary_key_columns(&self) -> Vec<&Column> {
+        self.primary_key()
+            .map(|pk| {
+                pk.columns.iter().filter_map(|c| self.columns.iter().find(|col| &col.name == c)).collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Indexes whose keys, expressions, INCLUDE list or predicate involve `column`.
+    pub fn indexes_using(&self, column: &Ident) -> Vec<&Index> {
+        self.indexes.iter().filter(|i| i.uses_column(column)).collect()
+    }
+
+    /// Constraints of this table that involve `column`.
+    pub fn constraints_using(&self, column: &Ident) -> Vec<&Constraint> {
+        self.constraints.iter().filter(|c| c.columns.contains(column)).collect()
+    }
+}
+
+impl Index {
+    pub fn uses_column(&self, column: &Ident) -> bool {
+        let in_expr = |sql: &str| crate::sql::rewrite::references_column(sql, column);
+        self.keys.iter().any(|k| match &k.part {
+            IndexPart::Column(c) => c == column,
+            IndexPart::Expression(e) => in_expr(e),
+        }) || self.include.contains(column)
+            || self.predicate.as_deref().is_some_and(in_expr)
+    }
+}

@@ -10,8 +10,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::sql::{Ident, QualifiedName};
 
+pub mod compile;
+pub mod files;
 pub mod load;
+pub mod write;
+pub use compile::{compile, CompileError};
 pub use load::{load_dir, plan_sha256, sha256_hex};
+pub use write::write_plan_dir;
 
 /// Bumped when plan.yaml changes incompatibly; the executor refuses plans it does not know.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -120,6 +125,9 @@ pub struct Phase {
 pub enum TxMode {
     /// Runs inside a transaction; consecutive in-transaction steps share one transaction.
     InTransaction,
+    /// Runs in a transaction of its own: whatever ran before is committed first, so a long but
+    /// non-blocking statement (VALIDATE CONSTRAINT) never runs while a strong lock is still held.
+    OwnTransaction,
     /// Must run outside a transaction block (CREATE/DROP INDEX CONCURRENTLY).
     NoTransaction,
 }
@@ -139,6 +147,8 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scans_table: bool,
     /// SQL that reverses just this step; used for the down file and to undo a half-applied phase.
+    /// It runs in the same transaction mode as the step (DROP INDEX CONCURRENTLY undoes a
+    /// CREATE INDEX CONCURRENTLY outside a transaction).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo: Option<String>,
     /// Why this step cannot be undone, when it cannot.
@@ -271,6 +281,48 @@ impl<'de> Deserialize<'de> for QualifiedName {
             return Err(serde::de::Error::custom(format!("expected schema.table, got `{s}`")));
         }
         QualifiedName::from_user(&s, "public").map_err(serde::de::Error::custom)
+    }
+}
+
+impl Step {
+    /// A step inside the phase's transaction; add `undo`/`irreversible`/`scans` as needed.
+    pub fn new(why: impl Into<String>, sql: String, lock: Lock, table: &QualifiedName) -> Self {
+        Step {
+            why: why.into(),
+            sql,
+            lock,
+            table: Some(table.clone()),
+            transaction: TxMode::InTransaction,
+            scans_table: false,
+            undo: None,
+            irreversible: None,
+        }
+    }
+    pub fn undo(mut self, sql: String) -> Self {
+        self.undo = Some(sql);
+        self
+    }
+    pub fn irreversible(mut self, why: impl Into<String>) -> Self {
+        self.irreversible = Some(why.into());
+        self
+    }
+    /// Reads the whole table under a lock that lets traffic through: no statement_timeout.
+    pub fn scans(mut self) -> Self {
+        self.scans_table = true;
+        self
+    }
+    pub fn tx(mut self, mode: TxMode) -> Self {
+        self.transaction = mode;
+        self
+    }
+}
+
+impl AppAccess {
+    pub fn full(note: impl Into<String>) -> Self {
+        AppAccess { writes: true, reads: true, note: note.into() }
+    }
+    pub fn none(note: impl Into<String>) -> Self {
+        AppAccess { writes: false, reads: false, note: note.into() }
     }
 }
 

@@ -2,6 +2,8 @@
 
 pub mod expr;
 pub mod ident;
+pub mod render;
+pub mod rewrite;
 
 pub use expr::SqlExpr;
 pub use ident::{quote_literal, Ident, QualifiedName};

@@ -1,0 +1,108 @@
+//! Drop a column without breaking the app version still running.
+//!
+//! expand: make the column stop mattering (drop NOT NULL when it has no default) so the new app
+//! can insert rows without it. contract, once the old app is gone: check nothing depends on it,
+//! then drop it (catalog only).
+
+use serde::Deserialize;
+
+use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
+use crate::model::SchemaModel;
+use crate::plan::{AppAccess, AppCompat, Lock, Precondition, Step};
+use crate::sql::ident::short;
+use crate::sql::render;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropColumn {
+    pub table: String,
+    pub column: String,
+}
+
+impl ChangeKind for DropColumn {
+    fn default_name(&self) -> String {
+        format!("drop_{}_{}", self.table.replace('.', "_"), self.column)
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_")
+    }
+
+    fn apply_to_model(&self, model: &mut SchemaModel) {
+        let Ok(t) = super::resolve_table(model, &self.table, "table").map(|t| t.name.clone()) else { return };
+        let Ok(c) = super::new_ident(&self.column, "column") else { return };
+        if let Some(table) = model.table_mut(&t) {
+            table.columns.retain(|col| col.name != c);
+            table.indexes.retain(|i| !i.uses_column(&c));
+            table.constraints.retain(|k| !k.columns.contains(&c));
+        }
+    }
+
+    fn compile(&self, model: &SchemaModel, _cx: &PlanCx) -> Result<ChangePhases, ChangeError> {
+        let table = super::resolve_table(model, &self.table, "table")?;
+        let t = &table.name;
+        let column = super::resolve_column(table, &self.column, "column")?;
+        let c = &column.name;
+        let cs = short(c);
+        if table.primary_key().is_some_and(|pk| pk.columns.contains(c)) {
+            return Err(ChangeError::new("column", format!("{}.{cs} is part of the primary key", t.display_short()))
+                .help("replace the primary key first; planner does not drop primary-key columns"));
+        }
+        if let Some(view) = model.views_using(t, c).first() {
+            return Err(ChangeError::new("column", format!("view {} reads {}.{cs}", view.name.display_short(), t.display_short()))
+                .help("drop or redefine the view without the column first, then plan the drop"));
+        }
+        if let Some((other, fk)) = model.foreign_keys_referencing(t, c).iter().find(|(o, _)| &o.name != t) {
+            return Err(ChangeError::new("column", format!(
+                "foreign key {} on {} references {}.{cs}",
+                short(&fk.name),
+                other.name.display_short(),
+                t.display_short()
+            ))
+            .help("drop that foreign key first (in its own migration)"));
+        }
+
+        let mut expand = Vec::new();
+        if column.not_null && column.default.is_none() && column.generated.is_none() {
+            expand.push(
+                Step::new(
+                    format!("drop NOT NULL on {cs} so the new app can insert rows without it (catalog only)"),
+                    render::drop_not_null(t, c),
+                    Lock::AccessExclusiveBrief,
+                    t,
+                )
+                .undo(render::set_not_null(t, c)),
+            );
+        }
+        let contract = vec![Step::new(
+            format!("drop column {cs} (catalog only; its indexes and constraints go with it)"),
+            render::drop_column(t, c),
+            Lock::AccessExclusiveBrief,
+            t,
+        )
+        .irreversible(format!("the data in {cs} is deleted; restore it from a backup if needed"))];
+        Ok(ChangePhases {
+            description: format!("drop column {}.{cs}", t.display_short()),
+            expand,
+            backfill: Vec::new(),
+            contract_preconditions: vec![
+                Precondition::NoDependents { table: t.clone(), column: c.clone() },
+                Precondition::ColumnsMatch { table: t.clone() },
+            ],
+            contract,
+            compat: Some([
+                AppCompat {
+                    old_app: AppAccess::full(format!("still reads and writes {cs}")),
+                    new_app: AppAccess::full(format!("must not read or write {cs}")),
+                },
+                AppCompat {
+                    old_app: AppAccess::full(format!("still reads and writes {cs}")),
+                    new_app: AppAccess::full(format!("must not read or write {cs}")),
+                },
+                AppCompat {
+                    old_app: AppAccess::none(format!("column {cs} no longer exists")),
+                    new_app: AppAccess::full(format!("does not use {cs}")),
+                },
+            ]),
+            tables: vec![t.clone()],
+        })
+    }
+}

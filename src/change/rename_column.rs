@@ -1,0 +1,229 @@
+//! Rename a column without breaking the app version still running.
+//!
+//! expand: add the new column, a trigger that keeps both columns equal on every write (so the old
+//! app using `from` and the new app using `to` run side by side), copies of the old column's
+//! CHECK/FK constraints (NOT VALID, then VALIDATE without blocking) and indexes (CONCURRENTLY).
+//! backfill: copy existing rows. contract: NOT NULL via a validated check, the default, drop the
+//! trigger and the old column, and give the copies the original names.
+
+use serde::Deserialize;
+
+use super::common::{self, Names};
+use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
+use crate::model::{ConstraintKind, IndexPart, SchemaModel};
+use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, KeyColumn, Lock, Precondition, Step, TxMode};
+use crate::sql::ident::short;
+use crate::sql::render::{self, generated_name};
+use crate::sql::{rewrite, Ident};
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameColumn {
+    pub table: String,
+    pub from: String,
+    pub to: String,
+}
+
+impl ChangeKind for RenameColumn {
+    fn default_name(&self) -> String {
+        let table = self.table.replace('.', "_");
+        format!("rename_{}_{}", table, self.from).to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_")
+    }
+
+    fn apply_to_model(&self, model: &mut SchemaModel) {
+        let Ok(t) = super::resolve_table(model, &self.table, "table").map(|t| t.name.clone()) else { return };
+        let (Ok(from), Ok(to)) = (Ident::from_user(&self.from), Ident::from_user(&self.to)) else { return };
+        if let Some(table) = model.table_mut(&t) {
+            for c in table.columns.iter_mut().filter(|c| c.name == from) {
+                c.name = to.clone();
+            }
+        }
+    }
+
+    fn compile(&self, model: &SchemaModel, cx: &PlanCx) -> Result<ChangePhases, ChangeError> {
+        let table = super::resolve_table(model, &self.table, "table")?;
+        let t = &table.name;
+        let old = super::resolve_column(table, &self.from, "from")?;
+        let o = &old.name;
+        let n = super::new_ident(&self.to, "to")?;
+        if table.has_column(&n) {
+            return Err(ChangeError::new("to", format!("column {} already exists in table {}", short(&n), t.display_short()))
+                .help("pick a name that is not in use"));
+        }
+        let key = table.primary_key_columns();
+        if key.is_empty() {
+            return Err(ChangeError::new("table", format!("table {} has no primary key; the backfill walks rows by primary key", t.display_short()))
+                .help("add a primary key first (CREATE UNIQUE INDEX CONCURRENTLY, then ADD PRIMARY KEY USING INDEX)"));
+        }
+        if key.iter().any(|k| &k.name == o) {
+            return Err(ChangeError::new("from", format!("{}.{} is part of the primary key; planner does not rename primary-key columns", t.display_short(), short(o)))
+                .help("primary keys are referenced by foreign keys and the backfill itself; rename them in a maintenance window"));
+        }
+        if old.generated.is_some() {
+            return Err(ChangeError::new("from", format!("{}.{} is a generated or identity column; it cannot be kept in sync by a trigger", t.display_short(), short(o))));
+        }
+        if let Some((other, fk)) = model.foreign_keys_referencing(t, o).first() {
+            return Err(ChangeError::new("from", format!(
+                "foreign key {} on {} references {}.{}; the old column cannot be dropped while it does",
+                short(&fk.name), other.name.display_short(), t.display_short(), short(o)
+            )).help("point the foreign key at another key first, or rename in a maintenance window"));
+        }
+        if let Some(view) = model.views_using(t, o).first() {
+            return Err(ChangeError::new("from", format!(
+                "view {} reads {}.{}; contract could not drop the old column",
+                view.name.display_short(), t.display_short(), short(o)
+            )).help("drop or redefine the view without the column first, then plan the rename"));
+        }
+
+        let names = Names::new(t, &n, "sync");
+        let sync_body = format!(
+            "  IF TG_OP = 'INSERT' THEN\n    IF NEW.{n} IS NULL THEN\n      NEW.{n} := NEW.{o};\n    ELSE\n      NEW.{o} := NEW.{n};\n    END IF;\n  ELSIF NEW.{n} IS DISTINCT FROM OLD.{n} THEN\n    NEW.{o} := NEW.{n};\n  ELSE\n    NEW.{n} := NEW.{o};\n  END IF;"
+        );
+
+        let mut expand = vec![Step::new(
+            format!("add {} next to {} (nullable, no default: instant)", short(&n), short(o)),
+            render::add_column(t, &n, &old.data_type, None, false),
+            Lock::AccessExclusiveBrief,
+            t,
+        )
+        .undo(render::drop_column_if_exists(t, &n))];
+        expand.extend(common::trigger_steps(t, &names.function, &names.trigger, &sync_body, &format!(
+            "keeps {} and {} equal (on insert the one given wins, on update the one changed wins)",
+            short(o),
+            short(&n)
+        )));
+
+        let mut contract_pre = vec![
+            Precondition::BackfillDone { table: t.clone() },
+            Precondition::TriggerPresent { table: t.clone(), trigger: names.trigger.clone() },
+        ];
+        // Renames that give copies the original names back, after the old column is gone.
+        let mut renames: Vec<Step> = Vec::new();
+
+        for c in table.constraints_using(o) {
+            let tmp = generated_name(&[c.name.as_str(), "planner"]);
+            match &c.kind {
+                ConstraintKind::Check { expr } => {
+                    let rewritten = rewrite::rename_column(expr, o, &n).map_err(|e| ChangeError::new("from", e))?;
+                    expand.push(
+                        Step::new(format!("copy CHECK {} onto {} (NOT VALID: no scan)", short(&c.name), short(&n)),
+                            render::add_check_not_valid(t, &tmp, &rewritten), Lock::AccessExclusiveBrief, t)
+                        .undo(render::drop_constraint_if_exists(t, &tmp)),
+                    );
+                }
+                ConstraintKind::ForeignKey { references, ref_columns, on_delete, on_update } => {
+                    let cols: Vec<Ident> = c.columns.iter().map(|x| if x == o { n.clone() } else { x.clone() }).collect();
+                    expand.push(
+                        Step::new(format!("copy FOREIGN KEY {} onto {} (NOT VALID: no scan)", short(&c.name), short(&n)),
+                            render::add_foreign_key_not_valid(t, &tmp, &cols, references, ref_columns, on_delete.as_deref(), on_update.as_deref()),
+                            Lock::ShareRowExclusiveBrief, t)
+                        .undo(render::drop_constraint_if_exists(t, &tmp)),
+                    );
+                }
+                // UNIQUE is copied through its index below; anything else we cannot rewrite.
+                ConstraintKind::Unique => continue,
+                ConstraintKind::PrimaryKey => unreachable!("primary key columns are refused above"),
+                ConstraintKind::Other { definition } => {
+                    return Err(ChangeError::new("from", format!(
+                        "constraint {} ({definition}) uses {}.{}; planner cannot copy it",
+                        short(&c.name), t.display_short(), short(o)
+                    )));
+                }
+            }
+            if c.validated {
+                expand.push(
+                    Step::new(format!("validate the copy of {} (scans; reads and writes continue)", short(&c.name)),
+                        render::validate_constraint(t, &tmp), Lock::ShareUpdateExclusive, t)
+                    .tx(TxMode::OwnTransaction)
+                    .scans(),
+                );
+                contract_pre.push(Precondition::ConstraintValid { table: t.clone(), constraint: tmp.clone() });
+            }
+            renames.push(Step::new(format!("give the copy the original name {}", short(&c.name)),
+                render::rename_constraint(t, &tmp, &c.name), Lock::AccessExclusiveBrief, t));
+        }
+
+        for index in table.indexes_using(o) {
+            let tmp = generated_name(&[index.name.as_str(), "planner"]);
+            let mut keys = Vec::new();
+            for k in &index.keys {
+                let part = match &k.part {
+                    IndexPart::Column(c) if c == o => n.to_string(),
+                    IndexPart::Column(c) => c.to_string(),
+                    IndexPart::Expression(e) => format!("({})", rewrite::rename_column(e, o, &n).map_err(|e| ChangeError::new("from", e))?),
+                };
+                keys.push(if k.options.is_empty() { part } else { format!("{part} {}", k.options) });
+            }
+            let include: Vec<Ident> = index.include.iter().map(|c| if c == o { n.clone() } else { c.clone() }).collect();
+            let predicate = match &index.predicate {
+                Some(p) => Some(rewrite::rename_column(p, o, &n).map_err(|e| ChangeError::new("from", e))?),
+                None => None,
+            };
+            let spec = render::IndexSpec { name: &tmp, table: t, unique: index.unique, method: &index.method, keys, include: &include, predicate };
+            expand.push(
+                Step::new(format!("copy index {} onto {} (CONCURRENTLY: reads and writes continue)", short(&index.name), short(&n)),
+                    render::create_index_concurrently(&spec), Lock::ShareUpdateExclusive, t)
+                .tx(TxMode::NoTransaction)
+                .scans()
+                .undo(render::drop_index_concurrently(t, &tmp)),
+            );
+            contract_pre.push(Precondition::IndexValid { table: t.clone(), index: tmp.clone() });
+            renames.push(match &index.constraint {
+                Some(constraint) => Step::new(format!("turn the copy into constraint {}", short(constraint)),
+                    render::add_unique_using_index(t, constraint, &tmp), Lock::AccessExclusiveBrief, t),
+                None => Step::new(format!("give the copy the original name {}", short(&index.name)),
+                    render::rename_index(t, &tmp, &index.name), Lock::ShareUpdateExclusive, t),
+            });
+        }
+
+        if old.not_null {
+            contract_pre.push(Precondition::NoNulls { table: t.clone(), column: n.clone() });
+        }
+        contract_pre.push(Precondition::NoDependents { table: t.clone(), column: o.clone() });
+        contract_pre.push(Precondition::ColumnsMatch { table: t.clone() });
+
+        let gone = format!("drops column {} and its data; to go back, plan a rename of {} to {}", short(o), short(&n), short(o));
+        let mut contract = Vec::new();
+        if old.not_null {
+            contract.extend(common::not_null_via_check(t, &n, &names.not_null_check, cx.pg_version));
+        }
+        if let Some(default) = &old.default {
+            contract.push(Step::new(format!("carry the default of {} over", short(o)), render::set_default(t, &n, default), Lock::AccessExclusiveBrief, t)
+                .undo(render::drop_default(t, &n)));
+        }
+        contract.extend(common::drop_trigger_steps(t, &names.function, &names.trigger, &sync_body));
+        contract.push(Step::new(format!("drop the old column {} (catalog only; its indexes and constraints go with it)", short(o)),
+            render::drop_column(t, o), Lock::AccessExclusiveBrief, t).irreversible(gone));
+        contract.extend(renames);
+
+        let key_columns = key.iter().map(|k| KeyColumn { column: k.name.clone(), data_type: k.data_type.clone() }).collect();
+        let (os, ns) = (short(o), short(&n));
+        Ok(ChangePhases {
+            description: format!("rename column {}.{} to {}", t.display_short(), os, ns),
+            expand,
+            backfill: vec![BackfillTask {
+                table: t.clone(),
+                key: key_columns,
+                set: vec![Assignment { column: n.clone(), expr: o.to_string() }],
+                pending: format!("{n} IS DISTINCT FROM {o}"),
+            }],
+            contract_preconditions: contract_pre,
+            contract,
+            compat: Some([
+                AppCompat {
+                    old_app: AppAccess::full(format!("reads and writes {os}; the trigger copies its writes to {ns}")),
+                    new_app: AppAccess { writes: true, reads: false, note: format!("may write {ns}; reads of {ns} are complete only after backfill") },
+                },
+                AppCompat {
+                    old_app: AppAccess::full(format!("reads and writes {os}")),
+                    new_app: AppAccess::full(format!("reads and writes {ns}")),
+                },
+                AppCompat {
+                    old_app: AppAccess::none(format!("column {os} no longer exists")),
+                    new_app: AppAccess::full(format!("reads and writes {ns}")),
+                },
+            ]),
+            tables: vec![t.clone()],
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Make an existing column NOT NULL without a long ACCESS EXCLUSIVE scan.
+//!
+//! With `backfill`: expand adds a trigger that fills NULLs on every write, backfill fills existing
+//! NULLs. contract (after checking no NULL is left): CHECK NOT VALID, VALIDATE, SET NOT NULL (no scan
+//! on PostgreSQL 12+), drop the check and the trigger.
+
+use serde::Deserialize;
+
+use super::common::{self, Names};
+use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
+use crate::model::SchemaModel;
+use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, KeyColumn, Precondition};
+use crate::sql::ident::short;
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetNotNull {
+    pub table: String,
+    pub column: String,
+    /// SQL expression over the row for rows that are NULL (and for NULL writes until contract).
+    #[serde(default)]
+    pub backfill: Option<String>,
+}
+
+impl ChangeKind for SetNotNull {
+    fn default_name(&self) -> String {
+        format!("set_not_null_{}_{}", self.table.replace('.', "_"), self.column)
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_")
+    }
+
+    fn apply_to_model(&self, model: &mut SchemaModel) {
+        let Ok(t) = super::resolve_table(model, &self.table, "table").map(|t| t.name.clone()) else { return };
+        let Ok(c) = super::new_ident(&self.column, "column") else { return };
+        if let Some(table) = model.table_mut(&t) {
+            for col in table.columns.iter_mut().filter(|col| col.name == c) {
+                col.not_null = true;
+            }
+        }
+    }
+
+    fn compile(&self, model: &SchemaModel, cx: &PlanCx) -> Result<ChangePhases, ChangeError> {
+        let table = super::resolve_table(model, &self.table, "table")?;
+        let t = &table.name;
+        let column = super::resolve_column(table, &self.column, "column")?;
+        let c = &column.name;
+        let cs = short(c);
+        if column.not_null {
+            return Err(ChangeError::new("column", format!("{}.{cs} is already NOT NULL", t.display_short()))
+                .help("nothing to do"));
+        }
+        let backfill = self.backfill.as_deref().map(|b| common::parse_expr(b, "backfill")).transpose()?;
+        if let Some(b) = &backfill {
+            common::check_expr_columns(table, b, "backfill")?;
+        }
+        let names = Names::new(t, c, "fill");
+        let mut phases = ChangePhases {
+            description: format!("set {}.{cs} NOT NULL", t.display_short()),
+            tables: vec![t.clone()],
+            ..Default::default()
+        };
+        let mut contract_pre = Vec::new();
+        if let Some(fill) = &backfill {
+            let key = table.primary_key_columns();
+            if key.is_empty() {
+                return Err(ChangeError::new("table", format!("table {} has no primary key; the backfill walks rows by primary key", t.display_short()))
+                    .help("add a primary key first, or fill the NULLs yourself and plan without `backfill`"));
+            }
+            phases.expand = common::fill_trigger_steps(t, c, fill, &names);
+            phases.backfill = vec![BackfillTask {
+                table: t.clone(),
+                key: key.iter().map(|k| KeyColumn { column: k.name.clone(), data_type: k.data_type.clone() }).collect(),
+                set: vec![Assignment { column: c.clone(), expr: fill.to_string() }],
+                pending: format!("{c} IS NULL"),
+            }];
+            contract_pre.push(Precondition::BackfillDone { table: t.clone() });
+            contract_pre.push(Precondition::TriggerPresent { table: t.clone(), trigger: names.trigger.clone() });
+        }
+        contract_pre.push(Precondition::NoNulls { table: t.clone(), column: c.clone() });
+        contract_pre.push(Precondition::ColumnsMatch { table: t.clone() });
+        phases.contract_preconditions = contract_pre;
+        phases.contract = common::not_null_via_check(t, c, &names.not_null_check, cx.pg_version);
+        if let Some(fill) = &backfill {
+            phases.contract.extend(common::drop_trigger_steps(t, &names.function, &names.trigger, &common::fill_body(c, fill)));
+        }
+        let filled = if backfill.is_some() { "; the trigger fills NULL writes" } else { "; it must stop writing NULL before contract" };
+        phases.compat = Some([
+            AppCompat {
+                old_app: AppAccess::full(format!("may still write NULL to {cs}{filled}")),
+                new_app: AppAccess::full(format!("always writes {cs}")),
+            },
+            AppCompat {
+                old_app: AppAccess::full(format!("may still write NULL to {cs}{filled}")),
+                new_app: AppAccess::full(format!("always writes {cs}")),
+            },
+            AppCompat {
+                old_app: AppAccess { writes: false, reads: true, note: format!("writes of NULL to {cs} now fail") },
+                new_app: AppAccess::full(format!("always writes {cs}")),
+            },
+        ]);
+        Ok(phases)
+    }
+}

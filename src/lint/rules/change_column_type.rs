@@ -1,0 +1,160 @@
+//! change-column-type
+use super::prelude::*;
+
+pub struct ChangeColumnType;
+
+pub static META: RuleMeta = RuleMeta {
+    id: "change-column-type",
+    severity: Severity::Error,
+    summary: "Changing a column's type rewrites the table under an exclusive lock",
+    docs: "\
+## Problem
+`ALTER TABLE orders ALTER COLUMN amount TYPE numeric(12,2)`
+
+## Why it matters
+Most type changes rewrite every row (and rebuild every index on the table) while holding ACCESS
+EXCLUSIVE, and the running app may not understand the new type. Binary-compatible changes are
+exempt: `varchar(n)` to a longer `varchar`, to unbounded `varchar` or `text`, `numeric(p,s)` to a
+larger precision or unbounded `numeric`, `cidr` to `inet`.
+
+## What to do
+Add a new column of the new type, keep it in sync with a trigger, backfill, switch the app, drop the
+old column: `planner plan add-column TABLE.NEW_COL TYPE --backfill \"old_col::TYPE\"`, then
+`planner plan rename` / `drop-column`.
+",
+};
+
+/// `varchar(n)` -> Some(Some(n)), `varchar`/`character varying` -> Some(None).
+fn varchar_len(ty: &str) -> Option<Option<u64>> {
+    let ty = ty.to_lowercase().replace("character varying", "varchar");
+    let rest = ty.strip_prefix("varchar")?.trim();
+    if rest.is_empty() {
+        return Some(None);
+    }
+    rest.strip_prefix('(')?.strip_suffix(')')?.trim().parse().ok().map(Some)
+}
+
+/// `numeric(p[,s])` -> Some(Some((p, s))), `numeric` -> Some(None).
+fn numeric_precision(ty: &str) -> Option<Option<(u64, u64)>> {
+    let ty = ty.to_lowercase().replace("decimal", "numeric");
+    let rest = ty.strip_prefix("numeric")?.trim();
+    if rest.is_empty() {
+        return Some(None);
+    }
+    let inner = rest.strip_prefix('(')?.strip_suffix(')')?;
+    let mut parts = inner.split(',').map(|p| p.trim().parse::<u64>());
+    let p = parts.next()?.ok()?;
+    let s = parts.next().map(|s| s.ok()).unwrap_or(Some(0))?;
+    Some(Some((p, s)))
+}
+
+/// No rewrite needed from `old` to `new` (PostgreSQL only checks or relabels).
+fn is_binary_compatible(old: &str, new: &str) -> bool {
+    let (old_l, new_l) = (old.to_lowercase(), new.to_lowercase());
+    if old_l == new_l {
+        return true;
+    }
+    let text_like = |t: &str| t == "text" || varchar_len(t) == Some(None);
+    if let Some(old_len) = varchar_len(&old_l) {
+        if text_like(&new_l) {
+            return true;
+        }
+        if let (Some(Some(n)), Some(Some(m))) = (old_len.map(Some), varchar_len(&new_l)) {
+            return m >= n;
+        }
+    }
+    if old_l == "text" && text_like(&new_l) {
+        return true;
+    }
+    if let (Some(old_p), Some(new_p)) = (numeric_precision(&old_l), numeric_precision(&new_l)) {
+        return match (old_p, new_p) {
+            (_, None) => true,
+            (Some((p1, s1)), Some((p2, s2))) => s1 == s2 && p2 >= p1,
+            (None, Some(_)) => false,
+        };
+    }
+    old_l == "cidr" && new_l == "inet"
+}
+
+impl Rule for ChangeColumnType {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+    fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
+        let Some(at) = existing_alter(stmt, cx) else { return };
+        let table = table_arg(&at.name);
+        for op in &at.operations {
+            let AlterTableOperation::AlterColumn {
+                column_name,
+                op: AlterColumnOperation::SetDataType { data_type, using, .. },
+            } = op
+            else {
+                continue;
+            };
+            let new = data_type.to_string();
+            let old = cx.column_type_before(&at.name, &column_key(column_name), stmt.index);
+            let col = format!("{table}.{column_name}");
+            let new_col = format!("{table}.{}_new", column_name.value);
+            let suggest = format!("planner plan add-column {new_col} {} --backfill \"{column_name}::{}\"", new.to_lowercase(), new.to_lowercase());
+            if using.is_some() {
+                out.report(&META, format!("changing the type of {col} with USING rewrites the table under ACCESS EXCLUSIVE"))
+                    .help("add a column of the new type, sync it with a trigger, backfill, switch the app, drop the old column")
+                    .suggest(suggest);
+                continue;
+            }
+            match old {
+                Some(old) if is_binary_compatible(old, &new) => {}
+                Some(old) => {
+                    out.report(&META, format!("changing {col} from {} to {} rewrites the table and its indexes under ACCESS EXCLUSIVE", old.to_lowercase(), new.to_lowercase()))
+                        .help("add a column of the new type, sync it with a trigger, backfill, switch the app, drop the old column")
+                        .suggest(suggest);
+                }
+                None if new.eq_ignore_ascii_case("text") || varchar_len(&new).is_some() => {
+                    out.report(&META, format!("changing the type of {col} to {}: no rewrite only if it is already varchar/text (old type unknown here)", new.to_lowercase()))
+                        .help("varchar widening and varchar -> text are instant; anything else rewrites the table")
+                        .severity(Severity::Warning);
+                }
+                None => {
+                    out.report(&META, format!("changing the type of {col} to {} rewrites the table and its indexes under ACCESS EXCLUSIVE", new.to_lowercase()))
+                        .help("add a column of the new type, sync it with a trigger, backfill, switch the app, drop the old column")
+                        .suggest(suggest);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_binary_compatible;
+    use crate::lint::rules::testing::*;
+
+    const ID: &str = "change-column-type";
+
+    #[test]
+    fn flags_a_rewriting_type_change() {
+        let f = findings("ALTER TABLE orders ALTER COLUMN amount TYPE bigint;", ID);
+        assert_eq!((f.len(), f[0].severity), (1, crate::lint::Severity::Error));
+    }
+
+    #[test]
+    fn varchar_widening_known_from_an_earlier_file_is_fine() {
+        let opts = crate::lint::LintOptions::default();
+        let mut known = crate::lint::KnownSchema::default();
+        let mut report = crate::lint::LintReport::default();
+        report.lint_source("1.sql", "CREATE TABLE u (name varchar(20));", &opts, &mut known);
+        report.lint_source("2.sql", "ALTER TABLE u ALTER COLUMN name TYPE varchar(40);\nALTER TABLE u ALTER COLUMN name TYPE text;", &opts, &mut known);
+        assert!(report.findings.iter().all(|f| f.rule != ID), "{:?}", report.findings);
+        report.lint_source("3.sql", "ALTER TABLE u ALTER COLUMN name TYPE varchar(10);", &opts, &mut known);
+        assert_eq!(report.findings.iter().filter(|f| f.rule == ID).count(), 1);
+    }
+
+    #[test]
+    fn compatibility_table() {
+        assert!(is_binary_compatible("VARCHAR(10)", "CHARACTER VARYING(20)"));
+        assert!(is_binary_compatible("numeric(10,2)", "numeric(12,2)"));
+        assert!(!is_binary_compatible("numeric(10,2)", "numeric(12,3)"));
+        assert!(!is_binary_compatible("int", "bigint"));
+        assert!(!is_binary_compatible("text", "varchar(5)"));
+    }
+}

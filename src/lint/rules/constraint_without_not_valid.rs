@@ -1,0 +1,78 @@
+//! constraint-without-not-valid
+use super::prelude::*;
+
+pub struct ConstraintWithoutNotValid;
+
+pub static META: RuleMeta = RuleMeta {
+    id: "constraint-without-not-valid",
+    severity: Severity::Error,
+    summary: "Adding a FOREIGN KEY or CHECK constraint validates every row under a blocking lock",
+    docs: "\
+## Problem
+`ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)`
+
+## Why it matters
+The constraint is checked against every existing row while the table is locked (ACCESS
+EXCLUSIVE for CHECK; SHARE ROW EXCLUSIVE on both tables for a FOREIGN KEY, which blocks writes).
+
+## What to do
+Add it `NOT VALID` (instant; new rows are checked), then `VALIDATE CONSTRAINT` in a separate
+statement: it scans without blocking reads or writes.
+```sql
+ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
+ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;
+```
+",
+};
+
+impl Rule for ConstraintWithoutNotValid {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+    fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
+        let Some(at) = existing_alter(stmt, cx) else { return };
+        let table = table_arg(&at.name);
+        for op in &at.operations {
+            let (kind, name) = match op {
+                AlterTableOperation::AddConstraint { constraint: TableConstraint::ForeignKey(fk), not_valid: false } => {
+                    ("FOREIGN KEY", fk.name.as_ref().map(|n| n.to_string()))
+                }
+                AlterTableOperation::AddConstraint { constraint: TableConstraint::Check(c), not_valid: false } => {
+                    ("CHECK", c.name.as_ref().map(|n| n.to_string()))
+                }
+                // A new column referencing another table: all NULL, but the FK still locks both tables.
+                AlterTableOperation::AddColumn { column_def, .. }
+                    if column_def.options.iter().any(|o| matches!(o.option, ColumnOption::ForeignKey(_)))
+                        && column_def.options.iter().any(|o| matches!(o.option, ColumnOption::Default(_))) =>
+                {
+                    ("FOREIGN KEY", None)
+                }
+                _ => continue,
+            };
+            let name = name.unwrap_or_else(|| "<constraint>".to_string());
+            out.report(&META, format!("adding {kind} constraint on {table} checks every row under a lock that blocks writes"))
+                .help(format!(
+                    "add it NOT VALID, then validate without blocking:\nALTER TABLE {table} ADD CONSTRAINT {name} ... NOT VALID;\nALTER TABLE {table} VALIDATE CONSTRAINT {name};"
+                ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::testing::*;
+
+    const ID: &str = "constraint-without-not-valid";
+
+    #[test]
+    fn flags_validated_fk_and_check() {
+        assert_eq!(count("ALTER TABLE o ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id);", ID), 1);
+        assert_eq!(count("ALTER TABLE o ADD CONSTRAINT c CHECK (amount > 0);", ID), 1);
+    }
+
+    #[test]
+    fn not_valid_then_validate_is_fine() {
+        let sql = "ALTER TABLE o ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id) NOT VALID;\nALTER TABLE o VALIDATE CONSTRAINT fk;";
+        assert_eq!(count(sql, ID), 0);
+    }
+}

@@ -1,0 +1,72 @@
+//! index-without-concurrently
+use super::prelude::*;
+
+pub struct IndexWithoutConcurrently;
+
+pub static META: RuleMeta = RuleMeta {
+    id: "index-without-concurrently",
+    severity: Severity::Error,
+    summary: "CREATE, DROP or REINDEX INDEX without CONCURRENTLY blocks writes",
+    docs: "\
+## Problem
+`CREATE INDEX orders_user_idx ON orders (user_id)` (also `DROP INDEX`, `REINDEX`)
+
+## Why it matters
+CREATE INDEX holds SHARE (writes wait for the whole build); DROP INDEX and REINDEX hold ACCESS
+EXCLUSIVE on the table.
+
+## What to do
+Use `CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`, `REINDEX ... CONCURRENTLY` (PG 12+),
+outside a transaction block. A failed concurrent build leaves an INVALID index: drop and retry.
+",
+};
+
+impl Rule for IndexWithoutConcurrently {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+    fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
+        if stmt.starts_with(&["REINDEX"]) && !stmt.words.iter().any(|w| w == "CONCURRENTLY") {
+            let msg = "REINDEX without CONCURRENTLY locks the table against writes (and the index against reads)";
+            let help = if cx.pg_version >= 12 {
+                "use REINDEX ... CONCURRENTLY outside a transaction block"
+            } else {
+                "before PG 12: CREATE INDEX CONCURRENTLY a copy, then DROP INDEX CONCURRENTLY the old one and rename"
+            };
+            out.report(&META, msg).help(help);
+            return;
+        }
+        match stmt.ast() {
+            Some(Statement::CreateIndex(ci)) if !ci.concurrently && !cx.is_new_table(&ci.table_name, stmt.index) => {
+                let name = ci.name.as_ref().map(|n| format!("{n} ")).unwrap_or_default();
+                out.report(&META, format!("CREATE INDEX {name}on {} blocks writes to the table for the whole build", ci.table_name))
+                    .help("use CREATE INDEX CONCURRENTLY, outside a transaction block");
+            }
+            Some(Statement::Drop { object_type: ObjectType::Index, names, .. }) => {
+                let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+                out.report(&META, format!("DROP INDEX {} takes ACCESS EXCLUSIVE on its table", names.join(", ")))
+                    .help("use DROP INDEX CONCURRENTLY, outside a transaction block");
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::testing::*;
+
+    const ID: &str = "index-without-concurrently";
+
+    #[test]
+    fn flags_plain_create_drop_and_reindex() {
+        assert_eq!(count("CREATE INDEX i ON t (a);\nDROP INDEX i;\nREINDEX INDEX i;", ID), 3);
+    }
+
+    #[test]
+    fn concurrently_or_new_table_is_fine() {
+        let sql = "CREATE INDEX CONCURRENTLY i ON t (a);\nDROP INDEX CONCURRENTLY i;\nREINDEX INDEX CONCURRENTLY i;\n\
+                   CREATE TABLE n (a int);\nCREATE INDEX j ON n (a);";
+        assert_eq!(count(sql, ID), 0);
+    }
+}

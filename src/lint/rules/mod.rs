@@ -1,0 +1,232 @@
+//! The rules: one file each, with its documentation (`META.docs`) and its tests.
+
+use sqlparser::ast::{AlterTable, Expr, ObjectName, Statement};
+
+use super::context::FileCx;
+use super::source::Stmt;
+
+crate::register_rules![
+    rename_column::RenameColumn,
+    rename_table::RenameTable,
+    drop_column::DropColumn,
+    drop_table::DropTable,
+    drop_schema::DropSchema,
+    drop_database::DropDatabase,
+    not_null_column_without_default::NotNullColumnWithoutDefault,
+    add_column_rewrite::AddColumnRewrite,
+    change_column_type::ChangeColumnType,
+    set_not_null::SetNotNull,
+    constraint_without_not_valid::ConstraintWithoutNotValid,
+    unique_without_index::UniqueWithoutIndex,
+    index_without_concurrently::IndexWithoutConcurrently,
+    concurrently_in_transaction::ConcurrentlyInTransaction,
+    missing_lock_timeout::MissingLockTimeout,
+    vacuum_full::VacuumFull,
+    cluster::Cluster,
+    truncate_cascade::TruncateCascade,
+    unbatched_dml::UnbatchedDml,
+    prefer_bigint_identity::PreferBigintIdentity,
+    enum_add_value_in_transaction::EnumAddValueInTransaction,
+];
+
+/// What every rule file needs.
+mod prelude {
+    pub use sqlparser::ast::{
+        AlterColumnOperation, AlterTableOperation, ColumnOption, ObjectType, Statement, TableConstraint,
+    };
+
+    pub use super::{existing_alter, table_arg};
+    pub use crate::lint::context::{column_key, FileCx};
+    pub use crate::lint::rule::{Findings, Rule, RuleMeta, Severity};
+    pub use crate::lint::source::Stmt;
+}
+
+/// The ALTER TABLE of `stmt` when it targets a table that existed before this file (a table
+/// created earlier in the file has no traffic, so nothing on it can block or break an app).
+pub fn existing_alter<'a>(stmt: &'a Stmt, cx: &FileCx) -> Option<&'a AlterTable> {
+    match stmt.ast()? {
+        Statement::AlterTable(at) if !cx.is_new_table(&at.name, stmt.index) => Some(at),
+        _ => None,
+    }
+}
+
+/// A table name as the `planner plan` CLI takes it: `users` or `billing.users`, quotes kept.
+pub fn table_arg(name: &ObjectName) -> String {
+    name.to_string()
+}
+
+/// How safe a column default is to add to a table with rows.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DefaultKind {
+    /// Literals and non-volatile built-ins: PG 11+ stores it once, no rewrite.
+    Constant,
+    /// Evaluated per row (random(), gen_random_uuid(), nextval(), clock_timestamp()): rewrite.
+    Volatile(String),
+    /// Calls a function we cannot classify.
+    Unknown(String),
+}
+
+const VOLATILE_FUNCTIONS: &[&str] = &[
+    "random",
+    "gen_random_uuid",
+    "uuid_generate_v1",
+    "uuid_generate_v1mc",
+    "uuid_generate_v4",
+    "uuidv4",
+    "uuidv7",
+    "clock_timestamp",
+    "timeofday",
+    "nextval",
+    "setseed",
+];
+
+const STABLE_OR_IMMUTABLE_FUNCTIONS: &[&str] = &[
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "current_user",
+    "session_user",
+    "current_schema",
+    "lower",
+    "upper",
+    "coalesce",
+    "to_jsonb",
+    "jsonb_build_object",
+    "json_build_object",
+    "jsonb_build_array",
+    "array",
+    "make_interval",
+    "to_timestamp",
+    "interval",
+    "txid_current",
+    "pg_current_xact_id",
+];
+
+pub fn classify_default(expr: &Expr) -> DefaultKind {
+    use std::ops::ControlFlow;
+    let mut kind = DefaultKind::Constant;
+    let _ = sqlparser::ast::visit_expressions(expr, |e| {
+        if let Expr::Function(f) = e {
+            let name = f.name.0.last().map(|p| p.to_string().to_lowercase()).unwrap_or_default();
+            if VOLATILE_FUNCTIONS.contains(&name.as_str()) {
+                kind = DefaultKind::Volatile(name);
+                return ControlFlow::Break(());
+            }
+            if !STABLE_OR_IMMUTABLE_FUNCTIONS.contains(&name.as_str()) && kind == DefaultKind::Constant {
+                kind = DefaultKind::Unknown(name);
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    kind
+}
+
+/// `int`, `serial` and friends: 32-bit keys run out.
+pub fn is_small_int_type(ty: &str) -> bool {
+    matches!(
+        ty.to_lowercase().as_str(),
+        "int" | "integer" | "int4" | "serial" | "serial4" | "smallint" | "int2" | "smallserial" | "serial2"
+    )
+}
+
+/// Does this statement take a lock that queues behind and then blocks normal traffic?
+pub fn takes_blocking_lock(stmt: &Stmt, cx: &FileCx) -> Option<String> {
+    if stmt.starts_with(&["CLUSTER"]) {
+        return Some("CLUSTER".into());
+    }
+    if stmt.starts_with(&["REINDEX"]) && !stmt.words.iter().any(|w| w == "CONCURRENTLY") {
+        return Some("REINDEX".into());
+    }
+    match stmt.ast()? {
+        Statement::AlterTable(at) if !cx.is_new_table(&at.name, stmt.index) => {
+            // VALIDATE CONSTRAINT takes SHARE UPDATE EXCLUSIVE: reads and writes go on.
+            let only_validate = at
+                .operations
+                .iter()
+                .all(|op| matches!(op, sqlparser::ast::AlterTableOperation::ValidateConstraint { .. }));
+            (!only_validate).then(|| format!("ALTER TABLE {}", at.name))
+        }
+        Statement::CreateIndex(ci) if !ci.concurrently && !cx.is_new_table(&ci.table_name, stmt.index) => {
+            Some(format!("CREATE INDEX on {}", ci.table_name))
+        }
+        Statement::Drop { object_type: sqlparser::ast::ObjectType::Table, names, .. }
+            if names.iter().any(|n| !cx.is_new_table(n, stmt.index)) =>
+        {
+            Some("DROP TABLE".into())
+        }
+        Statement::Drop { object_type: sqlparser::ast::ObjectType::Index, .. } => Some("DROP INDEX".into()),
+        Statement::Truncate(_) => Some("TRUNCATE".into()),
+        Statement::Vacuum(v) if v.full => Some("VACUUM FULL".into()),
+        _ => None,
+    }
+}
+
+/// Test support: run the whole engine on `sql` and keep one rule's findings.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::lint::{lint_str, Finding, LintOptions};
+
+    pub fn findings(sql: &str, rule: &str) -> Vec<Finding> {
+        findings_with(sql, rule, &LintOptions::default())
+    }
+
+    pub fn findings_with(sql: &str, rule: &str, opts: &LintOptions) -> Vec<Finding> {
+        lint_str("test.sql", sql, opts).findings.into_iter().filter(|f| f.rule == rule).collect()
+    }
+
+    pub fn count(sql: &str, rule: &str) -> usize {
+        findings(sql, rule).len()
+    }
+
+    pub fn pg(version: u32) -> LintOptions {
+        LintOptions { pg_version: version, ..LintOptions::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case_and_documented() {
+        let mut seen = std::collections::HashSet::new();
+        for rule in RULES {
+            let m = rule.meta();
+            assert!(seen.insert(m.id), "duplicate rule id {}", m.id);
+            assert!(m.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{} is not kebab-case", m.id);
+            assert!(m.docs.contains("## Problem") && m.docs.contains("## What to do"), "{} docs", m.id);
+            assert!(!m.summary.is_empty());
+        }
+    }
+
+    #[test]
+    fn every_rule_has_a_fixture() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lint/rules");
+        for rule in RULES {
+            let path = dir.join(format!("{}.sql", rule.meta().id));
+            assert!(path.exists(), "missing fixture {}", path.display());
+        }
+    }
+
+    #[test]
+    fn defaults_are_classified() {
+        let parse = |s: &str| {
+            sqlparser::parser::Parser::new(&sqlparser::dialect::PostgreSqlDialect {})
+                .try_with_sql(s)
+                .and_then(|mut p| p.parse_expr())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(classify_default(&parse("'x'::text").unwrap()), DefaultKind::Constant);
+        assert_eq!(classify_default(&parse("now()").unwrap()), DefaultKind::Constant);
+        assert_eq!(
+            classify_default(&parse("gen_random_uuid()").unwrap()),
+            DefaultKind::Volatile("gen_random_uuid".into())
+        );
+        assert_eq!(classify_default(&parse("my_fn(1)").unwrap()), DefaultKind::Unknown("my_fn".into()));
+    }
+}

@@ -1,0 +1,85 @@
+//! unique-without-index
+use super::prelude::*;
+
+pub struct UniqueWithoutIndex;
+
+pub static META: RuleMeta = RuleMeta {
+    id: "unique-without-index",
+    severity: Severity::Error,
+    summary: "Adding a UNIQUE or PRIMARY KEY constraint builds its index under an exclusive lock",
+    docs: "\
+## Problem
+`ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email)`
+
+## Why it matters
+The index is built while the table holds ACCESS EXCLUSIVE: no reads or writes until it is done.
+
+## What to do
+Build the index first without blocking, then attach it (instant):
+```sql
+CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);
+ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;
+```
+",
+};
+
+impl Rule for UniqueWithoutIndex {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+    fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
+        let Some(at) = existing_alter(stmt, cx) else { return };
+        let table = table_arg(&at.name);
+        for op in &at.operations {
+            let (kind, columns, name) = match op {
+                AlterTableOperation::AddConstraint { constraint: TableConstraint::Unique(u), .. } => {
+                    ("UNIQUE", u.columns.iter().map(|c| c.to_string()).collect::<Vec<_>>(), u.name.as_ref().map(|n| n.to_string()))
+                }
+                AlterTableOperation::AddConstraint { constraint: TableConstraint::PrimaryKey(p), .. } => (
+                    "PRIMARY KEY",
+                    p.columns.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+                    p.name.as_ref().map(|n| n.to_string()),
+                ),
+                AlterTableOperation::AddColumn { column_def, .. } => {
+                    let kind = column_def.options.iter().find_map(|o| match o.option {
+                        ColumnOption::Unique(_) => Some("UNIQUE"),
+                        ColumnOption::PrimaryKey(_) => Some("PRIMARY KEY"),
+                        _ => None,
+                    });
+                    match kind {
+                        Some(kind) => (kind, vec![column_def.name.to_string()], None),
+                        None => continue,
+                    }
+                }
+                _ => continue,
+            };
+            let cols = columns.join(", ");
+            let index = name.unwrap_or_else(|| {
+                format!("{}_{}_key", at.name.0.last().map(|p| p.to_string()).unwrap_or_default().trim_matches('"'), columns.join("_"))
+            });
+            let using = if kind == "UNIQUE" { "UNIQUE" } else { "PRIMARY KEY" };
+            out.report(&META, format!("adding {kind} ({cols}) on {table} builds an index under ACCESS EXCLUSIVE"))
+                .help(format!(
+                    "build the index concurrently, then attach it:\nCREATE UNIQUE INDEX CONCURRENTLY {index} ON {table} ({cols});\nALTER TABLE {table} ADD CONSTRAINT {index} {using} USING INDEX {index};"
+                ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::testing::*;
+
+    const ID: &str = "unique-without-index";
+
+    #[test]
+    fn flags_unique_and_primary_key() {
+        assert_eq!(count("ALTER TABLE users ADD CONSTRAINT k UNIQUE (email);", ID), 1);
+        assert_eq!(count("ALTER TABLE users ADD PRIMARY KEY (id);", ID), 1);
+    }
+
+    #[test]
+    fn using_index_is_fine() {
+        assert_eq!(count("ALTER TABLE users ADD CONSTRAINT k UNIQUE USING INDEX k;", ID), 0);
+    }
+}

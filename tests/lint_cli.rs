@@ -1,0 +1,192 @@
+//! `planner check` end to end: exit codes, inputs (files, directories, stdin), config, bad input.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::Path;
+
+fn check() -> Command {
+    let mut cmd = Command::cargo_bin("planner").unwrap();
+    cmd.arg("check").arg("--color=never");
+    cmd
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn clean_file_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let f =
+        write(dir.path(), "ok.sql", "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);\n");
+    check()
+        .arg(&f)
+        .current_dir(dir.path())
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("ok: 1 file(s)"));
+}
+
+#[test]
+fn warnings_only_exit_0_and_errors_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let warn = write(dir.path(), "warn.sql", "UPDATE users SET a = 1;\n");
+    check()
+        .arg(&warn)
+        .current_dir(dir.path())
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("warning[unbatched-dml]"));
+    let err = write(dir.path(), "err.sql", "ALTER TABLE users RENAME COLUMN name TO full_name;\n");
+    check()
+        .arg(&err)
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("err.sql:1:1"))
+        .stdout(predicate::str::contains("planner plan rename users.name full_name"));
+}
+
+#[test]
+fn directories_are_walked_in_order_and_stdin_works() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "m/001_create.sql", "CREATE TABLE u (name varchar(20));\n");
+    write(
+        dir.path(),
+        "m/sub/002_widen.sql",
+        "SET lock_timeout = '1s';\nALTER TABLE u ALTER COLUMN name TYPE varchar(50);\n",
+    );
+    write(dir.path(), "m/README.md", "not sql");
+    check()
+        .arg(dir.path().join("m"))
+        .current_dir(dir.path())
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("2 file(s), 3 statement(s)"));
+    check()
+        .arg("-")
+        .arg("--format=json")
+        .current_dir(dir.path())
+        .write_stdin("DROP TABLE users;")
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("\"file\": \"<stdin>\""));
+}
+
+#[test]
+fn unparsed_is_a_warning_unless_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "bad.sql", "SELECT 1;\nALTER TABLE users FROBNICATE;\n");
+    check().arg(&f).current_dir(dir.path()).assert().code(0).stdout(predicate::str::contains("bad.sql:2:1"));
+    check()
+        .arg(&f)
+        .arg("--strict")
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("error[unparsed-statement]"));
+}
+
+#[test]
+fn suppression_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "s.sql",
+        "SET lock_timeout = '2s';\n-- planner:ignore drop-table archived in ticket 12\nDROP TABLE old_audit;\nDROP TABLE other;\n",
+    );
+    check().arg(&f).current_dir(dir.path()).assert().code(1).stdout(predicate::str::contains("1 suppressed"));
+    write(dir.path(), "planner.yaml", "check:\n  severity: {drop-table: warning}\n");
+    check()
+        .arg(&f)
+        .current_dir(dir.path())
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("warning[drop-table]"));
+    let cfg = write(dir.path(), "other.yaml", "check:\n  disable: [drop-table]\n");
+    check()
+        .arg(&f)
+        .arg("--config")
+        .arg(&cfg)
+        .current_dir(dir.path())
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("drop-table").not());
+}
+
+#[test]
+fn pg_version_flag_changes_version_dependent_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "d.sql",
+        "SET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN c int NOT NULL DEFAULT 0;\n",
+    );
+    check().arg(&f).current_dir(dir.path()).assert().code(0);
+    check()
+        .arg(&f)
+        .arg("--pg-version=10")
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("add-column-rewrite"));
+}
+
+#[test]
+fn bad_input_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    check()
+        .arg("does/not/exist.sql")
+        .current_dir(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("does/not/exist.sql"));
+    check().arg("x.sql").arg("--format=xml").current_dir(dir.path()).assert().code(2);
+    check().current_dir(dir.path()).assert().code(2);
+    let bad_cfg = write(dir.path(), "bad.yaml", "check:\n  disable: [no-such-rule]\n");
+    let f = write(dir.path(), "a.sql", "SELECT 1;");
+    check()
+        .arg(&f)
+        .arg("--config")
+        .arg(&bad_cfg)
+        .current_dir(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no-such-rule"));
+    let binary = dir.path().join("bin.sql");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00]).unwrap();
+    check()
+        .arg(&binary)
+        .current_dir(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not UTF-8"));
+    let change = write(dir.path(), "change.yaml", "name: x\nchanges: []\n");
+    check()
+        .arg(&change)
+        .current_dir(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not supported yet"));
+    let unterminated = write(dir.path(), "u.sql", "SELECT 1;\nSELECT 'oops;\n");
+    check()
+        .arg(&unterminated)
+        .arg("--strict")
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("u.sql:2:8"));
+}
+
+#[test]
+fn list_rules_names_every_rule() {
+    check()
+        .arg("--list-rules")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("set-not-null"))
+        .stdout(predicate::str::contains("unbatched-dml"));
+}

@@ -1,0 +1,50 @@
+//! docs/rules/*.md are generated from each rule's `META`: this test fails when they drift.
+//! `PLANNER_BLESS=1 cargo nextest run --test lint_docs` rewrites them.
+
+use std::path::Path;
+
+use planner::lint::{rules::RULES, RuleMeta, UNPARSED};
+
+fn page(m: &RuleMeta) -> String {
+    format!("# `{}`\n\nDefault severity: **{}**. {}.\n\n{}", m.id, m.severity, m.summary, m.docs)
+}
+
+fn index(metas: &[&RuleMeta]) -> String {
+    let mut s = String::from(
+        "# `planner check` rules\n\nGenerated from the rules' source (`src/lint/rules/*.rs`); do not edit.\n\
+         Suppress one statement with `-- planner:ignore <rule-id> <reason>` on the line before it.\n\n\
+         | rule | severity | summary |\n|---|---|---|\n",
+    );
+    for m in metas {
+        s.push_str(&format!("| [`{}`]({}.md) | {} | {} |\n", m.id, m.id, m.severity, m.summary));
+    }
+    s
+}
+
+#[test]
+fn rule_docs_are_up_to_date() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules");
+    let metas: Vec<&RuleMeta> = RULES.iter().map(|r| r.meta()).chain(std::iter::once(&UNPARSED)).collect();
+    let mut expected: Vec<(String, String)> =
+        metas.iter().map(|m| (format!("{}.md", m.id), page(m))).collect();
+    expected.push(("README.md".into(), index(&metas)));
+    let bless = std::env::var_os("PLANNER_BLESS").is_some();
+    if bless {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    let mut stale = Vec::new();
+    for (name, text) in &expected {
+        let path = dir.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            if bless {
+                std::fs::write(&path, text).unwrap();
+            } else {
+                stale.push(name.clone());
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "docs/rules out of date: {stale:?}; run PLANNER_BLESS=1 cargo nextest run --test lint_docs"
+    );
+}
