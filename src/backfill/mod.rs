@@ -140,6 +140,20 @@ impl fmt::Display for BackfillReport {
     }
 }
 
+/// A pool for the backfill (its own connection, one for pause checks, one for the lock probe),
+/// with the `planner` state schema in place.
+pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(3)
+        .connect(url)
+        .await
+        .context("connecting to the database")?;
+    let mut conn = pool.acquire().await?;
+    crate::exec::state::ensure_schema(&mut conn).await?;
+    drop(conn);
+    Ok(pool)
+}
+
 /// Run every backfill task of `plan`'s backfill phase to completion (or until interrupted),
 /// checkpointing in `planner.backfill_progress` (key: plan name, `QualifiedName::display_short`).
 pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::Result<BackfillReport> {

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
 
 use super::args::TargetArgs;
@@ -108,15 +107,7 @@ pub struct BackfillArgs {
 pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
     let plan = crate::plan::load_dir(&args.plan_dir)?;
     let url = args.target.resolve_url()?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(3)
-        .connect(&url)
-        .await
-        .context("connecting to the database")?;
-    {
-        let mut conn = pool.acquire().await?;
-        crate::exec::state::ensure_schema(&mut conn).await?;
-    }
+    let pool = backfill::connect(&url).await?;
     let opts = args.throttle.to_options();
     opts.stop.listen_for_signals();
     let report = backfill::run(&pool, &plan, &opts).await?;
