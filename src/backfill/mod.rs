@@ -10,8 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgConnection, PgPool};
 
 use crate::error::{InputError, Refusal};
 use crate::plan::{BackfillTask, PhaseKind, Plan};
@@ -163,7 +162,8 @@ pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::
         return Ok(report);
     };
     let jobs = merge_tasks(&phase.backfill)?;
-    let mut conn = pool.acquire().await.context("connecting for the backfill")?;
+    // Detached: the session settings below must not leak into the caller's pool.
+    let mut conn = pool.acquire().await.context("connecting for the backfill")?.detach();
     let lock_timeout = opts.lock_timeout.unwrap_or(Duration::from_secs(2));
     // synchronous_commit off: each batch commits its rows and its checkpoint in one WAL record,
     // so a server crash loses both or neither; the checkpoint never runs ahead of the data.
@@ -176,10 +176,10 @@ pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::
          SET enable_bitmapscan = off; SET lock_timeout = '{}ms'",
         lock_timeout.as_millis()
     )))
-    .execute(&mut *conn)
+    .execute(&mut conn)
     .await
     .context("setting up the backfill session")?;
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *conn).await?;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut conn).await?;
     let mut engine = Engine {
         pool,
         conn,
@@ -207,6 +207,7 @@ pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::
         }
     }
     report.elapsed = started.elapsed();
+    let _ = sqlx::Connection::close(engine.conn).await;
     Ok(report)
 }
 
@@ -281,7 +282,7 @@ struct BatchDone {
 
 struct Engine<'a> {
     pool: &'a PgPool,
-    conn: PoolConnection<Postgres>,
+    conn: PgConnection,
     pid: i32,
     plan: &'a str,
     opts: &'a BackfillOptions,
@@ -332,7 +333,7 @@ impl Engine<'_> {
             "SELECT coalesce((SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)), 0)::float8",
         )
         .bind(job.table.to_string())
-        .fetch_one(&mut *self.conn)
+        .fetch_one(&mut self.conn)
         .await?;
         let mut progress =
             Progress::start(self.opts.progress, &label, estimate.max(0.0) as u64, cp.rows_done as u64);
@@ -404,7 +405,7 @@ impl Engine<'_> {
         }
         let exists: Option<i64> = sqlx::query_scalar("SELECT to_regclass($1)::oid::int8")
             .bind(job.table.to_string())
-            .fetch_one(&mut *self.conn)
+            .fetch_one(&mut self.conn)
             .await?;
         if exists.is_none() {
             return Err(Refusal::new(format!(
@@ -420,7 +421,7 @@ impl Engine<'_> {
             )
             .bind(job.table.to_string())
             .bind(k.column.as_str())
-            .fetch_optional(&mut *self.conn)
+            .fetch_optional(&mut self.conn)
             .await?;
             match row {
                 None => {
@@ -447,7 +448,7 @@ impl Engine<'_> {
     /// Run a statement returning one key as text columns.
     async fn fetch_key(&mut self, sql: &str) -> anyhow::Result<Option<Vec<String>>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-            .fetch_optional(&mut *self.conn)
+            .fetch_optional(&mut self.conn)
             .await
             .context("reading the largest key")?;
         Ok(match row {
@@ -485,7 +486,7 @@ impl Engine<'_> {
                 q = q.bind(v.clone());
             }
             q = q.bind(size as i64).bind(self.plan.to_string()).bind(label.to_string());
-            let fut = q.fetch_optional(&mut *self.conn);
+            let fut = q.fetch_optional(&mut self.conn);
             let (result, blocked) =
                 probe_while(fut, self.pool, self.pid, self.opts.pauses.max_lock_wait).await;
             if let Some((sessions, longest, max)) = blocked {
