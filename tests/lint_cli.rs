@@ -182,6 +182,19 @@ fn bad_input_exits_2() {
 }
 
 #[test]
+fn byte_order_mark_and_crlf_are_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "w.sql", "\u{feff}SELECT 1;\r\nDROP TABLE t;\r\n");
+    check()
+        .arg(&f)
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("w.sql:2:1"))
+        .stdout(predicate::str::contains("0 unparsed"));
+}
+
+#[test]
 fn list_rules_names_every_rule() {
     check()
         .arg("--list-rules")

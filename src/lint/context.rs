@@ -42,6 +42,10 @@ pub struct FileCx {
     validated_not_null: HashMap<(String, String), usize>,
     /// (table, column) -> (index it was declared at in this file, or None for an earlier file, type).
     column_types: HashMap<ColumnKey, TypeHistory>,
+    /// (table, column) -> (index, name) of a `CHECK (column IS NOT NULL) NOT VALID` added in this file.
+    unvalidated_not_null: HashMap<ColumnKey, (usize, String)>,
+    /// index key -> index of the CREATE INDEX in this file.
+    created_indexes: HashMap<String, usize>,
     /// Statements that wait for a blocking lock with no lock_timeout in force: reported once per
     /// file, at the first one, so a long migration gives one finding instead of one per line.
     pub unprotected_locks: Vec<usize>,
@@ -90,13 +94,20 @@ impl FileCx {
             created_tables: HashMap::new(),
             validated_not_null: HashMap::new(),
             unprotected_locks: Vec::new(),
+            created_indexes: HashMap::new(),
+            unvalidated_not_null: HashMap::new(),
             column_types: known
                 .column_types
                 .iter()
                 .map(|(k, v)| (k.clone(), vec![(None, v.clone())]))
                 .collect(),
         };
-        let mut in_tx = opts.assume_in_transaction;
+        // sqlx (and tools copying it) run a file starting with `-- no-transaction` outside one.
+        let opted_out = stmts
+            .first()
+            .and_then(|s| s.leading_comments.first())
+            .is_some_and(|(_, c)| c == "no-transaction");
+        let mut in_tx = opts.assume_in_transaction && !opted_out;
         let mut session_timeout = false;
         let mut local_timeout = false;
         // constraint name -> (table, column) of a CHECK (column IS NOT NULL)
@@ -121,6 +132,11 @@ impl FileCx {
                     match scope {
                         Some(ContextModifier::Local) => local_timeout = on && in_tx,
                         _ => session_timeout = on,
+                    }
+                }
+                Statement::CreateIndex(ci) => {
+                    if let Some(name) = &ci.name {
+                        cx.created_indexes.entry(table_key(name)).or_insert(i);
                     }
                 }
                 Statement::CreateTable(ct) => {
@@ -156,6 +172,11 @@ impl FileCx {
                                     if let Some(name) = &c.name {
                                         not_null_checks
                                             .insert(column_key(name), (table.clone(), col.clone()));
+                                        if *not_valid {
+                                            cx.unvalidated_not_null
+                                                .entry((table.clone(), col.clone()))
+                                                .or_insert((i, name.to_string()));
+                                        }
                                     }
                                     if !not_valid {
                                         cx.validated_not_null.entry((table.clone(), col)).or_insert(i);
@@ -206,9 +227,22 @@ impl FileCx {
         self.created_tables.get(&table_key(table)).is_some_and(|&at| at < index)
     }
 
+    /// True when index `name` was created by an earlier statement of this file (not yet in use).
+    pub fn is_new_index(&self, name: &ObjectName, index: usize) -> bool {
+        self.created_indexes.get(&table_key(name)).is_some_and(|&at| at < index)
+    }
+
     /// True when a validated `CHECK (column IS NOT NULL)` exists before statement `index`.
     pub fn has_validated_not_null_check(&self, table: &ObjectName, column: &str, index: usize) -> bool {
         self.validated_not_null.get(&(table_key(table), column.to_string())).is_some_and(|&at| at < index)
+    }
+
+    /// The name of a `CHECK (column IS NOT NULL) NOT VALID` added before statement `index`.
+    pub fn unvalidated_not_null_check(&self, table: &ObjectName, column: &str, index: usize) -> Option<&str> {
+        self.unvalidated_not_null
+            .get(&(table_key(table), column.to_string()))
+            .filter(|(at, _)| *at < index)
+            .map(|(_, name)| name.as_str())
     }
 
     /// The column's type before statement `index`, when an earlier statement or file declared it.

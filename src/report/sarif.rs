@@ -29,8 +29,11 @@ fn rule_descriptor(m: &RuleMeta) -> Value {
 
 impl Reporter for Sarif {
     fn render(&self, report: &LintReport, out: &mut dyn Write) -> io::Result<()> {
-        let metas: Vec<&RuleMeta> =
-            std::iter::once(&UNPARSED).chain(RULES.iter().map(|r| r.meta())).collect();
+        // Only the rules that have results: keeps the document small and stable as rules are added.
+        let metas: Vec<&RuleMeta> = std::iter::once(&UNPARSED)
+            .chain(RULES.iter().map(|r| r.meta()))
+            .filter(|m| report.findings.iter().any(|f| f.rule == m.id))
+            .collect();
         let results: Vec<Value> = report
             .findings
             .iter()

@@ -26,6 +26,7 @@ crate::register_rules![
     truncate_cascade::TruncateCascade,
     unbatched_dml::UnbatchedDml,
     prefer_bigint_identity::PreferBigintIdentity,
+    set_logged::SetLogged,
     enum_add_value_in_transaction::EnumAddValueInTransaction,
 ];
 
@@ -159,8 +160,16 @@ pub fn takes_blocking_lock(stmt: &Stmt, cx: &FileCx) -> Option<String> {
         {
             Some("DROP TABLE".into())
         }
-        Statement::Drop { object_type: sqlparser::ast::ObjectType::Index, .. } => Some("DROP INDEX".into()),
+        Statement::Drop { object_type: sqlparser::ast::ObjectType::Index, names, .. }
+            if names.iter().any(|n| !cx.is_new_index(n, stmt.index)) =>
+        {
+            Some("DROP INDEX".into())
+        }
         Statement::Truncate(_) => Some("TRUNCATE".into()),
+        // SHARE ROW EXCLUSIVE: brief, but it queues behind long queries and blocks writes meanwhile.
+        Statement::CreateTrigger(t) if !cx.is_new_table(&t.table_name, stmt.index) => {
+            Some(format!("CREATE TRIGGER on {}", t.table_name))
+        }
         Statement::Vacuum(v) if v.full => Some("VACUUM FULL".into()),
         _ => None,
     }
