@@ -334,10 +334,7 @@ async fn set_not_null_with_both_apps_running() {
         label: "new app",
         insert: "INSERT INTO users (email, name, legacy_flag) VALUES ($2, $1, false) RETURNING id",
         update: "UPDATE users SET name = $1 WHERE id = $2",
-        // Not checked: the plan's expand compat says the new app may read (and trust) email
-        // before the backfill filled old rows, which is not true; reported to the plan compiler.
-        // Strict version: "SELECT name::text, email IS NOT NULL FROM users WHERE id = $1".
-        read: "SELECT name::text, true FROM users WHERE id = $1",
+        read: "SELECT name::text, email IS NOT NULL FROM users WHERE id = $1",
     };
     zero_downtime("set_not_null_users_email", &OLD, &NEW, "SELECT id, name::text FROM users").await;
 }
