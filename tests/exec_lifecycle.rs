@@ -452,3 +452,20 @@ async fn the_state_schema_is_versioned() {
     );
     db.drop().await;
 }
+
+/// A reversible contract (set NOT NULL) rolls back to exactly what backfill left.
+#[tokio::test]
+async fn a_reversible_contract_rolls_back_to_the_backfilled_schema() {
+    let db = example_db(500).await;
+    let plan = plan("set_not_null_users_email");
+    apply(&db, &plan, Expand).await.unwrap();
+    apply_backfill(&db, &plan).await;
+    let after_backfill = catalog(&db).await;
+    apply(&db, &plan, Contract).await.unwrap();
+    assert_ne!(catalog(&db).await, after_backfill);
+    assert_eq!(rollback(&db, &plan).await.unwrap(), Contract);
+    assert_eq!(catalog(&db).await, after_backfill);
+    assert_eq!(verify(&db, &plan).await, Vec::<String>::new());
+    apply(&db, &plan, Contract).await.unwrap();
+    db.drop().await;
+}
