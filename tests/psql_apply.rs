@@ -215,3 +215,32 @@ fn every_golden_plan_has_a_psql_test() {
         );
     }
 }
+
+/// `pg_dump --schema-only` output (psql meta-commands, identity sequences, OWNER TO, ...) is a
+/// valid --schema source and describes the same tables as the hand-written schema file.
+#[tokio::test]
+async fn pg_dump_output_is_a_schema_source() {
+    let db = seeded_db().await;
+    let dump = pg_dump_schema(&db);
+    let from_dump =
+        planner::model::from_sql::parse_schema(&dump, "dump.sql", 15).expect("pg_dump output parses");
+    let text = std::fs::read_to_string(root().join("examples/schema.sql")).expect("schema");
+    let from_file = planner::model::from_sql::parse_schema(&text, "schema.sql", 15).expect("schema parses");
+    let shape = |m: &planner::model::SchemaModel| {
+        m.tables
+            .values()
+            .map(|t| {
+                let cols: Vec<String> = t
+                    .columns
+                    .iter()
+                    .map(|c| format!("{} {} {}", c.name.as_str(), c.data_type, c.not_null))
+                    .collect();
+                let idx: Vec<&str> = t.indexes.iter().map(|i| i.name.as_str()).collect();
+                let cons: Vec<&str> = t.constraints.iter().map(|c| c.name.as_str()).collect();
+                format!("{}: {cols:?} {idx:?} {cons:?}", t.name.display_short())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shape(&from_dump), shape(&from_file));
+    db.drop().await;
+}

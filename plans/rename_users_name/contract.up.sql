@@ -50,11 +50,11 @@ ALTER TABLE "public"."users" DROP COLUMN "name";
 --    lock: ACCESS EXCLUSIVE, brief (catalog-only, milliseconds) on public.users
 ALTER TABLE "public"."users" RENAME CONSTRAINT "users_name_check_planner" TO "users_name_check";
 
--- 10. give the copy the original name users_name_idx
---    lock: SHARE UPDATE EXCLUSIVE (reads and writes continue) on public.users
-ALTER INDEX "public"."users_name_idx_planner" RENAME TO "users_name_idx";
-
--- 11. give the copy the original name users_lower_name_idx
+-- 10. give the copy the original name users_lower_name_idx
 --    lock: SHARE UPDATE EXCLUSIVE (reads and writes continue) on public.users
 ALTER INDEX "public"."users_lower_name_idx_planner" RENAME TO "users_lower_name_idx";
+
+-- 11. give the copy the original name users_name_idx
+--    lock: SHARE UPDATE EXCLUSIVE (reads and writes continue) on public.users
+ALTER INDEX "public"."users_name_idx_planner" RENAME TO "users_name_idx";
 COMMIT;

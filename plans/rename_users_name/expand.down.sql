@@ -3,19 +3,19 @@
 -- and `planner apply` runs the same statements from plan.yaml.
 -- By hand: psql -v ON_ERROR_STOP=1 -f expand.down.sql
 
--- 1. undo: copy index users_lower_name_idx onto full_name (CONCURRENTLY: reads and writes continue)
---    lock: SHARE UPDATE EXCLUSIVE (reads and writes continue) on public.users
---    runs outside a transaction (CONCURRENTLY)
-SET lock_timeout = '2s';
-SET statement_timeout = 0;
-DROP INDEX CONCURRENTLY IF EXISTS "public"."users_lower_name_idx_planner";
-
--- 2. undo: copy index users_name_idx onto full_name (CONCURRENTLY: reads and writes continue)
+-- 1. undo: copy index users_name_idx onto full_name (CONCURRENTLY: reads and writes continue)
 --    lock: SHARE UPDATE EXCLUSIVE (reads and writes continue) on public.users
 --    runs outside a transaction (CONCURRENTLY)
 SET lock_timeout = '2s';
 SET statement_timeout = 0;
 DROP INDEX CONCURRENTLY IF EXISTS "public"."users_name_idx_planner";
+
+-- 2. undo: copy index users_lower_name_idx onto full_name (CONCURRENTLY: reads and writes continue)
+--    lock: SHARE UPDATE EXCLUSIVE (reads and writes continue) on public.users
+--    runs outside a transaction (CONCURRENTLY)
+SET lock_timeout = '2s';
+SET statement_timeout = 0;
+DROP INDEX CONCURRENTLY IF EXISTS "public"."users_lower_name_idx_planner";
 
 -- 3. undo: copy CHECK users_name_check onto full_name (NOT VALID: no scan)
 --    lock: ACCESS EXCLUSIVE, brief (catalog-only, milliseconds) on public.users

@@ -46,16 +46,16 @@ SET LOCAL statement_timeout = 0;
 ALTER TABLE "public"."users" VALIDATE CONSTRAINT "users_name_check_planner";
 COMMIT;
 
--- 6. copy index users_name_idx onto full_name (CONCURRENTLY: reads and writes continue)
---    lock: SHARE UPDATE EXCLUSIVE (reads and writes continue) on public.users
---    runs outside a transaction (CONCURRENTLY)
-SET lock_timeout = '2s';
-SET statement_timeout = 0;
-CREATE INDEX CONCURRENTLY "users_name_idx_planner" ON "public"."users" USING btree ("full_name");
-
--- 7. copy index users_lower_name_idx onto full_name (CONCURRENTLY: reads and writes continue)
+-- 6. copy index users_lower_name_idx onto full_name (CONCURRENTLY: reads and writes continue)
 --    lock: SHARE UPDATE EXCLUSIVE (reads and writes continue) on public.users
 --    runs outside a transaction (CONCURRENTLY)
 SET lock_timeout = '2s';
 SET statement_timeout = 0;
 CREATE INDEX CONCURRENTLY "users_lower_name_idx_planner" ON "public"."users" USING btree ((lower("full_name"))) WHERE (verified_at IS NOT NULL);
+
+-- 7. copy index users_name_idx onto full_name (CONCURRENTLY: reads and writes continue)
+--    lock: SHARE UPDATE EXCLUSIVE (reads and writes continue) on public.users
+--    runs outside a transaction (CONCURRENTLY)
+SET lock_timeout = '2s';
+SET statement_timeout = 0;
+CREATE INDEX CONCURRENTLY "users_name_idx_planner" ON "public"."users" USING btree ("full_name");

@@ -1,22 +1,148 @@
 //! `planner backfill PLAN_DIR`: run the backfill phase with throttling and progress.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
 use super::args::TargetArgs;
+use crate::backfill::{self, BackfillOptions, PauseThresholds, ProgressMode, StopSignal, ThrottleSettings};
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 100ms, 2s, 1m)"))
+}
+
+/// A threshold where `0` (or `off`) disables the check.
+fn threshold(s: &str) -> Result<Duration, String> {
+    if matches!(s, "0" | "off") {
+        Ok(Duration::ZERO)
+    } else {
+        duration(s)
+    }
+}
+
+fn enabled(d: Duration) -> Option<Duration> {
+    (!d.is_zero()).then_some(d)
+}
+
+/// How fast the backfill goes and when it holds off (shared by `backfill` and `apply`).
+#[derive(Debug, Clone, Args)]
+pub struct ThrottleArgs {
+    /// Rows per batch (the starting size when --target-batch-time adapts it).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: u32,
+    /// Pause after every batch, e.g. 100ms.
+    #[arg(long, value_parser = duration, default_value = "0s")]
+    pub sleep: Duration,
+    /// At most this many rows per second (averaged over the run; no batch exceeds a second's worth).
+    #[arg(long, value_name = "ROWS_PER_S")]
+    pub max_rate: Option<f64>,
+    /// Adapt the batch size so each batch takes about this long (e.g. 100ms), within
+    /// --min-batch..--max-batch.
+    #[arg(long, value_parser = duration)]
+    pub target_batch_time: Option<Duration>,
+    /// Smallest batch when adapting.
+    #[arg(long, default_value_t = 100)]
+    pub min_batch: u32,
+    /// Largest batch when adapting.
+    #[arg(long, default_value_t = 50_000)]
+    pub max_batch: u32,
+    /// Pause while a standby lags more than this (pg_stat_replication); 0 disables.
+    #[arg(long, value_parser = threshold, default_value = "10s")]
+    pub max_replication_lag: Duration,
+    /// Halve the batch when it keeps another session waiting for a lock longer than this; 0 disables.
+    #[arg(long, value_parser = threshold, default_value = "1s")]
+    pub max_lock_wait: Duration,
+    /// Pause while another transaction in the database is older than this (it blocks vacuum of the
+    /// rows the backfill rewrites); 0 disables.
+    #[arg(long, value_parser = threshold, default_value = "10m")]
+    pub max_transaction_age: Duration,
+    /// lock_timeout of each batch; a batch that times out is retried with backoff.
+    #[arg(long, value_parser = duration, default_value = "2s")]
+    pub lock_timeout: Duration,
+    /// Re-read throttle settings from this file whenever it changes, without restarting. Lines
+    /// `key = value`: batch, min_batch, max_batch, sleep, max_rate, target_batch_time (`off`), pause.
+    #[arg(long, value_name = "FILE")]
+    pub control: Option<PathBuf>,
+    /// Progress display: a bar on a terminal, plain log lines otherwise (auto).
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+impl ThrottleArgs {
+    /// The engine's options from these flags.
+    pub fn to_options(&self) -> BackfillOptions {
+        BackfillOptions {
+            throttle: ThrottleSettings {
+                batch: self.batch,
+                min_batch: self.min_batch,
+                max_batch: self.max_batch,
+                sleep: self.sleep,
+                max_rate: self.max_rate.filter(|r| *r > 0.0),
+                target_batch_time: self.target_batch_time.and_then(enabled),
+            },
+            pauses: PauseThresholds {
+                max_replication_lag: enabled(self.max_replication_lag),
+                max_lock_wait: enabled(self.max_lock_wait),
+                max_transaction_age: enabled(self.max_transaction_age),
+            },
+            progress: self.progress,
+            control_file: self.control.clone(),
+            stop: StopSignal::default(),
+            lock_timeout: Some(self.lock_timeout),
+        }
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct BackfillArgs {
     /// The plan folder written by `planner plan`.
     pub plan_dir: PathBuf,
-    /// Rows per batch.
-    #[arg(long, default_value_t = 1000)]
-    pub batch: u32,
+    #[command(flatten)]
+    pub throttle: ThrottleArgs,
     #[command(flatten)]
     pub target: TargetArgs,
 }
 
-pub async fn run(_args: BackfillArgs) -> anyhow::Result<()> {
-    anyhow::bail!("backfill is not implemented yet")
+pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
+    let plan = crate::plan::load_dir(&args.plan_dir)?;
+    let url = args.target.resolve_url()?;
+    let pool = backfill::connect(&url).await?;
+    let opts = args.throttle.to_options();
+    opts.stop.listen_for_signals();
+    let report = backfill::run(&pool, &plan, &opts).await?;
+    println!("{report}");
+    pool.close().await;
+    if !report.completed {
+        let resume: Vec<String> = std::env::args().map(|a| hide_password(&a)).collect();
+        eprintln!("the checkpoint is saved; resume with:\n  {}", resume.join(" "));
+        anyhow::bail!("backfill of plan {} stopped before the end", plan.name);
+    }
+    Ok(())
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for messages.
+fn hide_password(arg: &str) -> String {
+    let Some((scheme, rest)) = arg.split_once("://") else { return arg.to_string() };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else { return arg.to_string() };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => arg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hide_password;
+
+    #[test]
+    fn passwords_are_hidden_in_the_resume_command() {
+        assert_eq!(hide_password("postgres://app:s3cr@t@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(
+            hide_password("--database-url=postgres://app:pw@db/x"),
+            "--database-url=postgres://app:***@db/x"
+        );
+        assert_eq!(hide_password("postgres://app@db/x"), "postgres://app@db/x");
+        assert_eq!(hide_password("--batch"), "--batch");
+    }
 }

@@ -26,13 +26,112 @@ const DEFAULT_SCHEMA: &str = "public";
 
 /// Parse a schema file. `file` is used in error messages only.
 pub fn parse_schema(sql: &str, file: &str, pg_version: u32) -> Result<SchemaModel, InputError> {
-    let statements =
-        Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| parse_error(&e.to_string(), file))?;
+    let sql = blank_psql_meta_commands(sql);
+    let statements = parse_statements(&sql, file)?;
     let mut builder = Builder { model: SchemaModel::new(pg_version), file };
     for statement in &statements {
         builder.statement(statement)?;
     }
+    // Same order as introspection, so a plan does not depend on statement order in the file.
+    for table in builder.model.tables.values_mut() {
+        table.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        table.constraints.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     Ok(builder.model)
+}
+
+/// pg_dump output contains psql meta-commands (`\restrict KEY`); they are not SQL. Blank them,
+/// keeping line numbers intact for error messages.
+fn blank_psql_meta_commands(sql: &str) -> String {
+    sql.lines().map(|l| if l.trim_start().starts_with('\\') { "" } else { l }).collect::<Vec<_>>().join("\n")
+}
+
+/// Statements that shape the model must parse; anything else sqlparser cannot read (function
+/// bodies in exotic languages, server settings) is skipped because it cannot change the model.
+const MODEL_STATEMENTS: &[&str] = &[
+    "CREATE TABLE",
+    "ALTER TABLE",
+    "CREATE INDEX",
+    "CREATE UNIQUE INDEX",
+    "CREATE VIEW",
+    "CREATE MATERIALIZED VIEW",
+    "CREATE TYPE",
+    "CREATE DOMAIN",
+];
+
+fn parse_statements(sql: &str, file: &str) -> Result<Vec<Statement>, InputError> {
+    use sqlparser::tokenizer::{Location as TokenLocation, Token, Tokenizer};
+    let dialect = PostgreSqlDialect {};
+    if let Ok(all) = Parser::parse_sql(&dialect, sql) {
+        return Ok(all);
+    }
+    // One statement at a time, so an irrelevant statement sqlparser cannot read does not hide the rest.
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| parse_error(&e.to_string(), file))?;
+    let line_starts: Vec<usize> =
+        std::iter::once(0).chain(sql.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let offset = |loc: TokenLocation| -> usize {
+        let line = (loc.line.max(1) as usize) - 1;
+        let start = line_starts.get(line).copied().unwrap_or(sql.len());
+        // columns count characters, not bytes
+        sql[start..]
+            .char_indices()
+            .nth((loc.column.max(1) as usize) - 1)
+            .map(|(i, _)| start + i)
+            .unwrap_or(sql.len())
+    };
+    let mut statements = Vec::new();
+    let mut start: Option<TokenLocation> = None;
+    for token in &tokens {
+        match &token.token {
+            Token::Whitespace(_) => {}
+            Token::SemiColon | Token::EOF => {
+                let Some(begin) = start.take() else { continue };
+                let end = if token.token == Token::EOF { sql.len() } else { offset(token.span.start) };
+                let text = &sql[offset(begin)..end];
+                match Parser::parse_sql(&dialect, text).or_else(|e| match without_identity_options(text) {
+                    Some(simpler) => Parser::parse_sql(&dialect, &simpler),
+                    None => Err(e),
+                }) {
+                    Ok(parsed) => statements.extend(parsed),
+                    Err(e) => {
+                        let head =
+                            text.split_whitespace().take(3).collect::<Vec<_>>().join(" ").to_uppercase();
+                        if MODEL_STATEMENTS.iter().any(|m| head.starts_with(m)) {
+                            return Err(shifted_parse_error(&e.to_string(), file, begin));
+                        }
+                    }
+                }
+            }
+            _ => {
+                if start.is_none() {
+                    start = Some(token.span.start);
+                }
+            }
+        }
+    }
+    Ok(statements)
+}
+
+/// pg_dump writes `ADD GENERATED ... AS IDENTITY (SEQUENCE NAME x START WITH 1 ...)`, whose
+/// `SEQUENCE NAME` sqlparser does not read; the options do not matter to the model.
+fn without_identity_options(text: &str) -> Option<String> {
+    let upper = text.to_uppercase();
+    let end = upper.find("AS IDENTITY")? + "AS IDENTITY".len();
+    upper.contains("ADD GENERATED").then(|| text[..end].to_string())
+}
+
+/// A statement parsed alone reports positions relative to itself; move them into the file.
+fn shifted_parse_error(message: &str, file: &str, begin: sqlparser::tokenizer::Location) -> InputError {
+    let mut err = parse_error(message, file);
+    if let Some(loc) = &mut err.location {
+        if loc.line == 1 {
+            loc.column += begin.column as usize - 1;
+        }
+        loc.line += begin.line as usize - 1;
+    }
+    err
 }
 
 /// sqlparser reports "... at Line: 3, Column: 7"; turn that into file:line:col.

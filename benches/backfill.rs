@@ -1,0 +1,314 @@
+//! Backfill benchmark (not a test): one bulk UPDATE against planner's backfill of an identical
+//! copy, at several table sizes, plus the p99 of a pgbench-style workload with and without a
+//! running backfill.
+//!
+//! ```text
+//! cargo bench --bench backfill                       # 500k, 2M, 4M rows; workload on 1M rows
+//! cargo bench --bench backfill -- --rows 100000,400000 --workload-rows 200000 --workload-secs 5
+//! ```
+//! Server: PLANNER_BENCH_PG (default postgres://postgres@127.0.0.1:5432); it creates and drops
+//! the database `planner_bench`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use planner::backfill::{self, BackfillOptions, ProgressMode, ThrottleSettings};
+use planner::plan::{
+    AppAccess, AppCompat, Assignment, BackfillTask, KeyColumn, Phase, PhaseKind, Plan, PLAN_FORMAT_VERSION,
+};
+use planner::sql::{Ident, QualifiedName};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+
+struct Args {
+    rows: Vec<u64>,
+    workload_rows: u64,
+    workload_secs: u64,
+    clients: usize,
+    batch: u32,
+}
+
+fn parse_args() -> Option<Args> {
+    let argv: Vec<String> = std::env::args().collect();
+    // `cargo test --all-targets` runs this binary without `--bench`: do nothing then.
+    if !argv.iter().any(|a| a == "--bench") {
+        return None;
+    }
+    let value = |flag: &str| argv.iter().position(|a| a == flag).and_then(|i| argv.get(i + 1)).cloned();
+    let num = |flag: &str, default: u64| {
+        value(flag).map(|v| v.replace('_', "").parse().expect(flag)).unwrap_or(default)
+    };
+    let rows = value("--rows")
+        .or_else(|| std::env::var("PLANNER_BENCH_ROWS").ok())
+        .map(|v| v.split(',').map(|n| n.trim().replace('_', "").parse().expect("--rows N,N,...")).collect())
+        .unwrap_or_else(|| vec![500_000, 2_000_000, 4_000_000]);
+    Some(Args {
+        rows,
+        workload_rows: num("--workload-rows", 1_000_000),
+        workload_secs: num("--workload-secs", 10),
+        clients: num("--clients", 4) as usize,
+        batch: num("--batch", 1000) as u32,
+    })
+}
+
+fn server() -> String {
+    std::env::var("PLANNER_BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+async fn exec(pool: &PgPool, sql: &str) -> anyhow::Result<()> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(pool)
+        .await
+        .with_context(|| sql.to_string())?;
+    Ok(())
+}
+
+/// A table of `n` rows shaped like an app table: key, an int to derive from, a counter the
+/// workload bumps, ~60 bytes of payload, and the new column to fill.
+async fn build(pool: &PgPool, name: &str, n: u64) -> anyhow::Result<()> {
+    let autovac = autovac();
+    exec(
+        pool,
+        &format!(
+            "DROP TABLE IF EXISTS {name};
+             CREATE TABLE {name} (id bigint PRIMARY KEY, v int NOT NULL, balance int NOT NULL DEFAULT 0,
+                                  filler text NOT NULL, doubled bigint){autovac};
+             INSERT INTO {name} (id, v, filler)
+               SELECT g, (g::int8 * 7919) % 100000, repeat('x', 60) FROM generate_series(1, {n}) g;"
+        ),
+    )
+    .await?;
+    exec(pool, &format!("VACUUM ANALYZE {name}")).await
+}
+
+/// PLANNER_BENCH_AUTOVACUUM=off: keep autovacuum off the bench tables (to separate its cost).
+fn autovac() -> &'static str {
+    if std::env::var("PLANNER_BENCH_AUTOVACUUM").as_deref() == Ok("off") {
+        " WITH (autovacuum_enabled = false)"
+    } else {
+        ""
+    }
+}
+
+fn plan(table: &str) -> Plan {
+    let access = AppAccess { writes: true, reads: true, note: String::new() };
+    Plan {
+        planner_plan: PLAN_FORMAT_VERSION,
+        name: format!("bench_{table}"),
+        pg_version: 15,
+        description: vec![],
+        tables: vec![],
+        phases: vec![Phase {
+            phase: PhaseKind::Backfill,
+            up_file: None,
+            down_file: None,
+            preconditions: vec![],
+            steps: vec![],
+            backfill: vec![BackfillTask {
+                table: QualifiedName::new(Ident::new("public").unwrap(), Ident::new(table).unwrap()),
+                key: vec![KeyColumn { column: Ident::new("id").unwrap(), data_type: "bigint".into() }],
+                set: vec![Assignment { column: Ident::new("doubled").unwrap(), expr: "\"v\" * 2".into() }],
+                pending: "\"doubled\" IS NULL".into(),
+            }],
+            compat: AppCompat { old_app: access.clone(), new_app: access },
+            irreversible: None,
+        }],
+        files: BTreeMap::new(),
+    }
+}
+
+fn options(throttle: ThrottleSettings) -> BackfillOptions {
+    BackfillOptions { throttle, progress: ProgressMode::None, ..Default::default() }
+}
+
+async fn bulk_update(pool: &PgPool, table: &str) -> anyhow::Result<Duration> {
+    exec(pool, "CHECKPOINT").await?;
+    let t = Instant::now();
+    exec(pool, &format!("UPDATE {table} SET doubled = v * 2 WHERE doubled IS NULL")).await?;
+    Ok(t.elapsed())
+}
+
+async fn engine(
+    pool: &PgPool,
+    table: &str,
+    throttle: ThrottleSettings,
+) -> anyhow::Result<backfill::BackfillReport> {
+    // Same table name at every size: start from a fresh checkpoint.
+    exec(pool, "DELETE FROM planner.backfill_progress").await?;
+    exec(pool, "CHECKPOINT").await?;
+    let report = backfill::run(pool, &plan(table), &options(throttle)).await?;
+    let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {table} WHERE doubled IS NULL"
+    )))
+    .fetch_one(pool)
+    .await?;
+    anyhow::ensure!(report.completed && left == 0, "backfill of {table} left {left} rows");
+    Ok(report)
+}
+
+/// Latencies (µs) and errors of a pgbench-like transaction (update one random row's counter,
+/// read it back) from `clients` connections, until `stop` is set.
+async fn workload(
+    url: String,
+    table: &'static str,
+    rows: u64,
+    clients: usize,
+    stop: Arc<AtomicBool>,
+) -> (Vec<u64>, u64) {
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (url, table, stop, errors) = (url.clone(), table.to_string(), stop.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut conn = PgConnection::connect(&url).await.expect("workload connection");
+            let update = format!("UPDATE {table} SET balance = balance + 1 WHERE id = $1");
+            let select = format!("SELECT balance FROM {table} WHERE id = $1");
+            while !stop.load(Ordering::Relaxed) {
+                let id = (rand::random::<u64>() % rows + 1) as i64;
+                let t = Instant::now();
+                let result: Result<(), sqlx::Error> = async {
+                    let mut tx = conn.begin().await?;
+                    sqlx::query(sqlx::AssertSqlSafe(update.clone())).bind(id).execute(&mut *tx).await?;
+                    let _: i32 = sqlx::query_scalar(sqlx::AssertSqlSafe(select.clone()))
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    tx.commit().await
+                }
+                .await;
+                match result {
+                    Ok(()) => lat.push(t.elapsed().as_micros() as u64),
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("workload task"));
+    }
+    all.sort_unstable();
+    (all, errors.load(Ordering::Relaxed))
+}
+
+fn pct(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 4)]
+async fn main() -> anyhow::Result<()> {
+    let Some(args) = parse_args() else { return Ok(()) };
+    let admin = PgPoolOptions::new().max_connections(1).connect(&format!("{}/postgres", server())).await?;
+    exec(&admin, "DROP DATABASE IF EXISTS planner_bench WITH (FORCE)").await?;
+    exec(&admin, "CREATE DATABASE planner_bench").await?;
+    let url = format!("{}/planner_bench", server());
+    let pool = PgPoolOptions::new().max_connections(4).connect(&url).await?;
+    planner::exec::state::ensure_schema(&mut *pool.acquire().await?).await?;
+    let fixed = ThrottleSettings { batch: args.batch, ..Default::default() };
+    let adaptive = ThrottleSettings {
+        batch: args.batch,
+        target_batch_time: Some(Duration::from_millis(100)),
+        ..Default::default()
+    };
+
+    println!("bulk UPDATE vs planner backfill (no sleep), same server, same run");
+    println!(
+        "{:>10} {:>12} {:>14} {:>7} {:>14} {:>7}",
+        "rows",
+        "bulk rows/s",
+        format!("batch {} r/s", args.batch),
+        "ratio",
+        "adaptive r/s",
+        "ratio"
+    );
+    let mut per_row = Vec::new();
+    for &n in &args.rows {
+        build(&pool, "bulk", n).await?;
+        let bulk = bulk_update(&pool, "bulk").await?;
+        exec(&pool, "DROP TABLE bulk").await?;
+        build(&pool, "eng", n).await?;
+        let fixed_report = engine(&pool, "eng", fixed.clone()).await?;
+        exec(&pool, "DROP TABLE eng").await?;
+        build(&pool, "eng_adaptive", n).await?;
+        let adaptive_report = engine(&pool, "eng_adaptive", adaptive.clone()).await?;
+        exec(&pool, "DROP TABLE eng_adaptive").await?;
+        let bulk_rate = n as f64 / bulk.as_secs_f64();
+        let (fixed_rate, adaptive_rate) = (fixed_report.rate(), adaptive_report.rate());
+        println!(
+            "{n:>10} {bulk_rate:>12.0} {fixed_rate:>14.0} {:>7.2} {adaptive_rate:>14.0} {:>7.2}",
+            fixed_rate / bulk_rate,
+            adaptive_rate / bulk_rate
+        );
+        per_row.push((
+            n,
+            fixed_report.elapsed.as_secs_f64() / n as f64,
+            adaptive_report.elapsed.as_secs_f64() / n as f64,
+            bulk.as_secs_f64() / n as f64,
+        ));
+    }
+    if let (Some(small), Some(large)) = (per_row.first(), per_row.last()) {
+        if small.0 != large.0 {
+            println!(
+                "time per row at {} rows / at {} rows: batch {} {:.2}, adaptive {:.2}, bulk UPDATE {:.2}",
+                large.0,
+                small.0,
+                args.batch,
+                large.1 / small.1,
+                large.2 / small.2,
+                large.3 / small.3
+            );
+        }
+    }
+
+    if args.workload_rows > 0 {
+        let n = args.workload_rows;
+        build(&pool, "w", n).await?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let run = tokio::spawn(workload(url.clone(), "w", n, args.clients, stop.clone()));
+        tokio::time::sleep(Duration::from_secs(args.workload_secs)).await;
+        stop.store(true, Ordering::Relaxed);
+        let (base, base_err) = run.await?;
+        build(&pool, "w", n).await?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let run = tokio::spawn(workload(url.clone(), "w", n, args.clients, stop.clone()));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let report = engine(&pool, "w", adaptive.clone()).await?;
+        stop.store(true, Ordering::Relaxed);
+        let (during, during_err) = run.await?;
+        let secs_during = report.elapsed.as_secs_f64() + 0.5;
+        println!(
+            "\nworkload ({} clients, update+select transaction, {n} rows): without backfill vs during \
+             backfill --target-batch-time 100ms ({:.1}s, {:.0} rows/s)",
+            args.clients,
+            report.elapsed.as_secs_f64(),
+            report.rate()
+        );
+        println!(
+            "  without: {:>8.0} tps  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {base_err}",
+            base.len() as f64 / args.workload_secs as f64,
+            pct(&base, 0.5),
+            pct(&base, 0.99)
+        );
+        println!(
+            "  during:  {:>8.0} tps  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {during_err}",
+            during.len() as f64 / secs_during,
+            pct(&during, 0.5),
+            pct(&during, 0.99)
+        );
+        println!("  p99 ratio during/without: {:.2}", pct(&during, 0.99) / pct(&base, 0.99).max(1e-9));
+    }
+    pool.close().await;
+    exec(&admin, "DROP DATABASE IF EXISTS planner_bench WITH (FORCE)").await?;
+    Ok(())
+}
