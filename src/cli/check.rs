@@ -50,8 +50,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.list_rules {
-        for rule in crate::lint::rules::RULES {
-            let m = rule.meta();
+        for m in crate::lint::all_rules() {
             writeln!(out, "{:<34} {:<8} {}", m.id, m.severity.to_string(), m.summary)?;
         }
         return Ok(());

@@ -79,12 +79,36 @@ Check the statement is valid PostgreSQL. If it is, review it by hand and add
 ",
 };
 
+/// Reported when a `-- planner:ignore` names no known rule: the typo would otherwise leave the
+/// finding it meant to silence unexplained, or silence nothing forever.
+pub static UNKNOWN_IGNORE: RuleMeta = RuleMeta {
+    id: "unknown-rule-in-ignore",
+    severity: Severity::Warning,
+    summary: "A planner:ignore comment names a rule that does not exist",
+    docs: "\
+## Problem
+`-- planner:ignore drop-tabel archived` (a typo) before a statement.
+
+## Why it matters
+The comment suppresses nothing, so the finding it was meant for still fails the build, and a
+reviewer reading the migration believes a decision was recorded.
+
+## What to do
+Use an id from `planner check --list-rules` (or `all`).
+",
+};
+
+/// Findings the engine itself reports, not a rule over a statement.
+pub static ENGINE_RULES: &[&RuleMeta] = &[&UNPARSED, &UNKNOWN_IGNORE];
+
+/// Every rule's metadata: statement rules, then the engine's own.
+pub fn all_rules() -> impl Iterator<Item = &'static RuleMeta> {
+    rules::RULES.iter().map(|r| r.meta()).chain(ENGINE_RULES.iter().copied())
+}
+
 /// Every rule id, including the engine's own `unparsed-statement`.
 pub fn rule_by_id(id: &str) -> Option<&'static RuleMeta> {
-    if id == UNPARSED.id {
-        return Some(&UNPARSED);
-    }
-    rules::RULES.iter().map(|r| r.meta()).find(|m| m.id == id)
+    all_rules().find(|m| m.id == id)
 }
 
 /// Statements whose leading words a rule recognises even though sqlparser cannot parse them.
@@ -146,6 +170,15 @@ impl LintReport {
         found: &mut rule::Findings,
     ) {
         let ignored = suppress::ignored_rules(stmt);
+        for id in ignored.iter().filter(|id| *id != "all" && rule_by_id(id).is_none()) {
+            let draft = Draft {
+                message: format!("`-- planner:ignore {id}` names no rule, so it suppresses nothing"),
+                help: Some("use an id from `planner check --list-rules`, or `all`".into()),
+                suggestion: None,
+                severity: None,
+            };
+            self.push(opts, file, lines, &UNKNOWN_IGNORE, stmt.start, stmt.end, draft);
+        }
         if let Parsed::No { error } = &stmt.parsed {
             if !RECOGNISED_UNPARSED.iter().any(|w| stmt.starts_with(w)) {
                 self.summary.unparsed += 1;
