@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use context::{CxOptions, FileCx, KnownSchema};
+use rule::{Draft, Findings};
 pub use rule::{Finding, Rule, RuleMeta, Severity};
 use source::{Parsed, Pos};
 
@@ -115,42 +116,42 @@ pub fn rule_by_id(id: &str) -> Option<&'static RuleMeta> {
 const RECOGNISED_UNPARSED: &[&[&str]] =
     &[&["REINDEX"], &["CLUSTER"], &["DROP", "INDEX", "CONCURRENTLY"], &["VACUUM"]];
 
+/// The file being linted: where its findings point and how they are rated.
+struct FileRun<'a> {
+    opts: &'a LintOptions,
+    file: &'a str,
+    lines: source::Lines<'a>,
+}
+
 impl LintReport {
     /// Lint one file's text, appending to this report. `known` carries column types across files.
     pub fn lint_source(&mut self, file: &str, sql: &str, opts: &LintOptions, known: &mut KnownSchema) {
         self.summary.files += 1;
-        let lines = source::Lines::new(sql);
+        let run = FileRun { opts, file, lines: source::Lines::new(sql) };
         let mut cx = FileCx::new(
             CxOptions { pg_version: opts.pg_version, assume_in_transaction: opts.assume_in_transaction },
             known,
         );
-        let mut found = rule::Findings::new();
+        let mut found = Findings::new();
         let mut result = source::for_each_statement(sql, |stmt| {
             cx.observe(&stmt);
-            self.check_statement(&stmt, &cx, opts, file, &lines, &mut found);
+            self.check_statement(&run, &stmt, &cx, &mut found);
         });
         if let Err(e) = &result {
             // The tokenizer stops at an unterminated quote and splits nothing: check the lines
             // before it, report the rest as unread.
-            let prefix_end =
-                sql.match_indices('\n').nth(e.pos.line.saturating_sub(2)).map_or(0, |(i, _)| i + 1);
             if e.pos.line > 1 {
+                let prefix_end = sql.match_indices('\n').nth(e.pos.line - 2).map_or(0, |(i, _)| i + 1);
                 let checked = source::for_each_statement(&sql[..prefix_end], |stmt| {
                     cx.observe(&stmt);
-                    self.check_statement(&stmt, &cx, opts, file, &lines, &mut found);
+                    self.check_statement(&run, &stmt, &cx, &mut found);
                 });
-                if let Ok(count) = checked {
-                    self.summary.statements += count;
-                }
+                self.summary.statements += checked.unwrap_or(0);
             }
             self.summary.unparsed += 1;
-            let draft = Draft {
-                message: format!("cannot read the file from here on: {}", e.message),
-                help: Some("close the string, quoted identifier or dollar quote that starts here".into()),
-                suggestion: None,
-                severity: None,
-            };
-            self.push(opts, file, &lines, &UNPARSED, e.pos, e.pos, draft);
+            let draft = Draft::new(&UNPARSED, format!("cannot read the file from here on: {}", e.message))
+                .with_help("close the string, quoted identifier or dollar quote that starts here");
+            self.push(&run, draft, e.pos, e.pos);
             result = Ok(0);
         }
         if let Ok(count) = result {
@@ -160,72 +161,41 @@ impl LintReport {
     }
 
     /// Run every enabled rule on one statement and record what is not suppressed.
-    fn check_statement(
-        &mut self,
-        stmt: &source::Stmt,
-        cx: &FileCx,
-        opts: &LintOptions,
-        file: &str,
-        lines: &source::Lines,
-        found: &mut rule::Findings,
-    ) {
+    fn check_statement(&mut self, run: &FileRun, stmt: &source::Stmt, cx: &FileCx, found: &mut Findings) {
         let ignored = suppress::ignored_rules(stmt);
         for id in ignored.iter().filter(|id| *id != "all" && rule_by_id(id).is_none()) {
-            let draft = Draft {
-                message: format!("`-- planner:ignore {id}` names no rule, so it suppresses nothing"),
-                help: Some("use an id from `planner check --list-rules`, or `all`".into()),
-                suggestion: None,
-                severity: None,
-            };
-            self.push(opts, file, lines, &UNKNOWN_IGNORE, stmt.start, stmt.end, draft);
+            let draft = Draft::new(
+                &UNKNOWN_IGNORE,
+                format!("`-- planner:ignore {id}` names no rule, so it suppresses nothing"),
+            )
+            .with_help("use an id from `planner check --list-rules`, or `all`");
+            self.push(run, draft, stmt.start, stmt.end);
         }
         if let Parsed::No { error } = &stmt.parsed {
             if !RECOGNISED_UNPARSED.iter().any(|w| stmt.starts_with(w)) {
                 self.summary.unparsed += 1;
-                if suppress::is_ignored(&ignored, UNPARSED.id) {
-                    self.summary.suppressed += 1;
-                } else {
-                    let draft = Draft {
-                        message: format!("statement not checked: {error}"),
-                        help: Some(
-                            "review it by hand; `-- planner:ignore unparsed-statement <reason>` silences this"
-                                .into(),
-                        ),
-                        suggestion: None,
-                        severity: None,
-                    };
-                    self.push(opts, file, lines, &UNPARSED, stmt.start, stmt.end, draft);
-                }
+                found.items.push(Draft::new(&UNPARSED, format!("statement not checked: {error}")).with_help(
+                    "review it by hand; `-- planner:ignore unparsed-statement <reason>` silences this",
+                ));
             }
         }
         for rule in rules::RULES {
-            if opts.disabled.iter().any(|d| d == rule.meta().id) {
-                continue;
+            if !run.opts.disabled.iter().any(|d| d == rule.meta().id) {
+                rule.check(stmt, cx, found);
             }
-            rule.check(stmt, cx, found);
         }
-        for d in found.items.drain(..) {
-            if suppress::is_ignored(&ignored, d.rule.id) {
+        for draft in found.items.drain(..) {
+            if suppress::is_ignored(&ignored, draft.rule.id) {
                 self.summary.suppressed += 1;
-                continue;
+            } else {
+                self.push(run, draft, stmt.start, stmt.end);
             }
-            let draft =
-                Draft { message: d.message, help: d.help, suggestion: d.suggestion, severity: d.severity };
-            self.push(opts, file, lines, d.rule, stmt.start, stmt.end, draft);
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        opts: &LintOptions,
-        file: &str,
-        lines: &source::Lines,
-        meta: &'static RuleMeta,
-        start: Pos,
-        end: Pos,
-        d: Draft,
-    ) {
+    /// Rate a finding (config, `--strict`) and record it.
+    fn push(&mut self, run: &FileRun, d: Draft, start: Pos, end: Pos) {
+        let (opts, meta) = (run.opts, d.rule);
         if opts.disabled.iter().any(|r| r == meta.id) {
             return;
         }
@@ -241,26 +211,19 @@ impl LintReport {
         self.findings.push(Finding {
             rule: meta.id,
             severity,
-            file: file.to_string(),
+            file: run.file.to_string(),
             start,
             end,
             message: d.message,
             help: d.help,
             suggestion: d.suggestion,
-            excerpt: lines.get(start.line).to_string(),
+            excerpt: run.lines.get(start.line).to_string(),
         });
     }
 
     pub fn has_errors(&self) -> bool {
         self.summary.errors > 0
     }
-}
-
-struct Draft {
-    message: String,
-    help: Option<String>,
-    suggestion: Option<String>,
-    severity: Option<Severity>,
 }
 
 /// Lint one string with default options (tests and library users).
