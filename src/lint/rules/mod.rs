@@ -36,7 +36,7 @@ mod prelude {
         AlterColumnOperation, AlterTableOperation, ColumnOption, ObjectType, Statement, TableConstraint,
     };
 
-    pub use super::{existing_alter, table_arg};
+    pub use super::{existing_alter, shell_arg, table_arg};
     pub use crate::lint::context::{column_key, FileCx};
     pub use crate::lint::rule::{Findings, Rule, RuleMeta, Severity};
     pub use crate::lint::source::Stmt;
@@ -54,6 +54,16 @@ pub fn existing_alter<'a>(stmt: &'a Stmt, cx: &FileCx) -> Option<&'a AlterTable>
 /// A table name as the `planner plan` CLI takes it: `users` or `billing.users`, quotes kept.
 pub fn table_arg(name: &ObjectName) -> String {
     name.to_string()
+}
+
+/// A command-line argument as a user would type it: single-quoted when it holds anything a shell
+/// would interpret (quoted identifiers like `"Users"."Name"`, spaces, parentheses).
+pub fn shell_arg(arg: &str) -> String {
+    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_.-,".contains(c)) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
 }
 
 /// How safe a column default is to add to a table with rows.
@@ -220,6 +230,14 @@ mod tests {
             let path = dir.join(format!("{}.sql", rule.meta().id));
             assert!(path.exists(), "missing fixture {}", path.display());
         }
+    }
+
+    #[test]
+    fn shell_args_are_quoted_only_when_needed() {
+        assert_eq!(shell_arg("billing.users.name"), "billing.users.name");
+        assert_eq!(shell_arg("\"Users\".\"Name\""), "'\"Users\".\"Name\"'");
+        assert_eq!(shell_arg("numeric(12,2)"), "'numeric(12,2)'");
+        assert_eq!(shell_arg("it's"), "'it'\\''s'");
     }
 
     #[test]

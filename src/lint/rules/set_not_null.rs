@@ -53,7 +53,7 @@ impl Rule for SetNotNull {
             if let Some(check) = cx.unvalidated_not_null_check(&at.name, &column, stmt.index).filter(|_| cx.pg_version >= 12) {
                 out.report(&META, format!("SET NOT NULL on {table}.{column_name} scans the table under ACCESS EXCLUSIVE: the CHECK {check} before it is NOT VALID, so it proves nothing"))
                     .help(format!("validate it first (no exclusive lock):\nALTER TABLE {table} VALIDATE CONSTRAINT {check};"))
-                    .suggest(format!("planner plan set-not-null {table}.{column_name}"));
+                    .suggest(format!("planner plan set-not-null {}", shell_arg(&format!("{table}.{column_name}"))));
                 continue;
             }
             let message = if cx.pg_version < 12 {
@@ -63,7 +63,7 @@ impl Rule for SetNotNull {
             };
             out.report(&META, message)
                 .help(format!("add the check NOT VALID, validate it (no exclusive lock), then SET NOT NULL uses it (PG 12+):\n{safe}"))
-                .suggest(format!("planner plan set-not-null {table}.{column_name}"));
+                .suggest(format!("planner plan set-not-null {}", shell_arg(&format!("{table}.{column_name}"))));
         }
     }
 }
