@@ -26,7 +26,13 @@ impl Rule for IndexWithoutConcurrently {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        if stmt.starts_with(&["REINDEX"]) && !stmt.words.iter().any(|w| w == "CONCURRENTLY") {
+        let concurrently = stmt.words.iter().any(|w| w == "CONCURRENTLY");
+        if stmt.starts_with(&["REINDEX"]) && concurrently && cx.pg_version < 12 {
+            out.report(&META, "REINDEX CONCURRENTLY does not exist before PostgreSQL 12: the migration fails")
+                .help("CREATE INDEX CONCURRENTLY a copy, DROP INDEX CONCURRENTLY the old one, then rename the copy");
+            return;
+        }
+        if stmt.starts_with(&["REINDEX"]) && !concurrently {
             let msg = "REINDEX without CONCURRENTLY locks the table against writes (and the index against reads)";
             let help = if cx.pg_version >= 12 {
                 "use REINDEX ... CONCURRENTLY outside a transaction block"
@@ -63,6 +69,11 @@ mod tests {
     #[test]
     fn flags_plain_create_drop_and_reindex() {
         assert_eq!(count("CREATE INDEX i ON t (a);\nDROP INDEX old;\nREINDEX INDEX i;", ID), 3);
+    }
+
+    #[test]
+    fn reindex_concurrently_needs_pg12() {
+        assert_eq!(findings_with("REINDEX INDEX CONCURRENTLY i;", ID, &pg(11)).len(), 1);
     }
 
     #[test]
