@@ -51,6 +51,8 @@ pub struct FileCx {
     pub unprotected_locks: Vec<usize>,
     // Running state while statements are observed in order.
     in_tx: bool,
+    /// Where an explicit BEGIN that has not been committed or rolled back yet starts.
+    pub open_begin: Option<(super::source::Pos, super::source::Pos)>,
     session_timeout: bool,
     local_timeout: bool,
     /// constraint name -> (table, column) of a CHECK (column IS NOT NULL).
@@ -119,6 +121,7 @@ impl FileCx {
                 .map(|(k, v)| (k.clone(), vec![(None, v.clone())]))
                 .collect(),
             in_tx: opts.assume_in_transaction,
+            open_begin: None,
             session_timeout: false,
             local_timeout: false,
             not_null_checks: HashMap::new(),
@@ -144,8 +147,12 @@ impl FileCx {
             return;
         };
         match ast {
-            Statement::StartTransaction { .. } => self.in_tx = true,
+            Statement::StartTransaction { .. } => {
+                self.in_tx = true;
+                self.open_begin = Some((stmt.start, stmt.end));
+            }
             Statement::Commit { .. } | Statement::Rollback { savepoint: None, .. } => {
+                self.open_begin = None;
                 self.in_tx = false;
                 self.local_timeout = false;
             }

@@ -99,8 +99,30 @@ Use an id from `planner check --list-rules` (or `all`).
 ",
 };
 
+/// Reported at a BEGIN that the file never commits.
+pub static UNCOMMITTED: RuleMeta = RuleMeta {
+    id: "uncommitted-transaction",
+    severity: Severity::Warning,
+    summary: "The file opens a transaction it never commits",
+    docs: "\
+## Problem
+```sql
+BEGIN;
+ALTER TABLE users ADD COLUMN note text;
+-- no COMMIT
+```
+
+## Why it matters
+psql rolls the transaction back when the session ends, so the migration silently does nothing;
+other tools commit it or leave the connection idle in transaction, holding its locks.
+
+## What to do
+End the file with `COMMIT;`, or drop the `BEGIN` if your migration tool wraps files itself.
+",
+};
+
 /// Findings the engine itself reports, not a rule over a statement.
-pub static ENGINE_RULES: &[&RuleMeta] = &[&UNPARSED, &UNKNOWN_IGNORE];
+pub static ENGINE_RULES: &[&RuleMeta] = &[&UNPARSED, &UNKNOWN_IGNORE, &UNCOMMITTED];
 
 /// Every rule's metadata: statement rules, then the engine's own.
 pub fn all_rules() -> impl Iterator<Item = &'static RuleMeta> {
@@ -157,6 +179,14 @@ impl LintReport {
         if let Ok(count) = result {
             self.summary.statements += count;
             cx.finish(known);
+        }
+        if let Some((start, end)) = cx.open_begin {
+            let draft = Draft::new(
+                &UNCOMMITTED,
+                "this BEGIN is never committed: the migration's changes are rolled back or left pending",
+            )
+            .with_help("end the file with `COMMIT;`");
+            self.push(&run, draft, start, end);
         }
     }
 
@@ -231,4 +261,17 @@ pub fn lint_str(file: &str, sql: &str, opts: &LintOptions) -> LintReport {
     let mut report = LintReport::default();
     report.lint_source(file, sql, opts, &mut KnownSchema::default());
     report
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uncommitted_begin_is_reported_at_the_begin() {
+        let opts = super::LintOptions::default();
+        let open = super::lint_str("t.sql", "SELECT 1;\nBEGIN;\nSELECT 2;", &opts);
+        let f: Vec<_> = open.findings.iter().filter(|f| f.rule == "uncommitted-transaction").collect();
+        assert_eq!((f.len(), f[0].start.line), (1, 2));
+        let closed = super::lint_str("t.sql", "BEGIN;\nSELECT 2;\nCOMMIT;", &opts);
+        assert!(closed.findings.iter().all(|f| f.rule != "uncommitted-transaction"));
+    }
 }
