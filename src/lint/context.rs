@@ -165,6 +165,10 @@ impl FileCx {
                     _ => self.session_timeout = on,
                 }
             }
+            // A view created here has no readers yet either.
+            Statement::CreateView(v) => {
+                self.created_tables.entry(table_key(&v.name)).or_insert(i);
+            }
             Statement::CreateIndex(ci) => {
                 if let Some(name) = &ci.name {
                     self.created_indexes.entry(table_key(name)).or_insert(i);

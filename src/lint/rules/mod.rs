@@ -27,6 +27,7 @@ crate::register_rules![
     unbatched_dml::UnbatchedDml,
     prefer_bigint_identity::PreferBigintIdentity,
     set_logged::SetLogged,
+    refresh_without_concurrently::RefreshWithoutConcurrently,
     enum_add_value_in_transaction::EnumAddValueInTransaction,
 ];
 
