@@ -20,6 +20,8 @@ Build the index first without blocking, then attach it (instant):
 CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);
 ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;
 ```
+EXCLUDE constraints are flagged too; they have no `USING INDEX` form, so they need a maintenance
+window (or a trigger enforcing the rule).
 ",
 };
 
