@@ -22,7 +22,11 @@ pub const DEFAULT_CONFIG: &str = "planner.yaml";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    #[serde(default)]
     pub targets: BTreeMap<String, TargetConfig>,
+    /// The `check:` section belongs to `planner check` (read and validated by src/lint/config.rs).
+    #[serde(default, rename = "check")]
+    pub _check: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     pub default_target: Option<String>,
     #[serde(skip)]

@@ -229,3 +229,25 @@ fn schema_file_wins_over_database_url_in_the_environment() {
         .assert()
         .success();
 }
+
+#[test]
+fn check_validates_change_files_against_the_schema() {
+    planner()
+        .args(["check", "examples/changes/rename_column.yaml", "--schema", &schema()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("valid against the schema; plan `rename_users_name`"));
+    // Same errors as `planner plan`, with file:line:column.
+    planner()
+        .args(["check", "tests/fixtures/bad/missing_table.yaml", "--schema", &schema()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "tests/fixtures/bad/missing_table.yaml:3:29: table public.userz does not exist",
+        ));
+    planner()
+        .args(["check", "examples/changes/rename_column.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--schema FILE.sql"));
+}

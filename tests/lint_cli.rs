@@ -170,7 +170,7 @@ fn bad_input_exits_2() {
         .current_dir(dir.path())
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("not supported yet"));
+        .stderr(predicate::str::contains("`changes` is empty"));
     let unterminated = write(dir.path(), "u.sql", "SELECT 1;\nSELECT 'oops;\n");
     check()
         .arg(&unterminated)

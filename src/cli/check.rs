@@ -34,6 +34,12 @@ pub struct CheckArgs {
     /// Colour in human output: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub color: Colour,
+    /// Schema that change files (*.yaml) are validated against.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// Live database that change files (*.yaml) are validated against.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
     /// Print every rule id with its default severity and summary, then exit.
     #[arg(long)]
     pub list_rules: bool,
@@ -56,7 +62,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let opts = options(&args)?;
-    let report = lint_paths(&args.paths, &opts)?;
+    // Change files are validated against the schema like `planner plan` does; SQL is linted.
+    let (changes, sql): (Vec<&PathBuf>, Vec<&PathBuf>) = args.paths.iter().partition(|p| is_change_file(p));
+    for change in &changes {
+        let summary = check_change_file(change, &args)?;
+        writeln!(out, "{summary}")?;
+    }
+    if sql.is_empty() {
+        return Ok(());
+    }
+    let sql: Vec<PathBuf> = sql.into_iter().cloned().collect();
+    let report = lint_paths(&sql, &opts)?;
     let colour = match args.color {
         Colour::Always => true,
         Colour::Never => false,
@@ -117,8 +133,12 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> anyhow::Result<LintR
         };
         for file in files {
             if is_change_file(&file) {
-                check_change_file(&file)?;
-                continue;
+                return Err(InputError::new(format!(
+                    "{}: change files are checked when named directly",
+                    file.display()
+                ))
+                .help("run `planner check CHANGE.yaml --schema FILE.sql`")
+                .into());
             }
             let bytes = std::fs::read(&file)
                 .map_err(|e| InputError::new(format!("cannot read {}: {e}", file.display())))?;
@@ -136,11 +156,28 @@ fn is_change_file(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
-/// Validate a change YAML against the schema (same errors as `planner plan`).
-pub fn check_change_file(path: &Path) -> anyhow::Result<()> {
-    Err(InputError::new(format!("{}: checking change files is not supported yet", path.display()))
-        .help("run `planner plan` on it to validate it")
-        .into())
+/// Validate a change YAML against the schema (same errors as `planner plan`, nothing written).
+pub fn check_change_file(path: &Path, args: &CheckArgs) -> anyhow::Result<String> {
+    let located = crate::change::parse_change_file(path)?;
+    if args.schema.is_none() && args.database_url.is_none() {
+        return Err(InputError::new(format!(
+            "{}: checking a change file needs the current schema",
+            path.display()
+        ))
+        .help("pass --schema FILE.sql or --database-url URL")
+        .into());
+    }
+    let model =
+        super::plan::load_model_from(args.schema.as_deref(), args.database_url.as_deref(), args.pg_version)?;
+    let plan = super::plan::build_plan(&located, &model, None)?;
+    let phases: Vec<&str> = plan.phases.iter().map(|p| p.phase.as_str()).collect();
+    Ok(format!(
+        "ok: {}: {} change(s) valid against the schema; plan `{}` would have phases {}",
+        path.display(),
+        located.file.changes.len(),
+        plan.name,
+        phases.join(", ")
+    ))
 }
 
 /// *.sql files under `dir`, sorted by path so migrations are read in the order tools apply them.

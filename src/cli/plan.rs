@@ -184,16 +184,25 @@ fn shorthand_changes(short: &Shorthand) -> LocatedChanges {
 
 /// The current schema, from --schema or --database-url.
 pub fn load_model(options: &PlanOptions) -> anyhow::Result<SchemaModel> {
-    if let Some(path) = &options.schema {
-        return load_schema_file(path, options.pg_version.unwrap_or(DEFAULT_PG_VERSION));
+    load_model_from(options.schema.as_deref(), options.database_url.as_deref(), options.pg_version)
+}
+
+/// The current schema from a file (wins) or a live database.
+pub fn load_model_from(
+    schema: Option<&Path>,
+    database_url: Option<&str>,
+    pg_version: Option<u32>,
+) -> anyhow::Result<SchemaModel> {
+    if let Some(path) = schema {
+        return load_schema_file(path, pg_version.unwrap_or(DEFAULT_PG_VERSION));
     }
-    if let Some(url) = &options.database_url {
+    if let Some(url) = database_url {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         return runtime.block_on(async {
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect(url).await.context("connecting to --database-url")?;
             let model = crate::model::introspect::introspect(&mut conn, &[]).await?;
-            if let Some(v) = options.pg_version {
+            if let Some(v) = pg_version {
                 if v != model.pg_version {
                     return Err(InputError::new(format!(
                         "--pg-version {v} does not match the server (PostgreSQL {})",
