@@ -165,8 +165,9 @@ pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::
     // Detached: the session settings below must not leak into the caller's pool.
     let mut conn = pool.acquire().await.context("connecting for the backfill")?.detach();
     let lock_timeout = opts.lock_timeout.unwrap_or(Duration::from_secs(2));
-    // synchronous_commit off: each batch commits its rows and its checkpoint in one WAL record,
-    // so a server crash loses both or neither; the checkpoint never runs ahead of the data.
+    // synchronous_commit off: each batch's rows and checkpoint commit in one transaction and WAL
+    // replays in order, so a server crash loses whole batches with their checkpoints, never one
+    // without the other; not waiting for the flush makes small batches cheap.
     // force_custom_plan: a generic plan cannot see how narrow each key range is. Every statement
     // of this session walks a key range in index order: never let a stale or missing estimate
     // turn one into a full scan or a sort of the rest of the table.
