@@ -198,6 +198,13 @@ async fn workload(
     (all, errors.load(Ordering::Relaxed))
 }
 
+/// The machine's load (1, 5, 15 min): shared CI machines make per-batch round trips noisy.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn pct(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -222,6 +229,9 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
 
+    let version: String = sqlx::query_scalar("SELECT version()").fetch_one(&pool).await?;
+    println!("{version}");
+    println!("load average before: {}", load_average());
     println!("bulk UPDATE vs planner backfill (no sleep), same server, same run");
     println!(
         "{:>10} {:>12} {:>14} {:>7} {:>14} {:>7}",
@@ -308,6 +318,7 @@ async fn main() -> anyhow::Result<()> {
         );
         println!("  p99 ratio during/without: {:.2}", pct(&during, 0.99) / pct(&base, 0.99).max(1e-9));
     }
+    println!("load average after: {}", load_average());
     pool.close().await;
     exec(&admin, "DROP DATABASE IF EXISTS planner_bench WITH (FORCE)").await?;
     Ok(())
