@@ -218,3 +218,14 @@ fn every_subcommand_has_help() {
     planner().args(["completions", "bash"]).assert().success().stdout(predicate::str::contains("planner"));
     planner().args(["no-such-command"]).assert().code(2);
 }
+
+#[test]
+fn schema_file_wins_over_database_url_in_the_environment() {
+    let out = tempfile::tempdir().expect("tempdir");
+    planner()
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .args(["plan", "drop-column", "users.legacy_flag", "--schema", &schema(), "--out"])
+        .arg(out.path())
+        .assert()
+        .success();
+}

@@ -182,6 +182,19 @@ fn bad_input_exits_2() {
 }
 
 #[test]
+fn byte_order_mark_and_crlf_are_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "w.sql", "\u{feff}SELECT 1;\r\nDROP TABLE t;\r\n");
+    check()
+        .arg(&f)
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("w.sql:2:1"))
+        .stdout(predicate::str::contains("0 unparsed"));
+}
+
+#[test]
 fn list_rules_names_every_rule() {
     check()
         .arg("--list-rules")
@@ -189,4 +202,61 @@ fn list_rules_names_every_rule() {
         .code(0)
         .stdout(predicate::str::contains("set-not-null"))
         .stdout(predicate::str::contains("unbatched-dml"));
+}
+
+/// Split a suggested command line the way a POSIX shell would (plain words and '...' quoting).
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted, mut in_word) = (Vec::new(), String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            ' ' if !quoted => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                }
+                in_word = false;
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+#[test]
+fn suggested_planner_commands_run_against_the_example_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "SET lock_timeout = '2s';\n\
+               ALTER TABLE users RENAME COLUMN name TO full_name;\n\
+               ALTER TABLE users DROP COLUMN legacy_flag;\n\
+               ALTER TABLE users ALTER COLUMN email SET NOT NULL;\n\
+               ALTER TABLE orders RENAME COLUMN \"MixedCase\" TO \"Mixed2\";\n";
+    let out =
+        check().arg("--format=json").arg("-").current_dir(dir.path()).write_stdin(sql).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let suggestions: Vec<&str> =
+        report["findings"].as_array().unwrap().iter().filter_map(|f| f["suggestion"].as_str()).collect();
+    assert_eq!(suggestions.len(), 4, "{suggestions:?}");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.sql");
+    for suggestion in suggestions {
+        let words = shell_words(suggestion);
+        assert_eq!(words[0], "planner", "{suggestion}");
+        Command::cargo_bin("planner")
+            .unwrap()
+            .args(&words[1..])
+            .arg("--schema")
+            .arg(&schema)
+            .arg("--out")
+            .arg(dir.path().join("plans"))
+            .assert()
+            .code(0);
+    }
 }

@@ -3,7 +3,7 @@
 -- and `planner apply` runs the same statements from plan.yaml.
 -- By hand: psql -v ON_ERROR_STOP=1 -f expand.down.sql
 
--- 1. undo: drop NOT NULL on legacy_flag so the new app can insert rows without it (catalog only)
+-- 1. undo: drop NOT NULL on legacy_flag so the new app can insert rows without it (catalog only); undoing it fails once the new app has inserted rows without legacy_flag
 --    lock: ACCESS EXCLUSIVE, brief (catalog-only, milliseconds) on public.users
 BEGIN;
 SET LOCAL lock_timeout = '2s';

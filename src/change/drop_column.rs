@@ -64,7 +64,10 @@ impl ChangeKind for DropColumn {
         if column.not_null && column.default.is_none() && column.generated.is_none() {
             expand.push(
                 Step::new(
-                    format!("drop NOT NULL on {cs} so the new app can insert rows without it (catalog only)"),
+                    format!(
+                        "drop NOT NULL on {cs} so the new app can insert rows without it (catalog only); \
+                         undoing it fails once the new app has inserted rows without {cs}"
+                    ),
                     render::drop_not_null(t, c),
                     Lock::AccessExclusiveBrief,
                     t,

@@ -87,7 +87,11 @@ impl ChangeKind for SetNotNull {
         phases.compat = Some([
             AppCompat {
                 old_app: AppAccess::full(format!("may still write NULL to {cs}{filled}")),
-                new_app: AppAccess::full(format!("always writes {cs}")),
+                new_app: AppAccess {
+                    writes: true,
+                    reads: false,
+                    note: format!("always writes {cs}; rows not yet backfilled may still hold NULL"),
+                },
             },
             AppCompat {
                 old_app: AppAccess::full(format!("may still write NULL to {cs}{filled}")),

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::args::TargetArgs;
+use super::args::{LockArgs, TargetArgs};
+use crate::exec::{self, ApplyOptions, ApplyOutcome, LoadedPlan, Session};
 use crate::plan::PhaseKind;
 
 #[derive(Debug, Args)]
@@ -14,6 +15,11 @@ pub struct ApplyArgs {
     /// The phase to apply: expand, backfill or contract.
     #[arg(long)]
     pub phase: PhaseKind,
+    /// Print exactly the statements the phase would run and the locks they take; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -23,13 +29,57 @@ pub struct NextArgs {
     /// The plan folder written by `planner plan`.
     pub plan_dir: PathBuf,
     #[command(flatten)]
+    pub lock: LockArgs,
+    #[command(flatten)]
     pub target: TargetArgs,
 }
 
-pub async fn run(_args: ApplyArgs) -> anyhow::Result<()> {
-    anyhow::bail!("apply is not implemented yet")
+pub async fn run(args: ApplyArgs) -> anyhow::Result<()> {
+    let loaded = LoadedPlan::load(&args.plan_dir)?;
+    if args.dry_run {
+        let phase = loaded.phase(args.phase)?;
+        print!("{}", exec::dry_run::render(&loaded.plan, phase, &args.lock.session_options()));
+        return Ok(());
+    }
+    let url = args.target.resolve_url()?;
+    let mut session = Session::open(&url, args.lock.session_options()).await?;
+    // Throttling flags live on `planner backfill`; `apply --phase backfill` runs with the defaults.
+    let outcome = exec::apply_phase(&mut session, &loaded, args.phase, &ApplyOptions::default()).await;
+    session.close().await?;
+    report(&loaded, outcome?);
+    Ok(())
 }
 
-pub async fn run_next(_args: NextArgs) -> anyhow::Result<()> {
-    anyhow::bail!("next is not implemented yet")
+pub async fn run_next(args: NextArgs) -> anyhow::Result<()> {
+    let loaded = LoadedPlan::load(&args.plan_dir)?;
+    let url = args.target.resolve_url()?;
+    let mut session = Session::open(&url, args.lock.session_options()).await?;
+    let outcome = exec::apply_next(&mut session, &loaded, &ApplyOptions::default()).await;
+    session.close().await?;
+    report(&loaded, outcome?);
+    Ok(())
+}
+
+fn report(loaded: &LoadedPlan, outcome: ApplyOutcome) {
+    let name = &loaded.plan.name;
+    match outcome {
+        ApplyOutcome::Applied { phase, steps } => {
+            println!("applied {phase} of plan {name} ({steps} step{})", if steps == 1 { "" } else { "s" });
+            if let Some(p) = loaded.plan.phase(phase) {
+                println!("  old app: {}\n  new app: {}", p.compat.old_app.note, p.compat.new_app.note);
+            }
+            match loaded.plan.phases.iter().find(|p| p.phase > phase) {
+                Some(next) => {
+                    println!("  next: planner apply {} --phase {}", loaded.dir.display(), next.phase)
+                }
+                None => println!("  plan {name} is complete"),
+            }
+        }
+        ApplyOutcome::AlreadyDone { phase } => {
+            println!("{phase} of plan {name} is already applied; nothing to do")
+        }
+        ApplyOutcome::Interrupted { phase } => {
+            println!("{phase} of plan {name} stopped early; its checkpoint is saved, run the same command to resume")
+        }
+    }
 }

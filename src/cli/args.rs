@@ -7,8 +7,9 @@ use clap::Args;
 /// Where the database is: a URL, or a named target from planner.yaml.
 #[derive(Debug, Clone, Args, Default)]
 pub struct TargetArgs {
-    /// PostgreSQL connection URL (e.g. postgres://postgres@127.0.0.1:5432/app).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, conflicts_with = "target")]
+    /// PostgreSQL connection URL (e.g. postgres://postgres@127.0.0.1:5432/app). A --target wins
+    /// over DATABASE_URL from the environment.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// A named target from planner.yaml (one database per service).
     #[arg(long)]
@@ -25,5 +26,30 @@ impl TargetArgs {
     /// The connection URL these flags point at.
     pub fn resolve_url(&self) -> anyhow::Result<String> {
         crate::config::resolve_database_url(self)
+    }
+}
+
+/// How DDL waits for locks.
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// How long each DDL statement may wait for its lock before giving up and retrying (e.g. 2s, 500ms).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// Retries after a lock timeout, with exponential backoff and jitter; then planner gives up cleanly.
+    #[arg(long, default_value_t = 5)]
+    pub retries: u32,
+    /// Upper bound for catalog-only DDL (statements that scan the table, like VALIDATE, have none).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub statement_timeout: std::time::Duration,
+}
+
+impl LockArgs {
+    pub fn session_options(&self) -> crate::exec::SessionOptions {
+        crate::exec::SessionOptions {
+            lock_timeout: self.lock_timeout,
+            statement_timeout: self.statement_timeout,
+            retries: self.retries,
+            ..Default::default()
+        }
     }
 }

@@ -50,8 +50,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.list_rules {
-        for rule in crate::lint::rules::RULES {
-            let m = rule.meta();
+        for m in crate::lint::all_rules() {
             writeln!(out, "{:<34} {:<8} {}", m.id, m.severity.to_string(), m.summary)?;
         }
         return Ok(());
@@ -125,7 +124,9 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> anyhow::Result<LintR
                 .map_err(|e| InputError::new(format!("cannot read {}: {e}", file.display())))?;
             let sql = String::from_utf8(bytes)
                 .map_err(|e| InputError::new(format!("{}: not UTF-8 text ({e})", file.display())))?;
-            report.lint_source(&file.display().to_string(), &sql, opts, &mut known);
+            // Editors on Windows save a byte-order mark; it is not SQL.
+            let sql = sql.strip_prefix('\u{feff}').unwrap_or(&sql);
+            report.lint_source(&file.display().to_string(), sql, opts, &mut known);
         }
     }
     Ok(report)

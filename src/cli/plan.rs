@@ -69,7 +69,8 @@ pub enum Shorthand {
 #[derive(Debug, Args)]
 pub struct PlanOptions {
     /// Current schema from a SQL file (CREATE TABLE/INDEX/VIEW, ALTER TABLE ADD CONSTRAINT, pg_dump -s).
-    #[arg(long, global = true, value_name = "FILE", conflicts_with = "database_url")]
+    /// Wins over --database-url / DATABASE_URL.
+    #[arg(long, global = true, value_name = "FILE")]
     pub schema: Option<PathBuf>,
     /// Current schema from a live database (read-only introspection of pg_catalog).
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]

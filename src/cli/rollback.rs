@@ -1,19 +1,29 @@
-//! `planner rollback`.
+//! `planner rollback PLAN_DIR`: undo the latest applied phase.
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use super::args::TargetArgs;
+use super::args::{LockArgs, TargetArgs};
+use crate::exec::{self, LoadedPlan, Session};
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The plan folder written by `planner plan`.
-    pub plan_dir: Option<PathBuf>,
+    pub plan_dir: PathBuf,
+    #[command(flatten)]
+    pub lock: LockArgs,
     #[command(flatten)]
     pub target: TargetArgs,
 }
 
-pub async fn run(_args: RollbackArgs) -> anyhow::Result<()> {
-    anyhow::bail!("rollback is not implemented yet")
+pub async fn run(args: RollbackArgs) -> anyhow::Result<()> {
+    let loaded = LoadedPlan::load(&args.plan_dir)?;
+    let url = args.target.resolve_url()?;
+    let mut session = Session::open(&url, args.lock.session_options()).await?;
+    let result = exec::rollback_latest(&mut session, &loaded).await;
+    session.close().await?;
+    let phase = result?;
+    println!("rolled back {phase} of plan {}", loaded.plan.name);
+    Ok(())
 }

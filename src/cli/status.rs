@@ -1,19 +1,158 @@
-//! `planner status`.
+//! `planner status [PLAN_DIR]`: every known plan on the target, phase by phase.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::args::TargetArgs;
+use crate::exec::apply::next_pending;
+use crate::exec::state::{self, PhaseStatus};
+use crate::exec::{LoadedPlan, Session};
+use crate::plan::{PhaseKind, Plan};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The plan folder written by `planner plan`.
+    /// Show only this plan folder (also when it has not been applied anywhere yet).
     pub plan_dir: Option<PathBuf>,
+    /// Show every target of planner.yaml, one after the other.
+    #[arg(long, conflicts_with = "target")]
+    pub all_targets: bool,
     #[command(flatten)]
     pub target: TargetArgs,
 }
 
-pub async fn run(_args: StatusArgs) -> anyhow::Result<()> {
-    anyhow::bail!("status is not implemented yet")
+pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
+    let loaded = args.plan_dir.as_deref().map(LoadedPlan::load).transpose()?;
+    if args.all_targets {
+        for (name, url) in crate::config::all_targets(&args.target)? {
+            println!("== target {name}");
+            match status_text(&url, loaded.as_ref()).await {
+                Ok(text) => print!("{text}"),
+                Err(e) => println!("  error: {e:#}"),
+            }
+        }
+        return Ok(());
+    }
+    let url = args.target.resolve_url()?;
+    print!("{}", status_text(&url, loaded.as_ref()).await?);
+    Ok(())
+}
+
+/// The status report of one database (optionally only one plan).
+pub async fn status_text(url: &str, only: Option<&LoadedPlan>) -> anyhow::Result<String> {
+    let mut session = Session::observe(url).await?;
+    let result = render(&mut session, only).await;
+    session.close().await?;
+    result
+}
+
+async fn render(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Result<String> {
+    let mut plans: Vec<(Plan, String, Option<String>)> = Vec::new();
+    for record in state::all_plans(session.conn()).await? {
+        if only.is_some_and(|l| l.plan.name != record.name) {
+            continue;
+        }
+        let plan: Plan = serde_yaml_ng::from_str(&record.plan_yaml)?;
+        let drift = only.filter(|l| l.sha256 != record.plan_sha256).map(|l| {
+            format!(
+                "plan.yaml in {} differs from the applied one (sha256 {})",
+                l.dir.display(),
+                record.plan_sha256
+            )
+        });
+        plans.push((plan, format!("registered {} by {}", record.registered_at, record.registered_by), drift));
+    }
+    if let Some(l) = only {
+        if plans.is_empty() {
+            plans.push((l.plan.clone(), "not applied to this database yet".to_string(), None));
+        }
+    }
+    let mut out = String::new();
+    if plans.is_empty() {
+        out.push_str("no plans have been applied to this database\n");
+    }
+    for (plan, registered, drift) in plans {
+        let records = state::phase_records(session.conn(), &plan.name).await?;
+        let backfill = state::backfill_records(session.conn(), &plan.name).await?;
+        let _ = writeln!(out, "plan {} ({registered})", plan.name);
+        for line in &plan.description {
+            let _ = writeln!(out, "  {line}");
+        }
+        if let Some(d) = drift {
+            let _ = writeln!(out, "  WARNING: {d}");
+        }
+        for phase in &plan.phases {
+            let record = records.iter().find(|r| r.phase == phase.phase);
+            let line = match record {
+                None => "pending".to_string(),
+                Some(r) => format!(
+                    "{:<11} {} by {}{}",
+                    r.status.as_str(),
+                    r.finished_at.as_deref().unwrap_or(&r.started_at),
+                    r.applied_by,
+                    r.error
+                        .as_deref()
+                        .map(|e| format!("\n              error: {}", first_line(e)))
+                        .unwrap_or_default()
+                ),
+            };
+            let _ = writeln!(out, "  {:<9} {line}", phase.phase.as_str());
+            if phase.phase == PhaseKind::Backfill {
+                for b in &backfill {
+                    let _ = writeln!(
+                        out,
+                        "              {}: {} rows in {} batches, {} ({})",
+                        b.table,
+                        crate::exec::verify::thousands(b.rows_done),
+                        b.batches,
+                        if b.finished_at.is_some() { "finished" } else { "in progress" },
+                        b.finished_at.as_deref().unwrap_or(&b.updated_at)
+                    );
+                }
+            }
+        }
+        let latest_done = plan
+            .phases
+            .iter()
+            .rfind(|p| records.iter().any(|r| r.phase == p.phase && r.status == PhaseStatus::Done));
+        match latest_done {
+            None => {
+                let _ = writeln!(out, "  apps now: old app only (nothing applied yet)");
+            }
+            Some(p) => {
+                let _ = writeln!(
+                    out,
+                    "  apps now: old app {} ({}); new app {} ({})",
+                    access(p.compat.old_app.reads, p.compat.old_app.writes),
+                    p.compat.old_app.note,
+                    access(p.compat.new_app.reads, p.compat.new_app.writes),
+                    p.compat.new_app.note
+                );
+            }
+        }
+        match next_pending(&plan, &records) {
+            Some(next) => {
+                let dir = only.map(|l| l.dir.display().to_string()).unwrap_or_else(|| "<plan dir>".into());
+                let _ = writeln!(out, "  next: planner apply {dir} --phase {next}");
+            }
+            None => {
+                let _ = writeln!(out, "  next: nothing, every phase is applied");
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn access(reads: bool, writes: bool) -> &'static str {
+    match (reads, writes) {
+        (true, true) => "may read and write",
+        (true, false) => "may read only",
+        (false, true) => "may write only",
+        (false, false) => "must not run",
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
 }

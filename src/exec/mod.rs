@@ -1,3 +1,12 @@
-//! Running plans against a live database: sessions, state, preconditions.
+//! Running plans against a live database: sessions, state, preconditions, apply and rollback.
 
+pub mod apply;
+pub mod dry_run;
+pub mod rollback;
+pub mod session;
 pub mod state;
+pub mod verify;
+
+pub use apply::{apply_next, apply_phase, ApplyOptions, ApplyOutcome, LoadedPlan};
+pub use rollback::rollback_latest;
+pub use session::{Session, SessionOptions};

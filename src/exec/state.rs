@@ -35,6 +35,21 @@ CREATE TABLE IF NOT EXISTS planner.backfill_progress (
     PRIMARY KEY (plan, table_name)
 );
 "#,
+    // 2: the columns of the plan's tables after each phase (contract compares against them),
+    //    and an append-only history of every apply/rollback for `planner status`.
+    r#"
+ALTER TABLE planner.phases ADD COLUMN IF NOT EXISTS table_shapes jsonb;
+CREATE TABLE IF NOT EXISTS planner.history (
+    id       bigserial PRIMARY KEY,
+    plan     text NOT NULL,
+    phase    text NOT NULL,
+    action   text NOT NULL,
+    status   text NOT NULL,
+    actor    text NOT NULL,
+    at       timestamptz NOT NULL DEFAULT now(),
+    detail   text
+);
+"#,
 ];
 
 /// Create schema `planner` and bring it to the latest version. Safe to call concurrently:
@@ -71,5 +86,322 @@ pub async fn ensure_schema(conn: &mut sqlx::PgConnection) -> anyhow::Result<()> 
             .await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+use std::collections::BTreeMap;
+
+use sqlx::PgConnection;
+
+use crate::error::Refusal;
+use crate::plan::{Phase, PhaseKind, Plan};
+
+/// Where one phase of a plan stands in the target database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseStatus {
+    Running,
+    Done,
+    Failed,
+    RolledBack,
+}
+
+impl PhaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseStatus::Running => "running",
+            PhaseStatus::Done => "done",
+            PhaseStatus::Failed => "failed",
+            PhaseStatus::RolledBack => "rolled_back",
+        }
+    }
+
+    fn parse(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "running" => PhaseStatus::Running,
+            "done" => PhaseStatus::Done,
+            "failed" => PhaseStatus::Failed,
+            "rolled_back" => PhaseStatus::RolledBack,
+            other => anyhow::bail!("unknown phase status `{other}` in planner.phases"),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PhaseRecord {
+    pub phase: PhaseKind,
+    pub status: PhaseStatus,
+    /// File name -> sha256 of what was applied (plan.yaml and the phase's SQL files).
+    pub checksums: BTreeMap<String, String>,
+    pub applied_by: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+    /// Table (short name) -> columns, taken when the phase finished.
+    pub table_shapes: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanRecord {
+    pub name: String,
+    pub plan_sha256: String,
+    pub plan_yaml: String,
+    pub registered_at: String,
+    pub registered_by: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackfillRecord {
+    pub table: String,
+    pub rows_done: i64,
+    pub batches: i64,
+    pub updated_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// Who is running planner: OS user and host, plus the database role (added in SQL).
+pub fn actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .unwrap_or_else(|| "unknown-host".into());
+    format!("{user}@{host}")
+}
+
+/// The checksums recorded with a phase: plan.yaml and the phase's own SQL files.
+pub fn phase_checksums(plan: &Plan, plan_sha: &str, phase: &Phase) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::from([("plan.yaml".to_string(), plan_sha.to_string())]);
+    for file in phase.up_file.iter().chain(phase.down_file.iter()) {
+        if let Some(sha) = plan.files.get(file) {
+            out.insert(file.clone(), sha.clone());
+        }
+    }
+    out
+}
+
+pub async fn plan_record(conn: &mut PgConnection, name: &str) -> anyhow::Result<Option<PlanRecord>> {
+    let row: Option<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT name, plan_sha256, plan_yaml, to_char(registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', registered_by FROM planner.plans WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(name, plan_sha256, plan_yaml, registered_at, registered_by)| PlanRecord {
+        name,
+        plan_sha256,
+        plan_yaml,
+        registered_at,
+        registered_by,
+    }))
+}
+
+pub async fn all_plans(conn: &mut PgConnection) -> anyhow::Result<Vec<PlanRecord>> {
+    let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+        "SELECT name, plan_sha256, plan_yaml, to_char(registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', registered_by FROM planner.plans ORDER BY registered_at, name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, plan_sha256, plan_yaml, registered_at, registered_by)| PlanRecord {
+            name,
+            plan_sha256,
+            plan_yaml,
+            registered_at,
+            registered_by,
+        })
+        .collect())
+}
+
+pub async fn phase_records(conn: &mut PgConnection, plan: &str) -> anyhow::Result<Vec<PhaseRecord>> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(String, String, serde_json::Value, String, String, Option<String>, Option<String>, Option<serde_json::Value>)> =
+        sqlx::query_as(
+            "SELECT phase, status, checksums, applied_by, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', error, table_shapes
+               FROM planner.phases WHERE plan = $1",
+        )
+        .bind(plan)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut out = Vec::new();
+    for (phase, status, checksums, applied_by, started_at, finished_at, error, table_shapes) in rows {
+        out.push(PhaseRecord {
+            phase: phase.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            status: PhaseStatus::parse(&status)?,
+            checksums: serde_json::from_value(checksums).unwrap_or_default(),
+            applied_by,
+            started_at,
+            finished_at,
+            error,
+            table_shapes,
+        });
+    }
+    out.sort_by_key(|r| r.phase);
+    Ok(out)
+}
+
+/// Record the plan, or refuse when a plan of the same name was applied with different files.
+pub async fn register_plan(
+    conn: &mut PgConnection,
+    plan: &Plan,
+    plan_sha: &str,
+    plan_yaml: &str,
+) -> anyhow::Result<()> {
+    if let Some(existing) = plan_record(conn, &plan.name).await? {
+        if existing.plan_sha256 == plan_sha {
+            return Ok(());
+        }
+        let records = phase_records(conn, &plan.name).await?;
+        let applied: Vec<&PhaseRecord> =
+            records.iter().filter(|r| r.status != PhaseStatus::RolledBack).collect();
+        if let Some(first) = applied.first() {
+            let changed = changed_file(&existing, plan, first);
+            return Err(Refusal::new(format!(
+                "plan `{}`: {changed} changed since phase {} was applied by {} at {} \
+                 (recorded plan sha256 {}, now {plan_sha}); refusing to mix two versions of a plan",
+                plan.name, first.phase, first.applied_by, first.started_at, existing.plan_sha256
+            ))
+            .into());
+        }
+        sqlx::query("UPDATE planner.plans SET plan_sha256 = $2, plan_yaml = $3 WHERE name = $1")
+            .bind(&plan.name)
+            .bind(plan_sha)
+            .bind(plan_yaml)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO planner.plans (name, plan_sha256, plan_yaml, registered_by)
+         VALUES ($1, $2, $3, $4 || ' as ' || current_user)",
+    )
+    .bind(&plan.name)
+    .bind(plan_sha)
+    .bind(plan_yaml)
+    .bind(actor())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Name the file that differs between what was applied and what is on disk now.
+fn changed_file(existing: &PlanRecord, plan: &Plan, applied: &PhaseRecord) -> String {
+    let mut changed: Vec<String> = applied
+        .checksums
+        .iter()
+        .filter(|(file, sha)| file.as_str() != "plan.yaml" && plan.files.get(*file) != Some(*sha))
+        .map(|(file, _)| file.clone())
+        .collect();
+    if let Ok(old) = serde_yaml_ng::from_str::<Plan>(&existing.plan_yaml) {
+        for (file, sha) in &plan.files {
+            if old.files.get(file) != Some(sha) && !changed.contains(file) {
+                changed.push(file.clone());
+            }
+        }
+    }
+    if changed.is_empty() {
+        "plan.yaml".to_string()
+    } else {
+        changed.join(", ")
+    }
+}
+
+pub async fn start_phase(
+    conn: &mut PgConnection,
+    plan: &str,
+    phase: PhaseKind,
+    checksums: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO planner.phases (plan, phase, status, checksums, applied_by, started_at)
+         VALUES ($1, $2, 'running', $3, $4 || ' as ' || current_user, now())
+         ON CONFLICT (plan, phase) DO UPDATE SET status = 'running', checksums = EXCLUDED.checksums,
+             applied_by = EXCLUDED.applied_by, started_at = now(), finished_at = NULL, error = NULL, table_shapes = NULL",
+    )
+    .bind(plan)
+    .bind(phase.as_str())
+    .bind(serde_json::to_value(checksums)?)
+    .bind(actor())
+    .execute(&mut *conn)
+    .await?;
+    log(conn, plan, phase, "apply", "running", None).await
+}
+
+pub async fn finish_phase(
+    conn: &mut PgConnection,
+    plan: &str,
+    phase: PhaseKind,
+    status: PhaseStatus,
+    error: Option<&str>,
+    table_shapes: Option<serde_json::Value>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE planner.phases SET status = $3, finished_at = now(), error = $4, table_shapes = $5
+          WHERE plan = $1 AND phase = $2",
+    )
+    .bind(plan)
+    .bind(phase.as_str())
+    .bind(status.as_str())
+    .bind(error)
+    .bind(table_shapes)
+    .execute(&mut *conn)
+    .await?;
+    let action = if status == PhaseStatus::RolledBack { "rollback" } else { "apply" };
+    log(conn, plan, phase, action, status.as_str(), error).await
+}
+
+/// Append to planner.history.
+pub async fn log(
+    conn: &mut PgConnection,
+    plan: &str,
+    phase: PhaseKind,
+    action: &str,
+    status: &str,
+    detail: Option<&str>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO planner.history (plan, phase, action, status, actor, detail)
+         VALUES ($1, $2, $3, $4, $5 || ' as ' || current_user, $6)",
+    )
+    .bind(plan)
+    .bind(phase.as_str())
+    .bind(action)
+    .bind(status)
+    .bind(actor())
+    .bind(detail)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn backfill_records(conn: &mut PgConnection, plan: &str) -> anyhow::Result<Vec<BackfillRecord>> {
+    let rows: Vec<(String, i64, i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT table_name, rows_done, batches, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC'
+           FROM planner.backfill_progress WHERE plan = $1 ORDER BY table_name",
+    )
+    .bind(plan)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(table, rows_done, batches, updated_at, finished_at)| BackfillRecord {
+            table,
+            rows_done,
+            batches,
+            updated_at,
+            finished_at,
+        })
+        .collect())
+}
+
+/// Forget backfill checkpoints (rolling back the backfill phase means it runs again from the start).
+pub async fn reset_backfill(conn: &mut PgConnection, plan: &str) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM planner.backfill_progress WHERE plan = $1")
+        .bind(plan)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

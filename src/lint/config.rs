@@ -48,7 +48,7 @@ pub fn parse(text: &str, file: &str) -> Result<CheckConfig, InputError> {
     let config = parsed.check.unwrap_or_default();
     for id in config.disable.iter().chain(config.severity.keys()) {
         if super::rule_by_id(id).is_none() {
-            let known: Vec<&str> = super::rules::RULES.iter().map(|r| r.meta().id).collect();
+            let known: Vec<&str> = super::all_rules().map(|m| m.id).collect();
             let closest = known.iter().max_by(|a, b| {
                 strsim::jaro_winkler(id, a)
                     .partial_cmp(&strsim::jaro_winkler(id, b))

@@ -42,9 +42,21 @@ pub struct FileCx {
     validated_not_null: HashMap<(String, String), usize>,
     /// (table, column) -> (index it was declared at in this file, or None for an earlier file, type).
     column_types: HashMap<ColumnKey, TypeHistory>,
+    /// (table, column) -> (index, name) of a `CHECK (column IS NOT NULL) NOT VALID` added in this file.
+    unvalidated_not_null: HashMap<ColumnKey, (usize, String)>,
+    /// index key -> index of the CREATE INDEX in this file.
+    created_indexes: HashMap<String, usize>,
     /// Statements that wait for a blocking lock with no lock_timeout in force: reported once per
     /// file, at the first one, so a long migration gives one finding instead of one per line.
     pub unprotected_locks: Vec<usize>,
+    // Running state while statements are observed in order.
+    in_tx: bool,
+    /// Where an explicit BEGIN that has not been committed or rolled back yet starts.
+    pub open_begin: Option<(super::source::Pos, super::source::Pos)>,
+    session_timeout: bool,
+    local_timeout: bool,
+    /// constraint name -> (table, column) of a CHECK (column IS NOT NULL).
+    not_null_checks: HashMap<String, ColumnKey>,
 }
 
 /// A table's key: unquoted parts folded to lower case, `public.` added when unqualified.
@@ -83,112 +95,151 @@ pub struct CxOptions {
 }
 
 impl FileCx {
+    /// Context for a whole file at once (tests and tools); the linter observes statements as it
+    /// parses them so only one AST is alive at a time.
     pub fn build(stmts: &[Stmt], opts: CxOptions, known: &mut KnownSchema) -> FileCx {
-        let mut cx = FileCx {
+        let mut cx = FileCx::new(opts, known);
+        for stmt in stmts {
+            cx.observe(stmt);
+        }
+        cx.finish(known);
+        cx
+    }
+
+    pub fn new(opts: CxOptions, known: &KnownSchema) -> FileCx {
+        FileCx {
             pg_version: opts.pg_version,
-            stmts: Vec::with_capacity(stmts.len()),
+            stmts: Vec::new(),
             created_tables: HashMap::new(),
             validated_not_null: HashMap::new(),
             unprotected_locks: Vec::new(),
+            created_indexes: HashMap::new(),
+            unvalidated_not_null: HashMap::new(),
             column_types: known
                 .column_types
                 .iter()
                 .map(|(k, v)| (k.clone(), vec![(None, v.clone())]))
                 .collect(),
-        };
-        let mut in_tx = opts.assume_in_transaction;
-        let mut session_timeout = false;
-        let mut local_timeout = false;
-        // constraint name -> (table, column) of a CHECK (column IS NOT NULL)
-        let mut not_null_checks: HashMap<String, (String, String)> = HashMap::new();
-        for stmt in stmts {
-            let i = stmt.index;
-            cx.stmts
-                .push(StmtCx { in_transaction: in_tx, lock_timeout_set: session_timeout || local_timeout });
-            let Some(ast) = stmt.ast() else {
-                continue;
-            };
-            match ast {
-                Statement::StartTransaction { .. } => in_tx = true,
-                Statement::Commit { .. } | Statement::Rollback { savepoint: None, .. } => {
-                    in_tx = false;
-                    local_timeout = false;
-                }
-                Statement::Set(Set::SingleAssignment { scope, variable, values, .. })
-                    if variable.to_string().eq_ignore_ascii_case("lock_timeout") =>
-                {
-                    let on = !values.iter().all(is_zero);
-                    match scope {
-                        Some(ContextModifier::Local) => local_timeout = on && in_tx,
-                        _ => session_timeout = on,
-                    }
-                }
-                Statement::CreateTable(ct) => {
-                    let table = table_key(&ct.name);
-                    cx.created_tables.entry(table.clone()).or_insert(i);
-                    for col in &ct.columns {
-                        cx.set_type(&table, &column_key(&col.name), i, col.data_type.to_string());
-                    }
-                }
-                Statement::AlterTable(at) => {
-                    let table = table_key(&at.name);
-                    for op in &at.operations {
-                        match op {
-                            AlterTableOperation::AddColumn { column_def, .. } => {
-                                let col = column_key(&column_def.name);
-                                cx.set_type(&table, &col, i, column_def.data_type.to_string());
-                                let has_check = column_def.options.iter().any(|o| {
-                                    matches!(&o.option, ColumnOption::Check(c) if is_not_null_of(&c.expr, &col))
-                                });
-                                if has_check {
-                                    cx.validated_not_null.entry((table.clone(), col)).or_insert(i);
-                                }
-                            }
-                            AlterTableOperation::AlterColumn {
-                                column_name,
-                                op: sqlparser::ast::AlterColumnOperation::SetDataType { data_type, .. },
-                            } => cx.set_type(&table, &column_key(column_name), i, data_type.to_string()),
-                            AlterTableOperation::AddConstraint {
-                                constraint: TableConstraint::Check(c),
-                                not_valid,
-                            } => {
-                                if let Some(col) = not_null_column(&c.expr) {
-                                    if let Some(name) = &c.name {
-                                        not_null_checks
-                                            .insert(column_key(name), (table.clone(), col.clone()));
-                                    }
-                                    if !not_valid {
-                                        cx.validated_not_null.entry((table.clone(), col)).or_insert(i);
-                                    }
-                                }
-                            }
-                            AlterTableOperation::ValidateConstraint { name } => {
-                                if let Some((t, c)) = not_null_checks.get(&column_key(name)) {
-                                    if *t == table {
-                                        cx.validated_not_null.entry((t.clone(), c.clone())).or_insert(i);
-                                    }
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                _ => {}
-            }
+            in_tx: opts.assume_in_transaction,
+            open_begin: None,
+            session_timeout: false,
+            local_timeout: false,
+            not_null_checks: HashMap::new(),
         }
-        cx.unprotected_locks = stmts
-            .iter()
-            .filter(|s| {
-                !cx.at(s.index).lock_timeout_set && super::rules::takes_blocking_lock(s, &cx).is_some()
-            })
-            .map(|s| s.index)
-            .collect();
-        for ((t, c), history) in &cx.column_types {
+    }
+
+    /// Record the state before `stmt` (statements must come in order), then its effects.
+    pub fn observe(&mut self, stmt: &Stmt) {
+        let i = stmt.index;
+        // sqlx (and tools copying it) run a file starting with `-- no-transaction` outside one.
+        if i == 0 && stmt.leading_comments.first().is_some_and(|(_, c)| c == "no-transaction") {
+            self.in_tx = false;
+        }
+        let state = StmtCx {
+            in_transaction: self.in_tx,
+            lock_timeout_set: self.session_timeout || self.local_timeout,
+        };
+        self.stmts.push(state);
+        if !state.lock_timeout_set && super::rules::takes_blocking_lock(stmt, self).is_some() {
+            self.unprotected_locks.push(i);
+        }
+        let Some(ast) = stmt.ast() else {
+            return;
+        };
+        match ast {
+            Statement::StartTransaction { .. } => {
+                self.in_tx = true;
+                self.open_begin = Some((stmt.start, stmt.end));
+            }
+            Statement::Commit { .. } | Statement::Rollback { savepoint: None, .. } => {
+                self.open_begin = None;
+                self.in_tx = false;
+                self.local_timeout = false;
+            }
+            Statement::Set(Set::SingleAssignment { scope, variable, values, .. })
+                if variable.to_string().eq_ignore_ascii_case("lock_timeout") =>
+            {
+                let on = !values.iter().all(is_zero);
+                match scope {
+                    Some(ContextModifier::Local) => self.local_timeout = on && self.in_tx,
+                    _ => self.session_timeout = on,
+                }
+            }
+            // A view created here has no readers yet either.
+            Statement::CreateView(v) => {
+                self.created_tables.entry(table_key(&v.name)).or_insert(i);
+            }
+            Statement::CreateIndex(ci) => {
+                if let Some(name) = &ci.name {
+                    self.created_indexes.entry(table_key(name)).or_insert(i);
+                }
+            }
+            Statement::CreateTable(ct) => {
+                let table = table_key(&ct.name);
+                self.created_tables.entry(table.clone()).or_insert(i);
+                for col in &ct.columns {
+                    self.set_type(&table, &column_key(&col.name), i, col.data_type.to_string());
+                }
+            }
+            Statement::AlterTable(at) => {
+                let table = table_key(&at.name);
+                for op in &at.operations {
+                    match op {
+                        AlterTableOperation::AddColumn { column_def, .. } => {
+                            let col = column_key(&column_def.name);
+                            self.set_type(&table, &col, i, column_def.data_type.to_string());
+                            let has_check = column_def.options.iter().any(|o| {
+                                matches!(&o.option, ColumnOption::Check(c) if is_not_null_of(&c.expr, &col))
+                            });
+                            if has_check {
+                                self.validated_not_null.entry((table.clone(), col)).or_insert(i);
+                            }
+                        }
+                        AlterTableOperation::AlterColumn {
+                            column_name,
+                            op: sqlparser::ast::AlterColumnOperation::SetDataType { data_type, .. },
+                        } => self.set_type(&table, &column_key(column_name), i, data_type.to_string()),
+                        AlterTableOperation::AddConstraint {
+                            constraint: TableConstraint::Check(c),
+                            not_valid,
+                        } => {
+                            if let Some(col) = not_null_column(&c.expr) {
+                                if let Some(name) = &c.name {
+                                    self.not_null_checks
+                                        .insert(column_key(name), (table.clone(), col.clone()));
+                                    if *not_valid {
+                                        self.unvalidated_not_null
+                                            .entry((table.clone(), col.clone()))
+                                            .or_insert((i, name.to_string()));
+                                    }
+                                }
+                                if !not_valid {
+                                    self.validated_not_null.entry((table.clone(), col)).or_insert(i);
+                                }
+                            }
+                        }
+                        AlterTableOperation::ValidateConstraint { name } => {
+                            if let Some((t, c)) = self.not_null_checks.get(&column_key(name)) {
+                                if *t == table {
+                                    self.validated_not_null.entry((t.clone(), c.clone())).or_insert(i);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Carry what this file declared to the next file of the run.
+    pub fn finish(&self, known: &mut KnownSchema) {
+        for ((t, c), history) in &self.column_types {
             if let Some((_, ty)) = history.last() {
                 known.column_types.insert((t.clone(), c.clone()), ty.clone());
             }
         }
-        cx
     }
 
     fn set_type(&mut self, table: &str, column: &str, at: usize, ty: String) {
@@ -206,9 +257,22 @@ impl FileCx {
         self.created_tables.get(&table_key(table)).is_some_and(|&at| at < index)
     }
 
+    /// True when index `name` was created by an earlier statement of this file (not yet in use).
+    pub fn is_new_index(&self, name: &ObjectName, index: usize) -> bool {
+        self.created_indexes.get(&table_key(name)).is_some_and(|&at| at < index)
+    }
+
     /// True when a validated `CHECK (column IS NOT NULL)` exists before statement `index`.
     pub fn has_validated_not_null_check(&self, table: &ObjectName, column: &str, index: usize) -> bool {
         self.validated_not_null.get(&(table_key(table), column.to_string())).is_some_and(|&at| at < index)
+    }
+
+    /// The name of a `CHECK (column IS NOT NULL) NOT VALID` added before statement `index`.
+    pub fn unvalidated_not_null_check(&self, table: &ObjectName, column: &str, index: usize) -> Option<&str> {
+        self.unvalidated_not_null
+            .get(&(table_key(table), column.to_string()))
+            .filter(|(at, _)| *at < index)
+            .map(|(_, name)| name.as_str())
     }
 
     /// The column's type before statement `index`, when an earlier statement or file declared it.

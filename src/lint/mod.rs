@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use context::{CxOptions, FileCx, KnownSchema};
+use rule::{Draft, Findings};
 pub use rule::{Finding, Rule, RuleMeta, Severity};
 use source::{Parsed, Pos};
 
@@ -79,114 +80,152 @@ Check the statement is valid PostgreSQL. If it is, review it by hand and add
 ",
 };
 
+/// Reported when a `-- planner:ignore` names no known rule: the typo would otherwise leave the
+/// finding it meant to silence unexplained, or silence nothing forever.
+pub static UNKNOWN_IGNORE: RuleMeta = RuleMeta {
+    id: "unknown-rule-in-ignore",
+    severity: Severity::Warning,
+    summary: "A planner:ignore comment names a rule that does not exist",
+    docs: "\
+## Problem
+`-- planner:ignore drop-tabel archived` (a typo) before a statement.
+
+## Why it matters
+The comment suppresses nothing, so the finding it was meant for still fails the build, and a
+reviewer reading the migration believes a decision was recorded.
+
+## What to do
+Use an id from `planner check --list-rules` (or `all`).
+",
+};
+
+/// Reported at a BEGIN that the file never commits.
+pub static UNCOMMITTED: RuleMeta = RuleMeta {
+    id: "uncommitted-transaction",
+    severity: Severity::Warning,
+    summary: "The file opens a transaction it never commits",
+    docs: "\
+## Problem
+```sql
+BEGIN;
+ALTER TABLE users ADD COLUMN note text;
+-- no COMMIT
+```
+
+## Why it matters
+psql rolls the transaction back when the session ends, so the migration silently does nothing;
+other tools commit it or leave the connection idle in transaction, holding its locks.
+
+## What to do
+End the file with `COMMIT;`, or drop the `BEGIN` if your migration tool wraps files itself.
+",
+};
+
+/// Findings the engine itself reports, not a rule over a statement.
+pub static ENGINE_RULES: &[&RuleMeta] = &[&UNPARSED, &UNKNOWN_IGNORE, &UNCOMMITTED];
+
+/// Every rule's metadata: statement rules, then the engine's own.
+pub fn all_rules() -> impl Iterator<Item = &'static RuleMeta> {
+    rules::RULES.iter().map(|r| r.meta()).chain(ENGINE_RULES.iter().copied())
+}
+
 /// Every rule id, including the engine's own `unparsed-statement`.
 pub fn rule_by_id(id: &str) -> Option<&'static RuleMeta> {
-    if id == UNPARSED.id {
-        return Some(&UNPARSED);
-    }
-    rules::RULES.iter().map(|r| r.meta()).find(|m| m.id == id)
+    all_rules().find(|m| m.id == id)
 }
 
 /// Statements whose leading words a rule recognises even though sqlparser cannot parse them.
 const RECOGNISED_UNPARSED: &[&[&str]] =
     &[&["REINDEX"], &["CLUSTER"], &["DROP", "INDEX", "CONCURRENTLY"], &["VACUUM"]];
 
+/// The file being linted: where its findings point and how they are rated.
+struct FileRun<'a> {
+    opts: &'a LintOptions,
+    file: &'a str,
+    lines: source::Lines<'a>,
+}
+
 impl LintReport {
     /// Lint one file's text, appending to this report. `known` carries column types across files.
     pub fn lint_source(&mut self, file: &str, sql: &str, opts: &LintOptions, known: &mut KnownSchema) {
         self.summary.files += 1;
-        let lines = source::Lines::new(sql);
-        let stmts = match source::split_statements(sql) {
-            Ok(stmts) => stmts,
-            Err(e) => {
-                // The tokenizer stops at an unterminated quote: nothing after it can be split.
-                self.summary.unparsed += 1;
-                self.push(
-                    opts,
-                    file,
-                    &lines,
-                    &UNPARSED,
-                    e.pos,
-                    e.pos,
-                    Draft {
-                        message: format!("cannot read the rest of the file: {}", e.message),
-                        help: Some(
-                            "close the string, quoted identifier or dollar quote that starts here".into(),
-                        ),
-                        suggestion: None,
-                        severity: None,
-                    },
-                );
-                return;
-            }
-        };
-        self.summary.statements += stmts.len();
-        let cx = FileCx::build(
-            &stmts,
+        let run = FileRun { opts, file, lines: source::Lines::new(sql) };
+        let mut cx = FileCx::new(
             CxOptions { pg_version: opts.pg_version, assume_in_transaction: opts.assume_in_transaction },
             known,
         );
-        let mut found = rule::Findings::new();
-        for stmt in &stmts {
-            let ignored = suppress::ignored_rules(stmt);
-            if let Parsed::No { error } = &stmt.parsed {
-                if !RECOGNISED_UNPARSED.iter().any(|w| stmt.starts_with(w)) {
-                    self.summary.unparsed += 1;
-                    if suppress::is_ignored(&ignored, UNPARSED.id) {
-                        self.summary.suppressed += 1;
-                    } else {
-                        self.push(opts, file, &lines, &UNPARSED, stmt.start, stmt.end, Draft {
-                            message: format!("statement not checked: {error}"),
-                            help: Some(
-                                "review it by hand; `-- planner:ignore unparsed-statement <reason>` silences this"
-                                    .into(),
-                            ),
-                            suggestion: None,
-                            severity: None,
-                        });
-                    }
-                }
+        let mut found = Findings::new();
+        let mut result = source::for_each_statement(sql, |stmt| {
+            cx.observe(&stmt);
+            self.check_statement(&run, &stmt, &cx, &mut found);
+        });
+        if let Err(e) = &result {
+            // The tokenizer stops at an unterminated quote and splits nothing: check the lines
+            // before it, report the rest as unread.
+            if e.pos.line > 1 {
+                let prefix_end = sql.match_indices('\n').nth(e.pos.line - 2).map_or(0, |(i, _)| i + 1);
+                let checked = source::for_each_statement(&sql[..prefix_end], |stmt| {
+                    cx.observe(&stmt);
+                    self.check_statement(&run, &stmt, &cx, &mut found);
+                });
+                self.summary.statements += checked.unwrap_or(0);
             }
-            for rule in rules::RULES {
-                if opts.disabled.iter().any(|d| d == rule.meta().id) {
-                    continue;
-                }
-                rule.check(stmt, &cx, &mut found);
+            self.summary.unparsed += 1;
+            let draft = Draft::new(&UNPARSED, format!("cannot read the file from here on: {}", e.message))
+                .with_help("close the string, quoted identifier or dollar quote that starts here");
+            self.push(&run, draft, e.pos, e.pos);
+            result = Ok(0);
+        }
+        if let Ok(count) = result {
+            self.summary.statements += count;
+            cx.finish(known);
+        }
+        if let Some((start, end)) = cx.open_begin {
+            let draft = Draft::new(
+                &UNCOMMITTED,
+                "this BEGIN is never committed: the migration's changes are rolled back or left pending",
+            )
+            .with_help("end the file with `COMMIT;`");
+            self.push(&run, draft, start, end);
+        }
+    }
+
+    /// Run every enabled rule on one statement and record what is not suppressed.
+    fn check_statement(&mut self, run: &FileRun, stmt: &source::Stmt, cx: &FileCx, found: &mut Findings) {
+        let ignored = suppress::ignored_rules(stmt);
+        for id in ignored.iter().filter(|id| *id != "all" && rule_by_id(id).is_none()) {
+            let draft = Draft::new(
+                &UNKNOWN_IGNORE,
+                format!("`-- planner:ignore {id}` names no rule, so it suppresses nothing"),
+            )
+            .with_help("use an id from `planner check --list-rules`, or `all`");
+            self.push(run, draft, stmt.start, stmt.end);
+        }
+        if let Parsed::No { error } = &stmt.parsed {
+            if !RECOGNISED_UNPARSED.iter().any(|w| stmt.starts_with(w)) {
+                self.summary.unparsed += 1;
+                found.items.push(Draft::new(&UNPARSED, format!("statement not checked: {error}")).with_help(
+                    "review it by hand; `-- planner:ignore unparsed-statement <reason>` silences this",
+                ));
             }
-            for d in found.items.drain(..) {
-                if suppress::is_ignored(&ignored, d.rule.id) {
-                    self.summary.suppressed += 1;
-                    continue;
-                }
-                self.push(
-                    opts,
-                    file,
-                    &lines,
-                    d.rule,
-                    stmt.start,
-                    stmt.end,
-                    Draft {
-                        message: d.message,
-                        help: d.help,
-                        suggestion: d.suggestion,
-                        severity: d.severity,
-                    },
-                );
+        }
+        for rule in rules::RULES {
+            if !run.opts.disabled.iter().any(|d| d == rule.meta().id) {
+                rule.check(stmt, cx, found);
+            }
+        }
+        for draft in found.items.drain(..) {
+            if suppress::is_ignored(&ignored, draft.rule.id) {
+                self.summary.suppressed += 1;
+            } else {
+                self.push(run, draft, stmt.start, stmt.end);
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn push(
-        &mut self,
-        opts: &LintOptions,
-        file: &str,
-        lines: &source::Lines,
-        meta: &'static RuleMeta,
-        start: Pos,
-        end: Pos,
-        d: Draft,
-    ) {
+    /// Rate a finding (config, `--strict`) and record it.
+    fn push(&mut self, run: &FileRun, d: Draft, start: Pos, end: Pos) {
+        let (opts, meta) = (run.opts, d.rule);
         if opts.disabled.iter().any(|r| r == meta.id) {
             return;
         }
@@ -202,13 +241,13 @@ impl LintReport {
         self.findings.push(Finding {
             rule: meta.id,
             severity,
-            file: file.to_string(),
+            file: run.file.to_string(),
             start,
             end,
             message: d.message,
             help: d.help,
             suggestion: d.suggestion,
-            excerpt: lines.get(start.line).to_string(),
+            excerpt: run.lines.get(start.line).to_string(),
         });
     }
 
@@ -217,16 +256,22 @@ impl LintReport {
     }
 }
 
-struct Draft {
-    message: String,
-    help: Option<String>,
-    suggestion: Option<String>,
-    severity: Option<Severity>,
-}
-
 /// Lint one string with default options (tests and library users).
 pub fn lint_str(file: &str, sql: &str, opts: &LintOptions) -> LintReport {
     let mut report = LintReport::default();
     report.lint_source(file, sql, opts, &mut KnownSchema::default());
     report
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uncommitted_begin_is_reported_at_the_begin() {
+        let opts = super::LintOptions::default();
+        let open = super::lint_str("t.sql", "SELECT 1;\nBEGIN;\nSELECT 2;", &opts);
+        let f: Vec<_> = open.findings.iter().filter(|f| f.rule == "uncommitted-transaction").collect();
+        assert_eq!((f.len(), f[0].start.line), (1, 2));
+        let closed = super::lint_str("t.sql", "BEGIN;\nSELECT 2;\nCOMMIT;", &opts);
+        assert!(closed.findings.iter().all(|f| f.rule != "uncommitted-transaction"));
+    }
 }

@@ -71,6 +71,17 @@ pub(crate) struct Draft {
     pub severity: Option<Severity>,
 }
 
+impl Draft {
+    pub(crate) fn new(rule: &'static RuleMeta, message: impl Into<String>) -> Self {
+        Draft { rule, message: message.into(), help: None, suggestion: None, severity: None }
+    }
+
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
 impl Findings {
     pub(crate) fn new() -> Self {
         Findings { items: Vec::new() }

@@ -63,26 +63,40 @@ const LEADING_WORDS: usize = 4;
 
 /// Split and parse a file. Statements made only of comments are dropped.
 pub fn split_statements(sql: &str) -> Result<Vec<Stmt>, TokenizeError> {
+    let mut out = Vec::new();
+    for_each_statement(sql, |s| out.push(s))?;
+    Ok(out)
+}
+
+/// Split and parse a file, handing each statement to `f` in order, so only one AST is alive at a
+/// time. Returns the number of statements.
+pub fn for_each_statement(sql: &str, mut f: impl FnMut(Stmt)) -> Result<usize, TokenizeError> {
     let dialect = PostgreSqlDialect {};
     let tokens = Tokenizer::new(&dialect, sql).tokenize_with_location().map_err(|e| TokenizeError {
         pos: Pos { line: e.location.line as usize, column: e.location.column as usize },
         message: e.message,
     })?;
-    let mut out = Vec::new();
+    let mut count = 0usize;
     let mut current: Vec<TokenWithSpan> = Vec::new();
     let mut comments: Vec<(Pos, String)> = Vec::new();
+    // Inside `BEGIN ATOMIC ... END` (SQL-standard function bodies) `;` does not end the statement;
+    // CASE ... END nests inside it.
+    let mut atomic_depth = 0usize;
+    // A psql meta-command (`\set ON_ERROR_STOP on`) runs to the end of its line, without `;`.
+    let mut in_meta_command = false;
     for tok in tokens {
+        if in_meta_command {
+            in_meta_command = !matches!(tok.token, Token::Whitespace(Whitespace::Newline));
+            continue;
+        }
         match &tok.token {
-            Token::SemiColon => {
+            Token::SemiColon if atomic_depth == 0 => {
                 if !current.is_empty() {
-                    out.push(finish(
-                        &dialect,
-                        std::mem::take(&mut current),
-                        std::mem::take(&mut comments),
-                        out.len(),
-                    ));
+                    f(finish(&dialect, std::mem::take(&mut current), std::mem::take(&mut comments), count));
+                    count += 1;
                 }
             }
+            Token::Backslash if current.is_empty() => in_meta_command = true,
             Token::Whitespace(ws) if current.is_empty() => {
                 // Comments before a statement carry `-- planner:ignore` directives.
                 if let Whitespace::SingleLineComment { comment, .. } = ws {
@@ -90,13 +104,32 @@ pub fn split_statements(sql: &str) -> Result<Vec<Stmt>, TokenizeError> {
                 }
             }
             Token::EOF => {}
-            _ => current.push(tok),
+            _ => {
+                if let Token::Word(w) = &tok.token {
+                    match w.value.to_uppercase().as_str() {
+                        "ATOMIC" if last_word_is(&current, "BEGIN") => atomic_depth += 1,
+                        "CASE" if atomic_depth > 0 => atomic_depth += 1,
+                        "END" if atomic_depth > 0 => atomic_depth -= 1,
+                        _ => {}
+                    }
+                }
+                current.push(tok)
+            }
         }
     }
     if current.iter().any(|t| !matches!(t.token, Token::Whitespace(_))) {
-        out.push(finish(&dialect, current, comments, out.len()));
+        f(finish(&dialect, current, comments, count));
+        count += 1;
     }
-    Ok(out)
+    Ok(count)
+}
+
+fn last_word_is(tokens: &[TokenWithSpan], word: &str) -> bool {
+    tokens
+        .iter()
+        .rev()
+        .find(|t| !matches!(t.token, Token::Whitespace(_)))
+        .is_some_and(|t| matches!(&t.token, Token::Word(w) if w.value.eq_ignore_ascii_case(word)))
 }
 
 fn pos(l: sqlparser::tokenizer::Location) -> Pos {
@@ -172,6 +205,18 @@ mod tests {
         assert!(matches!(stmts[0].parsed, Parsed::No { .. }));
         assert!(stmts[1].starts_with(&["REINDEX", "INDEX"]));
         assert!(stmts[2].ast().is_some());
+    }
+
+    #[test]
+    fn psql_meta_commands_and_begin_atomic_bodies() {
+        let sql = "\\set ON_ERROR_STOP on\nDROP TABLE x;\n\
+                   CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\n  SELECT CASE WHEN true THEN 2 END;\nEND;\n\
+                   DROP TABLE y;";
+        let stmts = split_statements(sql).unwrap();
+        let starts: Vec<usize> = stmts.iter().map(|s| s.start.line).collect();
+        assert_eq!(starts, vec![2, 3, 8]);
+        assert!(stmts[0].starts_with(&["DROP", "TABLE"]));
+        assert!(stmts[1].starts_with(&["CREATE", "FUNCTION"]));
     }
 
     #[test]

@@ -42,6 +42,14 @@ mod tests {
     }
 
     #[test]
+    fn unknown_rule_in_ignore_is_reported() {
+        let sql = "-- planner:ignore drop-tabel typo\nDROP TABLE t;";
+        let report = crate::lint::lint_str("t.sql", sql, &crate::lint::LintOptions::default());
+        let rules: Vec<&str> = report.findings.iter().map(|f| f.rule).collect();
+        assert!(rules.contains(&"unknown-rule-in-ignore") && rules.contains(&"drop-table"), "{rules:?}");
+    }
+
+    #[test]
     fn other_comments_are_not_directives() {
         let stmts = split_statements("-- planner:ignored x\n-- just a note\nDROP TABLE t;").unwrap();
         assert!(ignored_rules(&stmts[0]).is_empty());

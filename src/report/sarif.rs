@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde_json::{json, Value};
 
 use super::Reporter;
-use crate::lint::{rules::RULES, LintReport, RuleMeta, Severity, UNPARSED};
+use crate::lint::{all_rules, LintReport, RuleMeta, Severity};
 
 pub struct Sarif;
 
@@ -29,8 +29,9 @@ fn rule_descriptor(m: &RuleMeta) -> Value {
 
 impl Reporter for Sarif {
     fn render(&self, report: &LintReport, out: &mut dyn Write) -> io::Result<()> {
+        // Only the rules that have results: keeps the document small and stable as rules are added.
         let metas: Vec<&RuleMeta> =
-            std::iter::once(&UNPARSED).chain(RULES.iter().map(|r| r.meta())).collect();
+            all_rules().filter(|m| report.findings.iter().any(|f| f.rule == m.id)).collect();
         let results: Vec<Value> = report
             .findings
             .iter()

@@ -34,7 +34,11 @@ impl Rule for AddColumnRewrite {
         for op in &at.operations {
             let AlterTableOperation::AddColumn { column_def: c, .. } = op else { continue };
             let col = format!("{table}.{}", c.name);
-            let suggest = format!("planner plan add-column {col} {} --backfill EXPR", c.data_type.to_string().to_lowercase());
+            let suggest = format!(
+                "planner plan add-column {} {} --backfill EXPR",
+                shell_arg(&col),
+                shell_arg(&c.data_type.to_string().to_lowercase())
+            );
             let ty = c.data_type.to_string().to_lowercase();
             if ty.contains("serial") {
                 out.report(&META, format!("adding {ty} column {col} fills every row: the table is rewritten under ACCESS EXCLUSIVE"))

@@ -95,7 +95,12 @@ impl Rule for ChangeColumnType {
             let old = cx.column_type_before(&at.name, &column_key(column_name), stmt.index);
             let col = format!("{table}.{column_name}");
             let new_col = format!("{table}.{}_new", column_name.value);
-            let suggest = format!("planner plan add-column {new_col} {} --backfill \"{column_name}::{}\"", new.to_lowercase(), new.to_lowercase());
+            let suggest = format!(
+                "planner plan add-column {} {} --backfill {}",
+                shell_arg(&new_col),
+                shell_arg(&new.to_lowercase()),
+                shell_arg(&format!("{column_name}::{}", new.to_lowercase()))
+            );
             if using.is_some() {
                 out.report(&META, format!("changing the type of {col} with USING rewrites the table under ACCESS EXCLUSIVE"))
                     .help("add a column of the new type, sync it with a trigger, backfill, switch the app, drop the old column")

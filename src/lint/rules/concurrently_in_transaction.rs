@@ -62,6 +62,13 @@ mod tests {
     }
 
     #[test]
+    fn sqlx_no_transaction_header_opts_out() {
+        let opts = crate::lint::LintOptions { assume_in_transaction: true, ..Default::default() };
+        let sql = "-- no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);";
+        assert_eq!(findings_with(sql, ID, &opts).len(), 0);
+    }
+
+    #[test]
     fn outside_a_transaction_is_fine() {
         assert_eq!(count("BEGIN;\nCOMMIT;\nCREATE INDEX CONCURRENTLY i ON t (a);", ID), 0);
     }

@@ -33,7 +33,7 @@ impl Rule for DropColumn {
                     let table = table_arg(&at.name);
                     out.report(&META, format!("dropping column {table}.{col} breaks the app version that still uses it"))
                         .help("deploy an app that no longer reads or writes the column first; the data cannot be restored")
-                        .suggest(format!("planner plan drop-column {table}.{col}"));
+                        .suggest(format!("planner plan drop-column {}", shell_arg(&format!("{table}.{col}"))));
                 }
             }
         }

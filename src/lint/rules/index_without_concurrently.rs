@@ -26,7 +26,13 @@ impl Rule for IndexWithoutConcurrently {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        if stmt.starts_with(&["REINDEX"]) && !stmt.words.iter().any(|w| w == "CONCURRENTLY") {
+        let concurrently = stmt.words.iter().any(|w| w == "CONCURRENTLY");
+        if stmt.starts_with(&["REINDEX"]) && concurrently && cx.pg_version < 12 {
+            out.report(&META, "REINDEX CONCURRENTLY does not exist before PostgreSQL 12: the migration fails")
+                .help("CREATE INDEX CONCURRENTLY a copy, DROP INDEX CONCURRENTLY the old one, then rename the copy");
+            return;
+        }
+        if stmt.starts_with(&["REINDEX"]) && !concurrently {
             let msg = "REINDEX without CONCURRENTLY locks the table against writes (and the index against reads)";
             let help = if cx.pg_version >= 12 {
                 "use REINDEX ... CONCURRENTLY outside a transaction block"
@@ -42,7 +48,9 @@ impl Rule for IndexWithoutConcurrently {
                 out.report(&META, format!("CREATE INDEX {name}on {} blocks writes to the table for the whole build", ci.table_name))
                     .help("use CREATE INDEX CONCURRENTLY, outside a transaction block");
             }
-            Some(Statement::Drop { object_type: ObjectType::Index, names, .. }) => {
+            Some(Statement::Drop { object_type: ObjectType::Index, names, .. })
+                if names.iter().any(|n| !cx.is_new_index(n, stmt.index)) =>
+            {
                 let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
                 out.report(&META, format!("DROP INDEX {} takes ACCESS EXCLUSIVE on its table", names.join(", ")))
                     .help("use DROP INDEX CONCURRENTLY, outside a transaction block");
@@ -60,13 +68,18 @@ mod tests {
 
     #[test]
     fn flags_plain_create_drop_and_reindex() {
-        assert_eq!(count("CREATE INDEX i ON t (a);\nDROP INDEX i;\nREINDEX INDEX i;", ID), 3);
+        assert_eq!(count("CREATE INDEX i ON t (a);\nDROP INDEX old;\nREINDEX INDEX i;", ID), 3);
+    }
+
+    #[test]
+    fn reindex_concurrently_needs_pg12() {
+        assert_eq!(findings_with("REINDEX INDEX CONCURRENTLY i;", ID, &pg(11)).len(), 1);
     }
 
     #[test]
     fn concurrently_or_new_table_is_fine() {
         let sql = "CREATE INDEX CONCURRENTLY i ON t (a);\nDROP INDEX CONCURRENTLY i;\nREINDEX INDEX CONCURRENTLY i;\n\
-                   CREATE TABLE n (a int);\nCREATE INDEX j ON n (a);";
+                   CREATE TABLE n (a int);\nCREATE INDEX j ON n (a);\nDROP INDEX j;";
         assert_eq!(count(sql, ID), 0);
     }
 }

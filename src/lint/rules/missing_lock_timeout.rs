@@ -33,12 +33,7 @@ impl Rule for MissingLockTimeout {
             return;
         }
         if let Some(what) = takes_blocking_lock(stmt, cx) {
-            let more = match cx.unprotected_locks.len() - 1 {
-                0 => String::new(),
-                1 => " (and 1 later statement in this file)".to_string(),
-                n => format!(" (and {n} later statements in this file)"),
-            };
-            out.report(&META, format!("{what} waits for its lock with no lock_timeout{more}: queries queue behind it meanwhile"))
+            out.report(&META, format!("{what} waits for its lock with no lock_timeout: queries queue behind it meanwhile (reported once per file)"))
                 .help("put `SET lock_timeout = '2s';` at the top of the migration and retry when it times out");
         }
     }
@@ -56,7 +51,6 @@ mod tests {
         // Once per file, counting the others.
         let f = findings("ALTER TABLE t ADD COLUMN n text;\nALTER TABLE t ADD COLUMN m text;\nDROP TABLE u;", ID);
         assert_eq!(f.len(), 1);
-        assert!(f[0].message.contains("and 2 later statements"), "{}", f[0].message);
         // SET LOCAL ends with the transaction.
         assert_eq!(count("BEGIN;\nSET LOCAL lock_timeout = '2s';\nCOMMIT;\nALTER TABLE t ADD COLUMN n text;", ID), 1);
     }

@@ -26,6 +26,8 @@ crate::register_rules![
     truncate_cascade::TruncateCascade,
     unbatched_dml::UnbatchedDml,
     prefer_bigint_identity::PreferBigintIdentity,
+    set_logged::SetLogged,
+    refresh_without_concurrently::RefreshWithoutConcurrently,
     enum_add_value_in_transaction::EnumAddValueInTransaction,
 ];
 
@@ -35,7 +37,7 @@ mod prelude {
         AlterColumnOperation, AlterTableOperation, ColumnOption, ObjectType, Statement, TableConstraint,
     };
 
-    pub use super::{existing_alter, table_arg};
+    pub use super::{existing_alter, shell_arg, table_arg};
     pub use crate::lint::context::{column_key, FileCx};
     pub use crate::lint::rule::{Findings, Rule, RuleMeta, Severity};
     pub use crate::lint::source::Stmt;
@@ -53,6 +55,16 @@ pub fn existing_alter<'a>(stmt: &'a Stmt, cx: &FileCx) -> Option<&'a AlterTable>
 /// A table name as the `planner plan` CLI takes it: `users` or `billing.users`, quotes kept.
 pub fn table_arg(name: &ObjectName) -> String {
     name.to_string()
+}
+
+/// A command-line argument as a user would type it: single-quoted when it holds anything a shell
+/// would interpret (quoted identifiers like `"Users"."Name"`, spaces, parentheses).
+pub fn shell_arg(arg: &str) -> String {
+    if !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_.-,".contains(c)) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
 }
 
 /// How safe a column default is to add to a table with rows.
@@ -159,8 +171,16 @@ pub fn takes_blocking_lock(stmt: &Stmt, cx: &FileCx) -> Option<String> {
         {
             Some("DROP TABLE".into())
         }
-        Statement::Drop { object_type: sqlparser::ast::ObjectType::Index, .. } => Some("DROP INDEX".into()),
+        Statement::Drop { object_type: sqlparser::ast::ObjectType::Index, names, .. }
+            if names.iter().any(|n| !cx.is_new_index(n, stmt.index)) =>
+        {
+            Some("DROP INDEX".into())
+        }
         Statement::Truncate(_) => Some("TRUNCATE".into()),
+        // SHARE ROW EXCLUSIVE: brief, but it queues behind long queries and blocks writes meanwhile.
+        Statement::CreateTrigger(t) if !cx.is_new_table(&t.table_name, stmt.index) => {
+            Some(format!("CREATE TRIGGER on {}", t.table_name))
+        }
         Statement::Vacuum(v) if v.full => Some("VACUUM FULL".into()),
         _ => None,
     }
@@ -211,6 +231,14 @@ mod tests {
             let path = dir.join(format!("{}.sql", rule.meta().id));
             assert!(path.exists(), "missing fixture {}", path.display());
         }
+    }
+
+    #[test]
+    fn shell_args_are_quoted_only_when_needed() {
+        assert_eq!(shell_arg("billing.users.name"), "billing.users.name");
+        assert_eq!(shell_arg("\"Users\".\"Name\""), "'\"Users\".\"Name\"'");
+        assert_eq!(shell_arg("numeric(12,2)"), "'numeric(12,2)'");
+        assert_eq!(shell_arg("it's"), "'it'\\''s'");
     }
 
     #[test]

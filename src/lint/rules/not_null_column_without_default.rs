@@ -39,7 +39,7 @@ impl Rule for NotNullColumnWithoutDefault {
                 let table = table_arg(&at.name);
                 out.report(&META, format!("column {table}.{} is NOT NULL without a default: fails on existing rows and breaks the running app's INSERTs", c.name))
                     .help("add a constant DEFAULT (instant from PG 11), or add it nullable, backfill, then set NOT NULL")
-                    .suggest(format!("planner plan add-column {table}.{} {} --not-null --backfill EXPR", c.name, c.data_type.to_string().to_lowercase()));
+                    .suggest(format!("planner plan add-column {} {} --not-null --backfill EXPR", shell_arg(&format!("{table}.{}", c.name)), shell_arg(&c.data_type.to_string().to_lowercase())));
             }
         }
     }

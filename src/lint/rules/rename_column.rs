@@ -32,7 +32,7 @@ impl Rule for RenameColumn {
                 let table = table_arg(&at.name);
                 out.report(&META, format!("renaming column {table}.{old_column_name} breaks queries of the running app"))
                     .help("add the new column, keep both in sync while old and new app run, drop the old one last")
-                    .suggest(format!("planner plan rename {table}.{old_column_name} {new_column_name}"));
+                    .suggest(format!("planner plan rename {} {}", shell_arg(&format!("{table}.{old_column_name}")), shell_arg(&new_column_name.to_string())));
             }
         }
     }

@@ -20,6 +20,8 @@ Build the index first without blocking, then attach it (instant):
 CREATE UNIQUE INDEX CONCURRENTLY users_email_key ON users (email);
 ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_key;
 ```
+EXCLUDE constraints are flagged too; they have no `USING INDEX` form, so they need a maintenance
+window (or a trigger enforcing the rule).
 ",
 };
 
@@ -40,6 +42,12 @@ impl Rule for UniqueWithoutIndex {
                     p.columns.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
                     p.name.as_ref().map(|n| n.to_string()),
                 ),
+                AlterTableOperation::AddConstraint { constraint: TableConstraint::Exclude(x), .. } => {
+                    let name = x.name.as_ref().map(|n| format!("{n} ")).unwrap_or_default();
+                    out.report(&META, format!("adding EXCLUDE constraint {name}on {table} builds its index under ACCESS EXCLUSIVE"))
+                        .help("there is no USING INDEX form for EXCLUDE: run it in a maintenance window, or enforce the rule with a trigger first");
+                    continue;
+                }
                 AlterTableOperation::AddColumn { column_def, .. } => {
                     let kind = column_def.options.iter().find_map(|o| match o.option {
                         ColumnOption::Unique(_) => Some("UNIQUE"),
@@ -76,6 +84,7 @@ mod tests {
     fn flags_unique_and_primary_key() {
         assert_eq!(count("ALTER TABLE users ADD CONSTRAINT k UNIQUE (email);", ID), 1);
         assert_eq!(count("ALTER TABLE users ADD PRIMARY KEY (id);", ID), 1);
+        assert_eq!(count("ALTER TABLE rooms ADD CONSTRAINT x EXCLUDE USING gist (room WITH =, during WITH &&);", ID), 1);
     }
 
     #[test]

@@ -1,0 +1,300 @@
+//! Applying one phase of a plan: order checks, preconditions, steps in units, undo on failure.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::session::{units, Session};
+use super::state::{self, PhaseRecord, PhaseStatus};
+use super::verify;
+use crate::backfill::BackfillOptions;
+use crate::error::{InputError, Refusal};
+use crate::plan::{Phase, PhaseKind, Plan, Precondition, Step, TxMode};
+
+/// A plan folder read from disk, with the identity recorded in the state schema.
+#[derive(Debug, Clone)]
+pub struct LoadedPlan {
+    pub dir: PathBuf,
+    pub plan: Plan,
+    /// sha256 of plan.yaml.
+    pub sha256: String,
+    pub yaml: String,
+}
+
+impl LoadedPlan {
+    /// Read `dir/plan.yaml`, refusing SQL files edited after planning.
+    pub fn load(dir: &Path) -> anyhow::Result<LoadedPlan> {
+        let plan = crate::plan::load_dir(dir)?;
+        let sha256 = crate::plan::plan_sha256(dir)?;
+        let yaml = std::fs::read_to_string(dir.join("plan.yaml"))
+            .with_context(|| format!("reading {}", dir.join("plan.yaml").display()))?;
+        Ok(LoadedPlan { dir: dir.to_path_buf(), plan, sha256, yaml })
+    }
+
+    pub fn phase(&self, kind: PhaseKind) -> anyhow::Result<&Phase> {
+        self.plan.phase(kind).ok_or_else(|| {
+            let has: Vec<&str> = self.plan.phases.iter().map(|p| p.phase.as_str()).collect();
+            InputError::new(format!(
+                "plan `{}` has no {kind} phase (it has: {})",
+                self.plan.name,
+                if has.is_empty() { "none".to_string() } else { has.join(", ") }
+            ))
+            .into()
+        })
+    }
+}
+
+/// What `apply_phase` does besides the SQL steps.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// Throttling for the backfill phase's tasks.
+    pub backfill: BackfillOptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    Applied {
+        phase: PhaseKind,
+        steps: usize,
+    },
+    /// The phase was already done: nothing ran.
+    AlreadyDone {
+        phase: PhaseKind,
+    },
+    /// The backfill was stopped early (Ctrl-C); its checkpoint is saved, run again to resume.
+    Interrupted {
+        phase: PhaseKind,
+    },
+}
+
+/// The first phase of the plan that is not done yet.
+pub fn next_pending(plan: &Plan, records: &[PhaseRecord]) -> Option<PhaseKind> {
+    plan.phases
+        .iter()
+        .map(|p| p.phase)
+        .find(|k| !records.iter().any(|r| r.phase == *k && r.status == PhaseStatus::Done))
+}
+
+/// Apply the next pending phase.
+pub async fn apply_next(
+    session: &mut Session,
+    loaded: &LoadedPlan,
+    opts: &ApplyOptions,
+) -> anyhow::Result<ApplyOutcome> {
+    state::register_plan(session.conn(), &loaded.plan, &loaded.sha256, &loaded.yaml).await?;
+    let records = state::phase_records(session.conn(), &loaded.plan.name).await?;
+    match next_pending(&loaded.plan, &records) {
+        Some(kind) => apply_phase(session, loaded, kind, opts).await,
+        None => Err(Refusal::new(format!(
+            "every phase of plan `{}` is already applied; nothing to do",
+            loaded.plan.name
+        ))
+        .into()),
+    }
+}
+
+/// Apply one phase: refuse out-of-order or drifted plans, check preconditions in this session,
+/// run the steps (undoing the committed ones if a later one fails), record the result.
+pub async fn apply_phase(
+    session: &mut Session,
+    loaded: &LoadedPlan,
+    kind: PhaseKind,
+    opts: &ApplyOptions,
+) -> anyhow::Result<ApplyOutcome> {
+    let plan = &loaded.plan;
+    let phase = loaded.phase(kind)?;
+    state::register_plan(session.conn(), plan, &loaded.sha256, &loaded.yaml).await?;
+    let records = state::phase_records(session.conn(), &plan.name).await?;
+    let record = records.iter().find(|r| r.phase == kind);
+    match record.map(|r| r.status) {
+        Some(PhaseStatus::Done) => return Ok(ApplyOutcome::AlreadyDone { phase: kind }),
+        Some(PhaseStatus::Running) if kind != PhaseKind::Backfill => {
+            return Err(Refusal::new(format!(
+                "phase {kind} of plan `{}` was interrupted (started {} by {}); run `planner rollback {}` \
+                 to undo what it did, then apply it again",
+                plan.name,
+                record.map(|r| r.started_at.as_str()).unwrap_or("?"),
+                record.map(|r| r.applied_by.as_str()).unwrap_or("?"),
+                loaded.dir.display()
+            ))
+            .into())
+        }
+        _ => {}
+    }
+    if let Some(later) = records
+        .iter()
+        .find(|r| r.phase > kind && r.status != PhaseStatus::RolledBack && plan.phase(r.phase).is_some())
+    {
+        return Err(Refusal::new(format!(
+            "phase {} of plan `{}` is already {}; phases run in order",
+            later.phase,
+            plan.name,
+            later.status.as_str()
+        ))
+        .into());
+    }
+
+    let mut failures = verify::failing_preconditions(session.conn(), plan, phase, &records).await?;
+    let checks_columns = phase.preconditions.iter().any(|p| matches!(p, Precondition::ColumnsMatch { .. }));
+    if kind == plan.phases.first().map(|p| p.phase).unwrap_or(kind) && !checks_columns {
+        failures.extend(schema_drift(session, plan).await?);
+    }
+    if !failures.is_empty() {
+        return Err(Refusal::new(refusal_lines(kind, &failures)).into());
+    }
+
+    let checksums = state::phase_checksums(plan, &loaded.sha256, phase);
+    state::start_phase(session.conn(), &plan.name, kind, &checksums).await?;
+
+    if kind == PhaseKind::Backfill && !phase.backfill.is_empty() {
+        match run_backfill(session, plan, &opts.backfill).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(ApplyOutcome::Interrupted { phase: kind }),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                state::finish_phase(session.conn(), &plan.name, kind, PhaseStatus::Failed, Some(&msg), None)
+                    .await?;
+                return Err(e.context(format!(
+                    "backfill of plan `{}` failed; its checkpoint is kept, run again to resume",
+                    plan.name
+                )));
+            }
+        }
+    }
+
+    if let Err(e) = run_steps(session, &phase.steps).await {
+        let msg = format!("{e:#}");
+        state::finish_phase(session.conn(), &plan.name, kind, PhaseStatus::Failed, Some(&msg), None).await?;
+        return Err(e);
+    }
+    let shapes = verify::table_shapes(session.conn(), plan).await?;
+    state::finish_phase(session.conn(), &plan.name, kind, PhaseStatus::Done, None, Some(shapes)).await?;
+    Ok(ApplyOutcome::Applied { phase: kind, steps: phase.steps.len() })
+}
+
+/// Run the backfill tasks unless every table already finished. Ok(false) = interrupted.
+async fn run_backfill(session: &mut Session, plan: &Plan, opts: &BackfillOptions) -> anyhow::Result<bool> {
+    let progress = state::backfill_records(session.conn(), &plan.name).await?;
+    let tasks = &plan.phase(PhaseKind::Backfill).map(|p| p.backfill.clone()).unwrap_or_default();
+    let all_done = tasks
+        .iter()
+        .all(|t| progress.iter().any(|p| p.table == t.table.display_short() && p.finished_at.is_some()));
+    if all_done {
+        return Ok(true);
+    }
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&session.url)
+        .await
+        .context("connecting the backfill pool")?;
+    let report = crate::backfill::run(&pool, plan, opts).await;
+    pool.close().await;
+    Ok(report?.completed)
+}
+
+/// Run steps unit by unit; if one fails, undo the units that committed (newest first), so the
+/// phase is either fully applied or not at all.
+pub async fn run_steps(session: &mut Session, steps: &[Step]) -> anyhow::Result<()> {
+    let units = units(steps);
+    for (i, unit) in units.iter().enumerate() {
+        if let Err(err) = session.run_unit(unit).await {
+            if i == 0 {
+                return Err(err);
+            }
+            let committed: Vec<Step> =
+                units[..i].iter().flat_map(|u| u.steps.iter().map(|s| (*s).clone())).collect();
+            return match undo(session, &committed, false).await {
+                Ok(()) => Err(
+                    err.context("nothing of this phase is left applied (the steps that had run were undone)")
+                ),
+                Err(undo_err) => Err(err.context(format!(
+                    "PARTIALLY APPLIED: undoing the steps that had run also failed: {undo_err:#}; \
+                     run `planner rollback` once the cause is fixed"
+                ))),
+            };
+        }
+    }
+    Ok(())
+}
+
+/// Undo `steps` (as applied, oldest first) in reverse order. With `tolerant`, errors saying the
+/// object is already gone are ignored (undoing a phase that was interrupted half-way).
+pub async fn undo(session: &mut Session, steps: &[Step], tolerant: bool) -> anyhow::Result<()> {
+    if let Some(step) = steps.iter().rev().find(|s| s.undo.is_none() && s.irreversible.is_some()) {
+        anyhow::bail!(
+            "step `{}` cannot be undone: {}",
+            step.why,
+            step.irreversible.as_deref().unwrap_or_default()
+        );
+    }
+    let reversed = undo_steps(steps);
+    if !tolerant {
+        for unit in units(&reversed) {
+            session.run_unit(&unit).await?;
+        }
+        return Ok(());
+    }
+    for step in &reversed {
+        let unit = super::session::Unit { steps: vec![step], tx: step.transaction };
+        if let Err(e) = session.run_unit(&unit).await {
+            let gone = matches!(
+                super::session::sqlstate(&e).as_deref(),
+                Some("42703" | "42704" | "42P01" | "42883" | "42710" | "42701")
+            );
+            if !gone {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The undo statements of `steps`, newest first, as steps of their own.
+pub fn undo_steps(steps: &[Step]) -> Vec<Step> {
+    steps
+        .iter()
+        .rev()
+        .filter_map(|s| {
+            s.undo.as_ref().map(|sql| Step {
+                why: format!("undo: {}", s.why),
+                sql: sql.clone(),
+                lock: s.lock,
+                table: s.table.clone(),
+                // The undo runs in the step's own mode (DROP INDEX CONCURRENTLY outside a transaction).
+                transaction: match s.transaction {
+                    TxMode::NoTransaction => TxMode::NoTransaction,
+                    TxMode::InTransaction | TxMode::OwnTransaction => TxMode::InTransaction,
+                },
+                scans_table: s.scans_table,
+                undo: None,
+                irreversible: None,
+            })
+        })
+        .collect()
+}
+
+/// Before the first phase: the live tables must still have the columns the plan was made from.
+async fn schema_drift(session: &mut Session, plan: &Plan) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for t in &plan.tables {
+        let current = verify::current_columns(session.conn(), &t.table).await?;
+        if current.is_empty() {
+            out.push(format!("table {} does not exist", t.table.display_short()));
+            continue;
+        }
+        let diffs = verify::shape_differences(session.conn(), &t.columns, &current).await?;
+        if !diffs.is_empty() {
+            out.push(format!(
+                "{} changed since the plan was made: {}; re-plan against the current schema",
+                t.table.display_short(),
+                diffs.join("; ")
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// "Cannot contract: reason" per failing precondition, one per line.
+pub fn refusal_lines(kind: PhaseKind, failures: &[String]) -> String {
+    failures.iter().map(|f| format!("Cannot {kind}: {f}")).collect::<Vec<_>>().join("\n")
+}

@@ -1,0 +1,47 @@
+//! Undoing the latest applied phase of a plan.
+
+use super::apply::{undo, LoadedPlan};
+use super::session::Session;
+use super::state::{self, PhaseStatus};
+use crate::error::Refusal;
+use crate::plan::PhaseKind;
+
+/// Undo the latest phase that is applied (or was interrupted/failed half-way) and record it.
+/// Returns the phase rolled back.
+pub async fn rollback_latest(session: &mut Session, loaded: &LoadedPlan) -> anyhow::Result<PhaseKind> {
+    let plan = &loaded.plan;
+    state::register_plan(session.conn(), plan, &loaded.sha256, &loaded.yaml).await?;
+    let records = state::phase_records(session.conn(), &plan.name).await?;
+    let Some(latest) = records.iter().filter(|r| r.status != PhaseStatus::RolledBack).max_by_key(|r| r.phase)
+    else {
+        return Err(Refusal::new(format!("plan `{}` has no applied phase to roll back", plan.name)).into());
+    };
+    let kind = latest.phase;
+    let phase = loaded.phase(kind)?;
+    if latest.status == PhaseStatus::Done {
+        if let Some(why) = &phase.irreversible {
+            return Err(Refusal::new(format!(
+                "phase {kind} of plan `{}` was applied and cannot be undone: {why}",
+                plan.name
+            ))
+            .into());
+        }
+    }
+    // A phase that stopped half-way may have undone part of itself already: tolerate "already gone".
+    let tolerant = latest.status != PhaseStatus::Done;
+    // A failed phase already undid its committed steps, unless it says otherwise.
+    let already_undone = latest.status == PhaseStatus::Failed
+        && !latest.error.as_deref().unwrap_or_default().contains("PARTIALLY APPLIED");
+    state::log(session.conn(), &plan.name, kind, "rollback", "running", None).await?;
+    let result = if already_undone { Ok(()) } else { undo(session, &phase.steps, tolerant).await };
+    if let Err(e) = result {
+        let msg = format!("{e:#}");
+        state::log(session.conn(), &plan.name, kind, "rollback", "failed", Some(&msg)).await?;
+        return Err(e.context(format!("rolling back phase {kind} of plan `{}`", plan.name)));
+    }
+    if kind == PhaseKind::Backfill {
+        state::reset_backfill(session.conn(), &plan.name).await?;
+    }
+    state::finish_phase(session.conn(), &plan.name, kind, PhaseStatus::RolledBack, None, None).await?;
+    Ok(kind)
+}
