@@ -445,3 +445,28 @@ fn cli_help_lists_the_throttle_flags() {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
 }
+
+/// Two runners of one plan at once (an operator starting it twice, or the server still finishing
+/// a killed client's last batch): the second waits for the first, so no row is done twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_runners_of_one_plan_never_double_apply() {
+    let db = TestDb::new().await;
+    prepare(&db).await;
+    db.exec(
+        "CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL);
+         INSERT INTO t SELECT g, 0 FROM generate_series(1, 3000) g;",
+    )
+    .await;
+    let p = plan("twice", vec![task("t", &[("id", "integer")], &[("n", "\"n\" + 1")], "true")]);
+    let mut o = opts(100);
+    o.throttle.sleep = Duration::from_millis(5);
+    let (pool_a, plan_a, opts_a) = (db.pool.clone(), p.clone(), o.clone());
+    let a = tokio::spawn(async move { backfill::run(&pool_a, &plan_a, &opts_a).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let b = backfill::run(&db.pool, &p, &o).await.unwrap();
+    let a = a.await.unwrap().unwrap();
+    assert!(a.completed && b.completed);
+    assert_eq!(a.rows + b.rows, 3000, "a: {a}\nb: {b}");
+    assert_eq!(scalar_i64(&db, "SELECT count(*) FROM t WHERE n <> 1").await, 0, "every row exactly once");
+    db.drop().await;
+}

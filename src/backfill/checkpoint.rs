@@ -67,6 +67,29 @@ pub async fn finish(conn: &mut PgConnection, plan: &str, table: &str) -> anyhow:
     Ok(())
 }
 
+/// One runner per (plan, table): a session advisory lock held while the table is backfilled.
+/// Besides refusing a second `planner backfill`, it closes a subtle gap: after a kill -9 the
+/// server finishes the killed client's last statement (and commits it) before it notices the
+/// client is gone. Waiting for this lock, then reading the checkpoint, sees that batch.
+pub async fn try_lock(conn: &mut PgConnection, plan: &str, table: &str) -> anyhow::Result<bool> {
+    sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('planner.backfill'), hashtext($1 || '/' || $2))")
+        .bind(plan)
+        .bind(table)
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("taking the backfill lock of {table}"))
+}
+
+pub async fn unlock(conn: &mut PgConnection, plan: &str, table: &str) -> anyhow::Result<()> {
+    sqlx::query("SELECT pg_advisory_unlock(hashtext('planner.backfill'), hashtext($1 || '/' || $2))")
+        .bind(plan)
+        .bind(table)
+        .execute(&mut *conn)
+        .await
+        .with_context(|| format!("releasing the backfill lock of {table}"))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
