@@ -39,6 +39,12 @@ async fn targets_resolve_from_env_files_and_missing_variables_are_named() {
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(stderr.contains("target `billing`: url uses ${BILLING_URL}, which is not set"), "{stderr}");
     planner(dir.path()).args(["status", "--target", "billing", "--env", "staging"]).assert().success();
+    // Target flags are global: the brief's `planner --target billing --env staging status`.
+    planner(dir.path()).args(["--target", "billing", "--env", "staging", "status"]).assert().success();
+    // A planner.yaml may also hold the `check:` section of `planner check`.
+    let config = std::fs::read_to_string(dir.path().join("planner.yaml")).unwrap();
+    std::fs::write(dir.path().join("planner.yaml"), format!("{config}\ncheck:\n  pg_version: 15\n")).unwrap();
+    planner(dir.path()).args(["status", "--target", "users"]).assert().success();
 
     let out = planner(dir.path()).args(["status", "--target", "biling"]).assert().code(2);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();

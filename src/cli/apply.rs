@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{LockArgs, TargetArgs};
+use super::backfill::ThrottleArgs;
 use crate::exec::{self, ApplyOptions, ApplyOutcome, LoadedPlan, Session};
 use crate::plan::PhaseKind;
 
@@ -20,8 +21,8 @@ pub struct ApplyArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub lock: LockArgs,
-    #[command(flatten)]
-    pub target: TargetArgs,
+    #[command(flatten, next_help_heading = "Backfill throttling")]
+    pub throttle: ThrottleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -30,37 +31,50 @@ pub struct NextArgs {
     pub plan_dir: PathBuf,
     #[command(flatten)]
     pub lock: LockArgs,
-    #[command(flatten)]
-    pub target: TargetArgs,
+    #[command(flatten, next_help_heading = "Backfill throttling")]
+    pub throttle: ThrottleArgs,
 }
 
-pub async fn run(args: ApplyArgs) -> anyhow::Result<()> {
+pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     if args.dry_run {
         let phase = loaded.phase(args.phase)?;
         print!("{}", exec::dry_run::render(&loaded.plan, phase, &args.lock.session_options()));
         return Ok(());
     }
-    let url = args.target.resolve_url()?;
+    let url = target.resolve_url()?;
     let mut session = Session::open(&url, args.lock.session_options()).await?;
-    // Throttling flags live on `planner backfill`; `apply --phase backfill` runs with the defaults.
-    let outcome = exec::apply_phase(&mut session, &loaded, args.phase, &ApplyOptions::default()).await;
+    let opts = apply_options(&args.throttle, &args.lock, args.phase == PhaseKind::Backfill);
+    let outcome = exec::apply_phase(&mut session, &loaded, args.phase, &opts).await;
     session.close().await?;
     report(&loaded, outcome?);
     Ok(())
 }
 
-pub async fn run_next(args: NextArgs) -> anyhow::Result<()> {
+pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = LoadedPlan::load(&args.plan_dir)?;
-    let url = args.target.resolve_url()?;
+    let url = target.resolve_url()?;
     let mut session = Session::open(&url, args.lock.session_options()).await?;
-    let outcome = exec::apply_next(&mut session, &loaded, &ApplyOptions::default()).await;
+    let opts = apply_options(&args.throttle, &args.lock, true);
+    let outcome = exec::apply_next(&mut session, &loaded, &opts).await;
     session.close().await?;
     report(&loaded, outcome?);
     Ok(())
 }
 
-fn report(loaded: &LoadedPlan, outcome: ApplyOutcome) {
+/// Backfill throttling plus the lock timeout each batch waits with. With `backfill_signals`,
+/// Ctrl-C / SIGTERM stop the backfill after its current batch (and save the checkpoint) instead
+/// of killing the process; DDL phases keep the default behaviour.
+pub fn apply_options(throttle: &ThrottleArgs, lock: &LockArgs, backfill_signals: bool) -> ApplyOptions {
+    let mut backfill = throttle.to_options();
+    backfill.lock_timeout = Some(lock.lock_timeout);
+    if backfill_signals {
+        backfill.stop.listen_for_signals();
+    }
+    ApplyOptions { backfill, print_backfill_report: true }
+}
+
+pub fn report(loaded: &LoadedPlan, outcome: ApplyOutcome) {
     let name = &loaded.plan.name;
     match outcome {
         ApplyOutcome::Applied { phase, steps } => {

@@ -4,22 +4,31 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-/// Where the database is: a URL, or a named target from planner.yaml.
+/// Where the database is: a URL, or a named target from planner.yaml. Global: accepted before or
+/// after the subcommand (`planner --target billing --env staging status`).
 #[derive(Debug, Clone, Args, Default)]
+#[command(next_help_heading = "Target database")]
 pub struct TargetArgs {
     /// PostgreSQL connection URL (e.g. postgres://postgres@127.0.0.1:5432/app). A --target wins
     /// over DATABASE_URL from the environment.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// A named target from planner.yaml (one database per service).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub target: Option<String>,
     /// Environment: loads `.env.<ENV>` then `.env` before resolving `${VARS}` in planner.yaml.
-    #[arg(long = "env")]
+    #[arg(long = "env", global = true)]
     pub env: Option<String>,
-    /// Config file (default: ./planner.yaml when present).
-    #[arg(long)]
+    /// Config file: targets and the `check:` section (default: ./planner.yaml when present).
+    #[arg(long, global = true)]
     pub config: Option<PathBuf>,
+}
+
+impl TargetArgs {
+    /// Was a database named at all (flag, environment or --target)?
+    pub fn names_a_database(&self) -> bool {
+        self.database_url.is_some() || self.target.is_some()
+    }
 }
 
 impl TargetArgs {
@@ -29,8 +38,9 @@ impl TargetArgs {
     }
 }
 
-/// How DDL waits for locks.
+/// How DDL (and each backfill batch) waits for locks.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Locks")]
 pub struct LockArgs {
     /// How long each DDL statement may wait for its lock before giving up and retrying (e.g. 2s, 500ms).
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::args::TargetArgs;
-use crate::backfill::{self, BackfillOptions, PauseThresholds, ProgressMode, StopSignal, ThrottleSettings};
+use super::args::{LockArgs, TargetArgs};
+use crate::backfill::{BackfillOptions, PauseThresholds, ProgressMode, StopSignal, ThrottleSettings};
+use crate::exec::{self, ApplyOutcome, LoadedPlan, Session};
+use crate::plan::PhaseKind;
 
 fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 100ms, 2s, 1m)"))
@@ -57,9 +59,6 @@ pub struct ThrottleArgs {
     /// rows the backfill rewrites); 0 disables.
     #[arg(long, value_parser = threshold, default_value = "10m")]
     pub max_transaction_age: Duration,
-    /// lock_timeout of each batch; a batch that times out is retried with backoff.
-    #[arg(long, value_parser = duration, default_value = "2s")]
-    pub lock_timeout: Duration,
     /// Re-read throttle settings from this file whenever it changes, without restarting. Lines
     /// `key = value`: batch, min_batch, max_batch, sleep, max_rate, target_batch_time (`off`), pause.
     #[arg(long, value_name = "FILE")]
@@ -89,7 +88,8 @@ impl ThrottleArgs {
             progress: self.progress,
             control_file: self.control.clone(),
             stop: StopSignal::default(),
-            lock_timeout: Some(self.lock_timeout),
+            // set from --lock-timeout (LockArgs) by the caller
+            lock_timeout: None,
         }
     }
 }
@@ -98,25 +98,28 @@ impl ThrottleArgs {
 pub struct BackfillArgs {
     /// The plan folder written by `planner plan`.
     pub plan_dir: PathBuf,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Backfill throttling")]
     pub throttle: ThrottleArgs,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub lock: LockArgs,
 }
 
-pub async fn run(args: BackfillArgs) -> anyhow::Result<()> {
-    let plan = crate::plan::load_dir(&args.plan_dir)?;
-    let url = args.target.resolve_url()?;
-    let pool = backfill::connect(&url).await?;
-    let opts = args.throttle.to_options();
-    opts.stop.listen_for_signals();
-    let report = backfill::run(&pool, &plan, &opts).await?;
-    println!("{report}");
-    pool.close().await;
-    if !report.completed {
+/// The backfill phase of a plan, with throttling: the same as `apply --phase backfill`
+/// (phase bookkeeping, preconditions, checkpoints), plus a resume hint when interrupted.
+pub async fn run(args: BackfillArgs, target: &TargetArgs) -> anyhow::Result<()> {
+    let loaded = LoadedPlan::load(&args.plan_dir)?;
+    let url = target.resolve_url()?;
+    let mut session = Session::open(&url, args.lock.session_options()).await?;
+    let opts = super::apply::apply_options(&args.throttle, &args.lock, true);
+    let outcome = exec::apply_phase(&mut session, &loaded, PhaseKind::Backfill, &opts).await;
+    session.close().await?;
+    let outcome = outcome?;
+    let interrupted = matches!(outcome, ApplyOutcome::Interrupted { .. });
+    super::apply::report(&loaded, outcome);
+    if interrupted {
         let resume: Vec<String> = std::env::args().map(|a| hide_password(&a)).collect();
         eprintln!("the checkpoint is saved; resume with:\n  {}", resume.join(" "));
-        anyhow::bail!("backfill of plan {} stopped before the end", plan.name);
+        anyhow::bail!("backfill of plan {} stopped before the end", loaded.plan.name);
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use super::args::TargetArgs;
 use crate::error::{FindingsReported, InputError};
 use crate::lint::{config, KnownSchema, LintOptions, LintReport};
 use crate::report::Format;
@@ -28,18 +29,12 @@ pub struct CheckArgs {
     /// Treat each file as one transaction, as sqlx, Rails, Flyway and golang-migrate run them.
     #[arg(long)]
     pub assume_in_transaction: bool,
-    /// Config file with a `check:` section (default: ./planner.yaml when present).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// Colour in human output: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub color: Colour,
     /// Schema that change files (*.yaml) are validated against.
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
-    /// Live database that change files (*.yaml) are validated against.
-    #[arg(long, value_name = "URL")]
-    pub database_url: Option<String>,
     /// Print every rule id with its default severity and summary, then exit.
     #[arg(long)]
     pub list_rules: bool,
@@ -52,7 +47,7 @@ pub enum Colour {
     Never,
 }
 
-pub fn run(args: CheckArgs) -> anyhow::Result<()> {
+pub fn run(args: CheckArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.list_rules {
@@ -61,11 +56,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let opts = options(&args)?;
+    let opts = options(&args, target)?;
     // Change files are validated against the schema like `planner plan` does; SQL is linted.
     let (changes, sql): (Vec<&PathBuf>, Vec<&PathBuf>) = args.paths.iter().partition(|p| is_change_file(p));
     for change in &changes {
-        let summary = check_change_file(change, &args)?;
+        let summary = check_change_file(change, &args, target)?;
         writeln!(out, "{summary}")?;
     }
     if sql.is_empty() {
@@ -87,8 +82,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<()> {
 }
 
 /// Flags override the config file; the config file overrides the defaults.
-fn options(args: &CheckArgs) -> Result<LintOptions, InputError> {
-    let cfg = match &args.config {
+fn options(args: &CheckArgs, target: &TargetArgs) -> Result<LintOptions, InputError> {
+    let cfg = match &target.config {
         Some(path) => config::load(path)?,
         None if Path::new("planner.yaml").exists() => config::load(Path::new("planner.yaml"))?,
         None => config::CheckConfig::default(),
@@ -157,9 +152,9 @@ fn is_change_file(path: &Path) -> bool {
 }
 
 /// Validate a change YAML against the schema (same errors as `planner plan`, nothing written).
-pub fn check_change_file(path: &Path, args: &CheckArgs) -> anyhow::Result<String> {
+pub fn check_change_file(path: &Path, args: &CheckArgs, target: &TargetArgs) -> anyhow::Result<String> {
     let located = crate::change::parse_change_file(path)?;
-    if args.schema.is_none() && args.database_url.is_none() {
+    if args.schema.is_none() && !target.names_a_database() {
         return Err(InputError::new(format!(
             "{}: checking a change file needs the current schema",
             path.display()
@@ -167,8 +162,7 @@ pub fn check_change_file(path: &Path, args: &CheckArgs) -> anyhow::Result<String
         .help("pass --schema FILE.sql or --database-url URL")
         .into());
     }
-    let model =
-        super::plan::load_model_from(args.schema.as_deref(), args.database_url.as_deref(), args.pg_version)?;
+    let model = super::plan::load_model_from(args.schema.as_deref(), target, args.pg_version)?;
     let plan = super::plan::build_plan(&located, &model, None)?;
     let phases: Vec<&str> = plan.phases.iter().map(|p| p.phase.as_str()).collect();
     Ok(format!(

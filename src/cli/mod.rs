@@ -17,6 +17,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub target: args::TargetArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,19 +48,20 @@ pub enum Command {
 
 /// Run a parsed command line. Builds the tokio runtime only for commands that need one.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let target = cli.target;
     match cli.command {
-        Command::Plan(args) => plan::run(args),
-        Command::Check(args) => check::run(args),
+        Command::Plan(args) => plan::run(args, &target),
+        Command::Check(args) => check::run(args, &target),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "planner", &mut std::io::stdout());
             Ok(())
         }
-        Command::Apply(args) => runtime()?.block_on(apply::run(args)),
-        Command::Next(args) => runtime()?.block_on(apply::run_next(args)),
-        Command::Status(args) => runtime()?.block_on(status::run(args)),
-        Command::Verify(args) => runtime()?.block_on(verify::run(args)),
-        Command::Rollback(args) => runtime()?.block_on(rollback::run(args)),
-        Command::Backfill(args) => runtime()?.block_on(backfill::run(args)),
+        Command::Apply(args) => runtime()?.block_on(apply::run(args, &target)),
+        Command::Next(args) => runtime()?.block_on(apply::run_next(args, &target)),
+        Command::Status(args) => runtime()?.block_on(status::run(args, &target)),
+        Command::Verify(args) => runtime()?.block_on(verify::run(args, &target)),
+        Command::Rollback(args) => runtime()?.block_on(rollback::run(args, &target)),
+        Command::Backfill(args) => runtime()?.block_on(backfill::run(args, &target)),
     }
 }
 

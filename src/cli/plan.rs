@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
+use super::args::TargetArgs;
 use crate::change::{
     self, AddColumn, Change, ChangeFile, ChangeSource, DropColumn, LocatedChanges, RenameColumn, SetNotNull,
 };
@@ -69,12 +70,10 @@ pub enum Shorthand {
 #[derive(Debug, Args)]
 pub struct PlanOptions {
     /// Current schema from a SQL file (CREATE TABLE/INDEX/VIEW, ALTER TABLE ADD CONSTRAINT, pg_dump -s).
-    /// Wins over --database-url / DATABASE_URL.
+    /// Without it, the schema is read (read-only) from the database named by --database-url /
+    /// DATABASE_URL / --target.
     #[arg(long, global = true, value_name = "FILE")]
     pub schema: Option<PathBuf>,
-    /// Current schema from a live database (read-only introspection of pg_catalog).
-    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
     /// PostgreSQL major version to plan for with --schema (a live database reports its own).
     #[arg(long, global = true, value_name = "N")]
     pub pg_version: Option<u32>,
@@ -95,7 +94,7 @@ pub enum SummaryFormat {
     Json,
 }
 
-pub fn run(args: PlanArgs) -> anyhow::Result<()> {
+pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let located = match (&args.shorthand, &args.change_file) {
         (Some(short), _) => shorthand_changes(short),
         (None, Some(file)) => change::parse_change_file(file)?,
@@ -105,7 +104,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<()> {
                 .into())
         }
     };
-    let model = load_model(&args.options)?;
+    let model = load_model(&args.options, target)?;
     let mut plan = build_plan(&located, &model, args.options.name.as_deref())?;
     let dir = plan::write_plan_dir(&args.options.out, &mut plan)?;
     match args.options.format {
@@ -183,24 +182,27 @@ fn shorthand_changes(short: &Shorthand) -> LocatedChanges {
 }
 
 /// The current schema, from --schema or --database-url.
-pub fn load_model(options: &PlanOptions) -> anyhow::Result<SchemaModel> {
-    load_model_from(options.schema.as_deref(), options.database_url.as_deref(), options.pg_version)
+pub fn load_model(options: &PlanOptions, target: &TargetArgs) -> anyhow::Result<SchemaModel> {
+    load_model_from(options.schema.as_deref(), target, options.pg_version)
 }
 
-/// The current schema from a file (wins) or a live database.
+/// The current schema from a file (wins) or the live database the target flags name.
 pub fn load_model_from(
     schema: Option<&Path>,
-    database_url: Option<&str>,
+    target: &TargetArgs,
     pg_version: Option<u32>,
 ) -> anyhow::Result<SchemaModel> {
     if let Some(path) = schema {
         return load_schema_file(path, pg_version.unwrap_or(DEFAULT_PG_VERSION));
     }
-    if let Some(url) = database_url {
+    if target.names_a_database() {
+        let url = target.resolve_url()?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         return runtime.block_on(async {
             use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(url).await.context("connecting to --database-url")?;
+            let mut conn = sqlx::PgConnection::connect(&url)
+                .await
+                .context("connecting to the database to read its schema")?;
             let model = crate::model::introspect::introspect(&mut conn, &[]).await?;
             if let Some(v) = pg_version {
                 if v != model.pg_version {

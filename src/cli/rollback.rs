@@ -13,13 +13,11 @@ pub struct RollbackArgs {
     pub plan_dir: PathBuf,
     #[command(flatten)]
     pub lock: LockArgs,
-    #[command(flatten)]
-    pub target: TargetArgs,
 }
 
-pub async fn run(args: RollbackArgs) -> anyhow::Result<()> {
+pub async fn run(args: RollbackArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = LoadedPlan::load(&args.plan_dir)?;
-    let url = args.target.resolve_url()?;
+    let url = target.resolve_url()?;
     let mut session = Session::open(&url, args.lock.session_options()).await?;
     let result = exec::rollback_latest(&mut session, &loaded).await;
     session.close().await?;

@@ -18,14 +18,12 @@ pub struct StatusArgs {
     /// Show every target of planner.yaml, one after the other.
     #[arg(long, conflicts_with = "target")]
     pub all_targets: bool,
-    #[command(flatten)]
-    pub target: TargetArgs,
 }
 
-pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
+pub async fn run(args: StatusArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = args.plan_dir.as_deref().map(LoadedPlan::load).transpose()?;
     if args.all_targets {
-        for (name, url) in crate::config::all_targets(&args.target)? {
+        for (name, url) in crate::config::all_targets(target)? {
             println!("== target {name}");
             match status_text(&url, loaded.as_ref()).await {
                 Ok(text) => print!("{text}"),
@@ -34,7 +32,7 @@ pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let url = args.target.resolve_url()?;
+    let url = target.resolve_url()?;
     print!("{}", status_text(&url, loaded.as_ref()).await?);
     Ok(())
 }

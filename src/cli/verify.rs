@@ -12,13 +12,11 @@ use crate::exec::{self, LoadedPlan, Session, SessionOptions};
 pub struct VerifyArgs {
     /// The plan folder written by `planner plan`.
     pub plan_dir: PathBuf,
-    #[command(flatten)]
-    pub target: TargetArgs,
 }
 
-pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
+pub async fn run(args: VerifyArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = LoadedPlan::load(&args.plan_dir)?;
-    let url = args.target.resolve_url()?;
+    let url = target.resolve_url()?;
     let mut session = Session::open(&url, SessionOptions::default()).await?;
     let result = exec::verify::verify_plan(&mut session, &loaded).await;
     session.close().await?;

@@ -49,6 +49,8 @@ impl LoadedPlan {
 pub struct ApplyOptions {
     /// Throttling for the backfill phase's tasks.
     pub backfill: BackfillOptions,
+    /// Print the backfill's summary (rows, batches, rate, pauses) on stdout (the CLI does).
+    pub print_backfill_report: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +149,7 @@ pub async fn apply_phase(
     state::start_phase(session.conn(), &plan.name, kind, &checksums).await?;
 
     if kind == PhaseKind::Backfill && !phase.backfill.is_empty() {
-        match run_backfill(session, plan, &opts.backfill).await {
+        match run_backfill(session, plan, opts).await {
             Ok(true) => {}
             Ok(false) => return Ok(ApplyOutcome::Interrupted { phase: kind }),
             Err(e) => {
@@ -173,7 +175,7 @@ pub async fn apply_phase(
 }
 
 /// Run the backfill tasks unless every table already finished. Ok(false) = interrupted.
-async fn run_backfill(session: &mut Session, plan: &Plan, opts: &BackfillOptions) -> anyhow::Result<bool> {
+async fn run_backfill(session: &mut Session, plan: &Plan, opts: &ApplyOptions) -> anyhow::Result<bool> {
     let progress = state::backfill_records(session.conn(), &plan.name).await?;
     let tasks = &plan.phase(PhaseKind::Backfill).map(|p| p.backfill.clone()).unwrap_or_default();
     let all_done = tasks
@@ -187,9 +189,13 @@ async fn run_backfill(session: &mut Session, plan: &Plan, opts: &BackfillOptions
         .connect(&session.url)
         .await
         .context("connecting the backfill pool")?;
-    let report = crate::backfill::run(&pool, plan, opts).await;
+    let report = crate::backfill::run(&pool, plan, &opts.backfill).await;
     pool.close().await;
-    Ok(report?.completed)
+    let report = report?;
+    if opts.print_backfill_report {
+        println!("{report}");
+    }
+    Ok(report.completed)
 }
 
 /// Run steps unit by unit; if one fails, undo the units that committed (newest first), so the
