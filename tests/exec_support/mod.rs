@@ -71,63 +71,9 @@ pub async fn verify(db: &TestDb, plan: &LoadedPlan) -> Vec<String> {
     failures
 }
 
-/// Apply the backfill phase with the real engine; while the engine is still the stub on this
-/// branch ("not implemented yet"), fill the rows with [`fake_backfill`] and apply again.
+/// Apply the backfill phase: the real engine (keyset batches, checkpoints) fills the rows.
 pub async fn apply_backfill(db: &TestDb, plan: &LoadedPlan) -> ApplyOutcome {
-    match apply(db, plan, PhaseKind::Backfill).await {
-        Ok(outcome) => outcome,
-        Err(e) if format!("{e:#}").contains("backfill engine not implemented yet") => {
-            fake_backfill(db, plan).await;
-            apply(db, plan, PhaseKind::Backfill)
-                .await
-                .expect("apply backfill after the stand-in filled the rows")
-        }
-        Err(e) => panic!("apply backfill: {e:#}"),
-    }
-}
-
-/// Stand-in for the backfill engine (not on main yet): run each task's UPDATE in key-range
-/// batches of 5,000 rows, then record the checkpoint as finished, as the engine does.
-pub async fn fake_backfill(db: &TestDb, plan: &LoadedPlan) {
-    let phase = plan.plan.phase(PhaseKind::Backfill).expect("plan has a backfill phase");
-    for task in &phase.backfill {
-        assert_eq!(task.key.len(), 1, "the stand-in handles single-column keys");
-        let key = &task.key[0].column;
-        let sets: Vec<String> = task.set.iter().map(|a| format!("{} = {}", a.column, a.expr)).collect();
-        let max: Option<i64> =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT max({key})::int8 FROM {}", task.table)))
-                .fetch_one(&db.pool)
-                .await
-                .expect("max key");
-        let mut done = 0i64;
-        let mut from = 0i64;
-        while from <= max.unwrap_or(0) {
-            let res = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE {} SET {} WHERE {key} > $1 AND {key} <= $2 AND ({})",
-                task.table,
-                sets.join(", "),
-                task.pending
-            )))
-            .bind(from)
-            .bind(from + 5000)
-            .execute(&db.pool)
-            .await
-            .expect("backfill batch");
-            done += res.rows_affected() as i64;
-            from += 5000;
-        }
-        sqlx::query(
-            "INSERT INTO planner.backfill_progress (plan, table_name, rows_done, batches, finished_at)
-             VALUES ($1, $2, $3, 1, now())
-             ON CONFLICT (plan, table_name) DO UPDATE SET finished_at = now(), rows_done = EXCLUDED.rows_done",
-        )
-        .bind(&plan.plan.name)
-        .bind(task.table.display_short())
-        .bind(done)
-        .execute(&db.pool)
-        .await
-        .expect("record backfill progress");
-    }
+    apply(db, plan, PhaseKind::Backfill).await.unwrap_or_else(|e| panic!("apply backfill: {e:#}"))
 }
 
 /// Columns, defaults, indexes, constraints, triggers and functions of schema public: what a
