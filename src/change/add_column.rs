@@ -45,9 +45,7 @@ fn sql_scalar<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, 
 
 impl ChangeKind for AddColumn {
     fn default_name(&self) -> String {
-        format!("add_{}_{}", self.table.replace('.', "_"), self.column)
-            .to_lowercase()
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_")
+        super::derived_plan_name(&["add", &self.table, &self.column])
     }
 
     fn apply_to_model(&self, model: &mut SchemaModel) {

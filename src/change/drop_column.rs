@@ -21,9 +21,7 @@ pub struct DropColumn {
 
 impl ChangeKind for DropColumn {
     fn default_name(&self) -> String {
-        format!("drop_{}_{}", self.table.replace('.', "_"), self.column)
-            .to_lowercase()
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_")
+        super::derived_plan_name(&["drop", &self.table, &self.column])
     }
 
     fn apply_to_model(&self, model: &mut SchemaModel) {

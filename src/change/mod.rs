@@ -243,6 +243,21 @@ pub fn new_ident(name: &str, field: &'static str) -> Result<crate::sql::Ident, C
         .map_err(|e| ChangeError::new(field, format!("invalid name `{name}`: {e}")))
 }
 
+/// A default plan name from its parts: `rename_users_name`, `add_billing_invoices_paid_at`.
+/// Lower case, anything but letters and digits becomes one `_`.
+pub fn derived_plan_name(parts: &[&str]) -> String {
+    let joined = parts.join("_").to_lowercase();
+    let mut out = String::new();
+    for c in joined.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    out.trim_matches('_').to_string()
+}
+
 /// Plan and folder names: what a directory and a state row can hold safely.
 pub fn validate_plan_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
@@ -255,5 +270,28 @@ pub fn validate_plan_name(name: &str) -> Result<(), String> {
         Err(format!(
             "invalid plan name `{name}`: use letters, digits, `_` and `-` (it becomes a folder name)"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_plan_names_are_folder_safe() {
+        assert_eq!(derived_plan_name(&["rename", "users", "name"]), "rename_users_name");
+        assert_eq!(derived_plan_name(&["rename", "orders", "\"MixedCase\""]), "rename_orders_mixedcase");
+        assert_eq!(derived_plan_name(&["add", "billing.invoices", "paid_at"]), "add_billing_invoices_paid_at");
+        assert!(validate_plan_name(&derived_plan_name(&["drop", "\"Order Lines\"", "a\"b"])).is_ok());
+    }
+
+    #[test]
+    fn change_files_parse_with_single_key_maps_and_refuse_unknown_kinds() {
+        let ok = parse_change_text("changes:\n  - drop_column: { table: users, column: x }\n", "c.yaml").unwrap();
+        assert_eq!(ok.file.changes.len(), 1);
+        let err = parse_change_text("changes:\n  - drop_colum: { table: users, column: x }\n", "c.yaml").unwrap_err();
+        assert!(err.to_string().contains("did you mean drop_column?"), "{err}");
+        let empty = parse_change_text("changes: []\n", "c.yaml").unwrap_err();
+        assert!(empty.to_string().contains("`changes` is empty"));
     }
 }

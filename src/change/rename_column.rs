@@ -26,8 +26,7 @@ pub struct RenameColumn {
 
 impl ChangeKind for RenameColumn {
     fn default_name(&self) -> String {
-        let table = self.table.replace('.', "_");
-        format!("rename_{}_{}", table, self.from).to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_")
+        super::derived_plan_name(&["rename", &self.table, &self.from])
     }
 
     fn apply_to_model(&self, model: &mut SchemaModel) {

@@ -24,9 +24,7 @@ pub struct SetNotNull {
 
 impl ChangeKind for SetNotNull {
     fn default_name(&self) -> String {
-        format!("set_not_null_{}_{}", self.table.replace('.', "_"), self.column)
-            .to_lowercase()
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '_', "_")
+        super::derived_plan_name(&["set_not_null", &self.table, &self.column])
     }
 
     fn apply_to_model(&self, model: &mut SchemaModel) {

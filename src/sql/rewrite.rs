@@ -43,9 +43,13 @@ pub fn references_column(sql: &str, column: &Ident) -> bool {
 
 /// Every column name the expression mentions (folded as PostgreSQL folds them).
 pub fn referenced_columns(sql: &str) -> Vec<String> {
-    let Some(expr) = parse(sql) else { return Vec::new() };
+    parse(sql).map(|expr| column_names(&expr)).unwrap_or_default()
+}
+
+/// Column names mentioned anywhere in an AST node (bare or the last part of a qualified name).
+fn column_names<V: sqlparser::ast::Visit>(node: &V) -> Vec<String> {
     let mut out = Vec::new();
-    let _ = visit_expressions(&expr, |e| {
+    let _ = visit_expressions(node, |e| {
         let id = match e {
             Expr::Identifier(id) => Some(id),
             Expr::CompoundIdentifier(parts) => parts.last(),
@@ -85,22 +89,7 @@ pub fn rename_column(sql: &str, from: &Ident, to: &Ident) -> Result<String, Stri
 
 /// Column names a query mentions anywhere (select list, joins, filters).
 pub fn referenced_columns_in_query(query: &sqlparser::ast::Query) -> Vec<String> {
-    let mut out = Vec::new();
-    let _ = visit_expressions(query, |e| {
-        let id = match e {
-            Expr::Identifier(id) => Some(id),
-            Expr::CompoundIdentifier(parts) => parts.last(),
-            _ => None,
-        };
-        if let Some(id) = id {
-            let name = if id.quote_style.is_some() { id.value.clone() } else { id.value.to_lowercase() };
-            if !out.contains(&name) {
-                out.push(name);
-            }
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    out
+    column_names(query)
 }
 
 #[cfg(test)]
