@@ -716,3 +716,29 @@ async fn plans_from_a_live_database_equal_plans_from_the_schema_file() {
     db.drop().await;
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n\n"));
 }
+
+/// A type an extension installs (hstore) is known when planning from the live database, and a
+/// type nobody installed is refused with the place it was named.
+#[tokio::test]
+async fn extension_types_are_known_from_the_live_database() {
+    let db = TestDb::new().await;
+    db.exec("CREATE EXTENSION hstore; CREATE TABLE items (id bigint PRIMARY KEY, name text);").await;
+    let model = introspect_db(&db, &[]).await.expect("introspect");
+    assert!(model.user_types.contains(&q("public", "hstore")), "{:?}", model.user_types);
+    assert!(!model.user_types.iter().any(|t| t.name.as_str() == "_hstore"), "array types are not listed");
+    let out = tempfile::tempdir().expect("tempdir");
+    let planner = env!("CARGO_BIN_EXE_planner");
+    let run = |ty: &str| {
+        std::process::Command::new(planner)
+            .args(["plan", "add-column", "items.attrs", ty, "--database-url", &db.url, "--out"])
+            .arg(out.path())
+            .output()
+            .expect("run planner")
+    };
+    let ok = run("hstore");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let bad = run("ltree");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown type `ltree`"));
+    db.drop().await;
+}

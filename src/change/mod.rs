@@ -281,15 +281,20 @@ mod tests {
     fn derived_plan_names_are_folder_safe() {
         assert_eq!(derived_plan_name(&["rename", "users", "name"]), "rename_users_name");
         assert_eq!(derived_plan_name(&["rename", "orders", "\"MixedCase\""]), "rename_orders_mixedcase");
-        assert_eq!(derived_plan_name(&["add", "billing.invoices", "paid_at"]), "add_billing_invoices_paid_at");
+        assert_eq!(
+            derived_plan_name(&["add", "billing.invoices", "paid_at"]),
+            "add_billing_invoices_paid_at"
+        );
         assert!(validate_plan_name(&derived_plan_name(&["drop", "\"Order Lines\"", "a\"b"])).is_ok());
     }
 
     #[test]
     fn change_files_parse_with_single_key_maps_and_refuse_unknown_kinds() {
-        let ok = parse_change_text("changes:\n  - drop_column: { table: users, column: x }\n", "c.yaml").unwrap();
+        let ok =
+            parse_change_text("changes:\n  - drop_column: { table: users, column: x }\n", "c.yaml").unwrap();
         assert_eq!(ok.file.changes.len(), 1);
-        let err = parse_change_text("changes:\n  - drop_colum: { table: users, column: x }\n", "c.yaml").unwrap_err();
+        let err = parse_change_text("changes:\n  - drop_colum: { table: users, column: x }\n", "c.yaml")
+            .unwrap_err();
         assert!(err.to_string().contains("did you mean drop_column?"), "{err}");
         let empty = parse_change_text("changes: []\n", "c.yaml").unwrap_err();
         assert!(empty.to_string().contains("`changes` is empty"));

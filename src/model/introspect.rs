@@ -555,7 +555,8 @@ async fn load_views(conn: &mut PgConnection, schemas: &[String]) -> anyhow::Resu
     Ok(views)
 }
 
-/// Enums, domains, composite types (not the row types of tables) and range types.
+/// Enums, domains, composite types (not the row types of tables), range types, and base types
+/// that extensions install into user schemas (hstore, ltree, vector): all usable as column types.
 async fn load_user_types(conn: &mut PgConnection, schemas: &[String]) -> anyhow::Result<Vec<QualifiedName>> {
     let rows = sqlx::query(
         "SELECT n.nspname::text AS schema, t.typname::text AS name
@@ -563,7 +564,8 @@ async fn load_user_types(conn: &mut PgConnection, schemas: &[String]) -> anyhow:
            JOIN pg_namespace n ON n.oid = t.typnamespace
            LEFT JOIN pg_class c ON c.oid = t.typrelid
           WHERE n.nspname = ANY($1)
-            AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c'))",
+            AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c')
+                 OR (t.typtype = 'b' AND t.typcategory <> 'A'))",
     )
     .bind(schemas)
     .fetch_all(&mut *conn)
