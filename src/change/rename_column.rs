@@ -190,6 +190,15 @@ impl ChangeKind for RenameColumn {
             contract.push(Step::new(format!("carry the default of {} over", short(o)), render::set_default(t, &n, default), Lock::AccessExclusiveBrief, t)
                 .undo(render::drop_default(t, &n)));
         }
+        // A serial column's sequence belongs to the old column and would be dropped with it.
+        if let Some(sequence) = old.default.as_deref().and_then(render::nextval_sequence) {
+            contract.push(Step::new(
+                format!("hand the sequence {sequence} over to {}", short(&n)),
+                render::sequence_owned_by(sequence, t, &n),
+                Lock::AccessExclusiveBrief,
+                t,
+            ));
+        }
         contract.extend(common::drop_trigger_steps(t, &names.function, &names.trigger, &sync_body));
         contract.push(Step::new(format!("drop the old column {} (catalog only; its indexes and constraints go with it)", short(o)),
             render::drop_column(t, o), Lock::AccessExclusiveBrief, t).irreversible(gone));

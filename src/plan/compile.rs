@@ -215,6 +215,19 @@ mod tests {
     }
 
     #[test]
+    fn renaming_a_serial_column_hands_its_sequence_over() {
+        let schema = "CREATE TABLE t (id bigint PRIMARY KEY, ticket serial);";
+        let model = crate::model::from_sql::parse_schema(schema, "s.sql", 15).unwrap();
+        let plan = compile(&model, &[rename("t", "ticket", "ticket_no")], "p").unwrap();
+        let sql: Vec<&str> = plan.phases[2].steps.iter().map(|s| s.sql.as_str()).collect();
+        let owned =
+            sql.iter().position(|s| s.starts_with("ALTER SEQUENCE t_ticket_seq OWNED BY")).expect("handover");
+        let drop = sql.iter().position(|s| s.contains("DROP COLUMN \"ticket\"")).expect("drop");
+        assert!(owned < drop, "{sql:#?}");
+        assert!(sql.iter().any(|s| s.contains("SET DEFAULT nextval('t_ticket_seq'::regclass)")));
+    }
+
+    #[test]
     fn refusals_name_the_reason() {
         assert!(err(&[rename("users", "id", "uid")]).contains("primary key"));
         assert!(err(&[rename("users", "email", "mail")])

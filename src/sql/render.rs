@@ -62,6 +62,19 @@ pub fn set_default(t: &QualifiedName, c: &Ident, default: &str) -> String {
     format!("ALTER TABLE {t} ALTER COLUMN {c} SET DEFAULT {default}")
 }
 
+/// `sequence` is the regclass text from a `nextval('...'::regclass)` default, already quoted
+/// by the catalog (e.g. `public."orders_Order Id_seq"`).
+pub fn sequence_owned_by(sequence: &str, t: &QualifiedName, c: &Ident) -> String {
+    format!("ALTER SEQUENCE {sequence} OWNED BY {t}.{c}")
+}
+
+/// The sequence a `nextval('seq'::regclass)` default draws from.
+pub fn nextval_sequence(default: &str) -> Option<&str> {
+    let rest = &default[default.find("nextval('")? + "nextval('".len()..];
+    let end = rest.find('\'')?;
+    Some(&rest[..end])
+}
+
 pub fn drop_default(t: &QualifiedName, c: &Ident) -> String {
     format!("ALTER TABLE {t} ALTER COLUMN {c} DROP DEFAULT")
 }
