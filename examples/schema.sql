@@ -37,5 +37,15 @@ CREATE TABLE order_items (
     PRIMARY KEY (order_id, line_no)
 );
 
+-- A second schema: every name planner emits is schema-qualified, never `public.` by assumption.
+CREATE SCHEMA billing;
+CREATE TABLE billing.invoices (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    order_id     bigint NOT NULL REFERENCES orders ("Order Id"),
+    amount_cents bigint NOT NULL CHECK (amount_cents >= 0),
+    paid_at      timestamptz
+);
+CREATE INDEX invoices_amount_idx ON billing.invoices (amount_cents) WHERE paid_at IS NULL;
+
 CREATE VIEW verified_users AS
     SELECT id, email, verified_at FROM users WHERE verified_at IS NOT NULL;

@@ -54,18 +54,18 @@ async fn catalog(db: &TestDb) -> Vec<String> {
                       a.attnotnull, pg_get_expr(d.adbin, d.adrelid))
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE n.nspname IN ('public', 'billing') AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
         UNION ALL
         SELECT format('index %s', pg_get_indexdef(i.indexrelid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
+        JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('public', 'billing')
         UNION ALL
         SELECT format('constraint %s %s %s valid=%s', c.relname, k.conname, pg_get_constraintdef(k.oid), k.convalidated)
         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public'
+        WHERE n.nspname IN ('public', 'billing')
         UNION ALL
         SELECT format('trigger %s', tgname) FROM pg_trigger WHERE NOT tgisinternal
         UNION ALL
-        SELECT format('function %s', p.proname) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+        SELECT format('function %s', p.proname) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname IN ('public', 'billing')
         ORDER BY 1"#,
     )
     .fetch_all(&db.pool)
@@ -77,7 +77,12 @@ async fn catalog(db: &TestDb) -> Vec<String> {
 /// Every row of every table, as jsonb (key order normalised), in primary-key order.
 async fn data(db: &TestDb) -> Vec<String> {
     let mut out = Vec::new();
-    for (table, key) in [("users", "id"), ("orders", "\"Order Id\""), ("order_items", "order_id, line_no")] {
+    for (table, key) in [
+        ("users", "id"),
+        ("orders", "\"Order Id\""),
+        ("order_items", "order_id, line_no"),
+        ("billing.invoices", "id"),
+    ] {
         let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT to_jsonb(t)::text FROM {table} t ORDER BY {key}"
         )))
@@ -200,6 +205,15 @@ async fn set_not_null_users_email() {
         "set_not_null_users_email",
         "UPDATE users SET email = 'unknown+' || id || '@example.invalid' WHERE email IS NULL;
          ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn rename_billing_invoices_amount_cents() {
+    check_plan(
+        "rename_billing_invoices_amount_cents",
+        "ALTER TABLE billing.invoices RENAME COLUMN amount_cents TO total_cents",
     )
     .await;
 }
