@@ -29,6 +29,8 @@ struct Args {
     workload_secs: u64,
     clients: usize,
     batch: u32,
+    /// Upper bound for the adapted batch size (default: the engine's default).
+    max_batch: Option<u32>,
 }
 
 fn parse_args() -> Option<Args> {
@@ -51,6 +53,7 @@ fn parse_args() -> Option<Args> {
         workload_secs: num("--workload-secs", 10),
         clients: num("--clients", 4) as usize,
         batch: num("--batch", 1000) as u32,
+        max_batch: value("--max-batch").map(|v| v.replace('_', "").parse().expect("--max-batch N")),
     })
 }
 
@@ -226,6 +229,7 @@ async fn main() -> anyhow::Result<()> {
     let adaptive = ThrottleSettings {
         batch: args.batch,
         target_batch_time: Some(Duration::from_millis(100)),
+        max_batch: args.max_batch.unwrap_or(ThrottleSettings::default().max_batch),
         ..Default::default()
     };
 
@@ -234,13 +238,18 @@ async fn main() -> anyhow::Result<()> {
     println!("load average before: {}", load_average());
     println!("bulk UPDATE vs planner backfill (no sleep), same server, same run");
     println!(
-        "{:>10} {:>12} {:>14} {:>7} {:>14} {:>7}",
+        "adaptive: --target-batch-time 100ms from --batch {} within {}..{} rows",
+        args.batch, adaptive.min_batch, adaptive.max_batch
+    );
+    println!(
+        "{:>10} {:>12} {:>14} {:>7} {:>14} {:>7} {:>10}",
         "rows",
         "bulk rows/s",
         format!("batch {} r/s", args.batch),
         "ratio",
         "adaptive r/s",
-        "ratio"
+        "ratio",
+        "avg batch"
     );
     let mut per_row = Vec::new();
     for &n in &args.rows {
@@ -256,9 +265,10 @@ async fn main() -> anyhow::Result<()> {
         let bulk_rate = n as f64 / bulk.as_secs_f64();
         let (fixed_rate, adaptive_rate) = (fixed_report.rate(), adaptive_report.rate());
         println!(
-            "{n:>10} {bulk_rate:>12.0} {fixed_rate:>14.0} {:>7.2} {adaptive_rate:>14.0} {:>7.2}",
+            "{n:>10} {bulk_rate:>12.0} {fixed_rate:>14.0} {:>7.2} {adaptive_rate:>14.0} {:>7.2} {:>10.0}",
             fixed_rate / bulk_rate,
-            adaptive_rate / bulk_rate
+            adaptive_rate / bulk_rate,
+            n as f64 / adaptive_report.batches.max(1) as f64
         );
         per_row.push((
             n,

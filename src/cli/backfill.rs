@@ -46,8 +46,8 @@ pub struct ThrottleArgs {
     /// Smallest batch when adapting.
     #[arg(long, default_value_t = 100)]
     pub min_batch: u32,
-    /// Largest batch when adapting.
-    #[arg(long, default_value_t = 50_000)]
+    /// Largest batch when adapting (larger batches gain no speed but hold row locks longer).
+    #[arg(long, default_value_t = crate::backfill::throttle::DEFAULT_MAX_BATCH)]
     pub max_batch: u32,
     /// Pause while a standby lags more than this (pg_stat_replication); 0 disables.
     #[arg(long, value_parser = threshold, default_value = "10s")]
