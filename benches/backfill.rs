@@ -306,21 +306,38 @@ async fn main() -> anyhow::Result<()> {
             pct(&base, 0.5),
             pct(&base, 0.99)
         );
-        for target_ms in [100, 20] {
+        let target = |ms: u64| ThrottleSettings {
+            target_batch_time: Some(Duration::from_millis(ms)),
+            ..adaptive.clone()
+        };
+        // Full speed (adaptive batch size only), then the two ways to give the workload room.
+        let settings = [
+            ("--target-batch-time 100ms", target(100)),
+            ("--target-batch-time  20ms", target(20)),
+            (
+                "--target-batch-time 100ms --sleep 100ms",
+                ThrottleSettings { sleep: Duration::from_millis(100), ..target(100) },
+            ),
+            (
+                "--target-batch-time 100ms --max-rate 50000",
+                ThrottleSettings { max_rate: Some(50_000.0), ..target(100) },
+            ),
+            (
+                "--batch 200 --max-rate 20000",
+                ThrottleSettings { batch: 200, max_rate: Some(20_000.0), ..ThrottleSettings::default() },
+            ),
+        ];
+        for (label, throttle) in settings {
             build(&pool, "w", n).await?;
             let stop = Arc::new(AtomicBool::new(false));
             let run = tokio::spawn(workload(url.clone(), "w", n, args.clients, stop.clone()));
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let throttle = ThrottleSettings {
-                target_batch_time: Some(Duration::from_millis(target_ms)),
-                ..adaptive.clone()
-            };
             let report = engine(&pool, "w", throttle).await?;
             stop.store(true, Ordering::Relaxed);
             let (during, during_err) = run.await?;
             let secs_during = report.elapsed.as_secs_f64() + 0.5;
             println!(
-                "  during --target-batch-time {target_ms:>3}ms: {:>6.0} tps  p50 {:>6.2} ms  p99 {:>6.2} ms  \
+                "  during {label}: {:>6.0} tps  p50 {:>6.2} ms  p99 {:>6.2} ms  \
                  errors {during_err}  (p99 x{:.2}; backfill {:.1}s, {:.0} rows/s)",
                 during.len() as f64 / secs_during,
                 pct(&during, 0.5),
