@@ -130,7 +130,7 @@ impl BatchSql {
              ELSE ${limit}::int8 END AS visited\n  FROM batch_end AS e\n\
              ), checkpoint AS (\n  UPDATE planner.backfill_progress AS p\n  \
              SET last_key = jsonb_build_array({v_text}), rows_done = p.rows_done + v.visited, \
-             batches = p.batches + 1, updated_at = now()\n  FROM visited AS v\n  \
+             batches = p.batches + (v.visited > 0)::int, updated_at = now()\n  FROM visited AS v\n  \
              WHERE p.plan = ${plan}::text AND p.table_name = ${tname}::text\n  \
              RETURNING v.visited, v.last, p.last_key\n)\n\
              SELECT (SELECT count(*) FROM done) AS updated, c.visited, c.last, c.last_key FROM checkpoint AS c",
