@@ -149,6 +149,21 @@ fn shorthand_errors_suggest_and_injection_is_refused() {
 }
 
 #[test]
+fn shorthand_needs_table_dot_column_and_types_take_numeric_modifiers_only() {
+    planner()
+        .args(["plan", "rename", "users", "full_name", "--schema", &schema(), "--out", "/nonexistent"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expected TABLE.COLUMN, got `users`"));
+    planner()
+        .args(["plan", "add-column", "users.x", "varchar(1;drop table users)", "--schema", &schema()])
+        .args(["--out", "/nonexistent"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown type"));
+}
+
+#[test]
 fn missing_schema_source_is_a_usage_error() {
     planner()
         .args(["plan", "rename", "users.name", "full_name"])

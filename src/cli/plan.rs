@@ -96,7 +96,7 @@ pub enum SummaryFormat {
 
 pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let located = match (&args.shorthand, &args.change_file) {
-        (Some(short), _) => shorthand_changes(short),
+        (Some(short), _) => shorthand_changes(short)?,
         (None, Some(file)) => change::parse_change_file(file)?,
         (None, None) => {
             return Err(InputError::new("nothing to plan")
@@ -139,24 +139,25 @@ pub fn build_plan(
 }
 
 /// Split `table.column` / `schema.table.column` at the last dot outside quotes.
-fn split_column(arg: &str) -> (String, String) {
+fn split_column(arg: &str) -> Result<(String, String), InputError> {
     match crate::sql::ident::split_dotted(arg) {
         Ok(parts) if parts.len() >= 2 => {
             let column = parts[parts.len() - 1].clone();
-            (parts[..parts.len() - 1].join("."), column)
+            Ok((parts[..parts.len() - 1].join("."), column))
         }
-        _ => (String::new(), arg.to_string()),
+        _ => Err(InputError::new(format!("expected TABLE.COLUMN, got `{arg}`"))
+            .help("for example users.name or billing.invoices.total (quote mixed case: 'users.\"Name\"')")),
     }
 }
 
-fn shorthand_changes(short: &Shorthand) -> LocatedChanges {
+fn shorthand_changes(short: &Shorthand) -> Result<LocatedChanges, InputError> {
     let change = match short {
         Shorthand::Rename { column, new_name } => {
-            let (table, from) = split_column(column);
+            let (table, from) = split_column(column)?;
             Change::RenameColumn(RenameColumn { table, from, to: new_name.clone() })
         }
         Shorthand::AddColumn { column, data_type, not_null, default, backfill } => {
-            let (table, column) = split_column(column);
+            let (table, column) = split_column(column)?;
             Change::AddColumn(AddColumn {
                 table,
                 column,
@@ -167,18 +168,18 @@ fn shorthand_changes(short: &Shorthand) -> LocatedChanges {
             })
         }
         Shorthand::DropColumn { column } => {
-            let (table, column) = split_column(column);
+            let (table, column) = split_column(column)?;
             Change::DropColumn(DropColumn { table, column })
         }
         Shorthand::SetNotNull { column, backfill } => {
-            let (table, column) = split_column(column);
+            let (table, column) = split_column(column)?;
             Change::SetNotNull(SetNotNull { table, column, backfill: backfill.clone() })
         }
     };
-    LocatedChanges {
+    Ok(LocatedChanges {
         file: ChangeFile { name: None, changes: vec![change] },
         source: ChangeSource::CommandLine,
-    }
+    })
 }
 
 /// The current schema, from --schema or --database-url.

@@ -16,6 +16,14 @@ pub fn canonicalize(input: &str) -> Option<String> {
         }
         _ => (base.to_string(), String::new()),
     };
+    // Type modifiers are numbers only: `varchar(200)`, `numeric(10,2)`, `timestamp(3)`.
+    if !modifier.is_empty()
+        && !modifier[1..modifier.len() - 1]
+            .split(',')
+            .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    {
+        return None;
+    }
     let lower = name.trim().to_lowercase();
     let lower = lower.split_whitespace().collect::<Vec<_>>().join(" ");
     let canonical = match lower.as_str() {
@@ -104,5 +112,8 @@ mod tests {
         assert_eq!(canonicalize("text[]").as_deref(), Some("text[]"));
         assert_eq!(canonicalize("bool").as_deref(), Some("boolean"));
         assert_eq!(canonicalize("strnig"), None);
+        assert_eq!(canonicalize("varchar(abc)"), None);
+        assert_eq!(canonicalize("varchar(1;drop table x)"), None);
+        assert_eq!(canonicalize("numeric(,)"), None);
     }
 }
