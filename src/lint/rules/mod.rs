@@ -37,7 +37,7 @@ mod prelude {
         AlterColumnOperation, AlterTableOperation, ColumnOption, ObjectType, Statement, TableConstraint,
     };
 
-    pub use super::{existing_alter, shell_arg, table_arg};
+    pub use super::{bare_table_name, existing_alter, existing_alter_table, shell_arg, table_arg};
     pub use crate::lint::context::{column_key, FileCx};
     pub use crate::lint::rule::{Findings, Rule, RuleMeta, Severity};
     pub use crate::lint::source::Stmt;
@@ -50,6 +50,17 @@ pub fn existing_alter<'a>(stmt: &'a Stmt, cx: &FileCx) -> Option<&'a AlterTable>
         Statement::AlterTable(at) if !cx.is_new_table(&at.name, stmt.index) => Some(at),
         _ => None,
     }
+}
+
+/// [`existing_alter`] with its table as the `planner plan` CLI takes it ([`table_arg`]).
+pub fn existing_alter_table<'a>(stmt: &'a Stmt, cx: &FileCx) -> Option<(&'a AlterTable, String)> {
+    existing_alter(stmt, cx).map(|at| (at, table_arg(&at.name)))
+}
+
+/// The last part of a table name without quotes (`billing."Users"` -> `Users`): the stem of the
+/// names PostgreSQL and `planner` give to a table's constraints and indexes.
+pub fn bare_table_name(name: &ObjectName) -> String {
+    name.0.last().map(|p| p.to_string()).unwrap_or_default().trim_matches('"').to_string()
 }
 
 /// A table name as the `planner plan` CLI takes it: `users` or `billing.users`, quotes kept.
