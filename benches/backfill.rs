@@ -9,17 +9,17 @@
 //! Server: PLANNER_BENCH_PG (default postgres://postgres@127.0.0.1:5432); it creates and drops
 //! the database `planner_bench`.
 
-use std::collections::BTreeMap;
+#[path = "../tests/backfill_support/mod.rs"]
+mod backfill_support;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use backfill_support::task;
 use planner::backfill::{self, BackfillOptions, ProgressMode, ThrottleSettings};
-use planner::plan::{
-    AppAccess, AppCompat, Assignment, BackfillTask, KeyColumn, Phase, PhaseKind, Plan, PLAN_FORMAT_VERSION,
-};
-use planner::sql::{Ident, QualifiedName};
+use planner::plan::Plan;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -96,31 +96,12 @@ fn autovac() -> &'static str {
     }
 }
 
+/// The backfill of `doubled` = `v` * 2 in `table`.
 fn plan(table: &str) -> Plan {
-    let access = AppAccess { writes: true, reads: true, note: String::new() };
-    Plan {
-        planner_plan: PLAN_FORMAT_VERSION,
-        name: format!("bench_{table}"),
-        pg_version: 15,
-        description: vec![],
-        tables: vec![],
-        phases: vec![Phase {
-            phase: PhaseKind::Backfill,
-            up_file: None,
-            down_file: None,
-            preconditions: vec![],
-            steps: vec![],
-            backfill: vec![BackfillTask {
-                table: QualifiedName::new(Ident::new("public").unwrap(), Ident::new(table).unwrap()),
-                key: vec![KeyColumn { column: Ident::new("id").unwrap(), data_type: "bigint".into() }],
-                set: vec![Assignment { column: Ident::new("doubled").unwrap(), expr: "\"v\" * 2".into() }],
-                pending: "\"doubled\" IS NULL".into(),
-            }],
-            compat: AppCompat { old_app: access.clone(), new_app: access },
-            irreversible: None,
-        }],
-        files: BTreeMap::new(),
-    }
+    backfill_support::plan(
+        &format!("bench_{table}"),
+        vec![task(table, &[("id", "bigint")], &[("doubled", "\"v\" * 2")], "\"doubled\" IS NULL")],
+    )
 }
 
 fn options(throttle: ThrottleSettings) -> BackfillOptions {
