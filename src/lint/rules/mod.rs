@@ -4,6 +4,7 @@ use sqlparser::ast::{AlterTable, Expr, ObjectName, Statement};
 
 use super::context::FileCx;
 use super::source::Stmt;
+use crate::sql::expr::VOLATILE_FUNCTIONS;
 
 crate::register_rules![
     rename_column::RenameColumn,
@@ -88,20 +89,6 @@ pub enum DefaultKind {
     /// Calls a function we cannot classify.
     Unknown(String),
 }
-
-const VOLATILE_FUNCTIONS: &[&str] = &[
-    "random",
-    "gen_random_uuid",
-    "uuid_generate_v1",
-    "uuid_generate_v1mc",
-    "uuid_generate_v4",
-    "uuidv4",
-    "uuidv7",
-    "clock_timestamp",
-    "timeofday",
-    "nextval",
-    "setseed",
-];
 
 const STABLE_OR_IMMUTABLE_FUNCTIONS: &[&str] = &[
     "now",
