@@ -134,30 +134,9 @@ pub fn is_volatile(expr: &SqlExpr) -> bool {
     use sqlparser::parser::Parser;
     use std::ops::ControlFlow;
 
-    use crate::sql::expr::VOLATILE_FUNCTIONS;
-    const STABLE_OR_IMMUTABLE: &[&str] = &[
-        "now",
-        "current_timestamp",
-        "current_date",
-        "current_time",
-        "localtimestamp",
-        "localtime",
-        "statement_timestamp",
-        "transaction_timestamp",
-        "lower",
-        "upper",
-        "length",
-        "coalesce",
-        "concat",
-        "abs",
-        "round",
-        "to_jsonb",
-        "jsonb_build_object",
-        "json_build_object",
-        "make_interval",
-        "current_user",
-        "current_setting",
-    ];
+    use crate::sql::expr::{STABLE_FUNCTIONS, VOLATILE_FUNCTIONS};
+    /// Stable functions the planner knows of besides [`STABLE_FUNCTIONS`].
+    const MORE_STABLE: &[&str] = &["length", "concat", "abs", "round", "current_setting"];
     let Ok(parsed) =
         Parser::new(&PostgreSqlDialect {}).try_with_sql(expr.as_str()).and_then(|mut p| p.parse_expr())
     else {
@@ -167,7 +146,9 @@ pub fn is_volatile(expr: &SqlExpr) -> bool {
         if let Expr::Function(f) = e {
             let name = f.name.to_string().to_lowercase();
             let bare = name.rsplit('.').next().unwrap_or(&name).trim_matches('"').to_string();
-            if VOLATILE_FUNCTIONS.contains(&bare.as_str()) || !STABLE_OR_IMMUTABLE.contains(&bare.as_str()) {
+            if VOLATILE_FUNCTIONS.contains(&bare.as_str())
+                || (!STABLE_FUNCTIONS.contains(&bare.as_str()) && !MORE_STABLE.contains(&bare.as_str()))
+            {
                 return ControlFlow::Break(());
             }
         }

@@ -25,6 +25,27 @@ pub const VOLATILE_FUNCTIONS: &[&str] = &[
     "setseed",
 ];
 
+/// Built-in functions both the linter and the planner know to be STABLE or IMMUTABLE (the same
+/// value for every row of one statement). Each adds the few more it knows about.
+pub const STABLE_FUNCTIONS: &[&str] = &[
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "current_user",
+    "lower",
+    "upper",
+    "coalesce",
+    "to_jsonb",
+    "jsonb_build_object",
+    "json_build_object",
+    "make_interval",
+];
+
 /// An expression that parsed on its own, with nothing after it (so `1; DROP TABLE x` is refused).
 /// Rendered in parentheses so it composes safely into larger statements.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

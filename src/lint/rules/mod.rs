@@ -4,7 +4,7 @@ use sqlparser::ast::{AlterTable, Expr, ObjectName, Statement};
 
 use super::context::FileCx;
 use super::source::Stmt;
-use crate::sql::expr::VOLATILE_FUNCTIONS;
+use crate::sql::expr::{STABLE_FUNCTIONS, VOLATILE_FUNCTIONS};
 
 crate::register_rules![
     rename_column::RenameColumn,
@@ -90,27 +90,12 @@ pub enum DefaultKind {
     Unknown(String),
 }
 
-const STABLE_OR_IMMUTABLE_FUNCTIONS: &[&str] = &[
-    "now",
-    "current_timestamp",
-    "current_date",
-    "current_time",
-    "localtimestamp",
-    "localtime",
-    "transaction_timestamp",
-    "statement_timestamp",
-    "current_user",
+/// Stable functions the linter knows of besides [`STABLE_FUNCTIONS`].
+const MORE_STABLE_FUNCTIONS: &[&str] = &[
     "session_user",
     "current_schema",
-    "lower",
-    "upper",
-    "coalesce",
-    "to_jsonb",
-    "jsonb_build_object",
-    "json_build_object",
     "jsonb_build_array",
     "array",
-    "make_interval",
     "to_timestamp",
     "interval",
     "txid_current",
@@ -127,7 +112,10 @@ pub fn classify_default(expr: &Expr) -> DefaultKind {
                 kind = DefaultKind::Volatile(name);
                 return ControlFlow::Break(());
             }
-            if !STABLE_OR_IMMUTABLE_FUNCTIONS.contains(&name.as_str()) && kind == DefaultKind::Constant {
+            if !STABLE_FUNCTIONS.contains(&name.as_str())
+                && !MORE_STABLE_FUNCTIONS.contains(&name.as_str())
+                && kind == DefaultKind::Constant
+            {
                 kind = DefaultKind::Unknown(name);
             }
         }
