@@ -9,19 +9,21 @@
 //! Server: PLANNER_BENCH_PG (default postgres://postgres@127.0.0.1:5432); it creates and drops
 //! the database `planner_bench`.
 
-use std::collections::BTreeMap;
+#[path = "../tests/backfill_support/mod.rs"]
+mod backfill_support;
+
+mod support;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use backfill_support::task;
 use planner::backfill::{self, BackfillOptions, ProgressMode, ThrottleSettings};
-use planner::plan::{
-    AppAccess, AppCompat, Assignment, BackfillTask, KeyColumn, Phase, PhaseKind, Plan, PLAN_FORMAT_VERSION,
-};
-use planner::sql::{Ident, QualifiedName};
+use planner::plan::Plan;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
+use support::{exec, load_average, pct, server, Argv};
 
 struct Args {
     rows: Vec<u64>,
@@ -34,39 +36,20 @@ struct Args {
 }
 
 fn parse_args() -> Option<Args> {
-    let argv: Vec<String> = std::env::args().collect();
-    // `cargo test --all-targets` runs this binary without `--bench`: do nothing then.
-    if !argv.iter().any(|a| a == "--bench") {
-        return None;
-    }
-    let value = |flag: &str| argv.iter().position(|a| a == flag).and_then(|i| argv.get(i + 1)).cloned();
-    let num = |flag: &str, default: u64| {
-        value(flag).map(|v| v.replace('_', "").parse().expect(flag)).unwrap_or(default)
-    };
-    let rows = value("--rows")
+    let argv = Argv::bench()?;
+    let rows = argv
+        .value("--rows")
         .or_else(|| std::env::var("PLANNER_BENCH_ROWS").ok())
         .map(|v| v.split(',').map(|n| n.trim().replace('_', "").parse().expect("--rows N,N,...")).collect())
         .unwrap_or_else(|| vec![500_000, 2_000_000, 4_000_000]);
     Some(Args {
         rows,
-        workload_rows: num("--workload-rows", 1_000_000),
-        workload_secs: num("--workload-secs", 10),
-        clients: num("--clients", 4) as usize,
-        batch: num("--batch", 1000) as u32,
-        max_batch: value("--max-batch").map(|v| v.replace('_', "").parse().expect("--max-batch N")),
+        workload_rows: argv.num("--workload-rows", 1_000_000),
+        workload_secs: argv.num("--workload-secs", 10),
+        clients: argv.num("--clients", 4) as usize,
+        batch: argv.num("--batch", 1000) as u32,
+        max_batch: argv.value("--max-batch").map(|v| v.replace('_', "").parse().expect("--max-batch N")),
     })
-}
-
-fn server() -> String {
-    std::env::var("PLANNER_BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-async fn exec(pool: &PgPool, sql: &str) -> anyhow::Result<()> {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(pool)
-        .await
-        .with_context(|| sql.to_string())?;
-    Ok(())
 }
 
 /// A table of `n` rows shaped like an app table: key, an int to derive from, a counter the
@@ -96,31 +79,12 @@ fn autovac() -> &'static str {
     }
 }
 
+/// The backfill of `doubled` = `v` * 2 in `table`.
 fn plan(table: &str) -> Plan {
-    let access = AppAccess { writes: true, reads: true, note: String::new() };
-    Plan {
-        planner_plan: PLAN_FORMAT_VERSION,
-        name: format!("bench_{table}"),
-        pg_version: 15,
-        description: vec![],
-        tables: vec![],
-        phases: vec![Phase {
-            phase: PhaseKind::Backfill,
-            up_file: None,
-            down_file: None,
-            preconditions: vec![],
-            steps: vec![],
-            backfill: vec![BackfillTask {
-                table: QualifiedName::new(Ident::new("public").unwrap(), Ident::new(table).unwrap()),
-                key: vec![KeyColumn { column: Ident::new("id").unwrap(), data_type: "bigint".into() }],
-                set: vec![Assignment { column: Ident::new("doubled").unwrap(), expr: "\"v\" * 2".into() }],
-                pending: "\"doubled\" IS NULL".into(),
-            }],
-            compat: AppCompat { old_app: access.clone(), new_app: access },
-            irreversible: None,
-        }],
-        files: BTreeMap::new(),
-    }
+    backfill_support::plan(
+        &format!("bench_{table}"),
+        vec![task(table, &[("id", "bigint")], &[("doubled", "\"v\" * 2")], "\"doubled\" IS NULL")],
+    )
 }
 
 fn options(throttle: ThrottleSettings) -> BackfillOptions {
@@ -199,21 +163,6 @@ async fn workload(
     }
     all.sort_unstable();
     (all, errors.load(Ordering::Relaxed))
-}
-
-/// The machine's load (1, 5, 15 min): shared CI machines make per-batch round trips noisy.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-fn pct(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]

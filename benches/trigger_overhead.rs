@@ -13,6 +13,8 @@
 //! the CHECK and of two indexes on the new column) and `plans/add_users_email_verified` (fill
 //! trigger), both generated from examples/schema.sql.
 
+mod support;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use planner::exec::{self, ApplyOptions, LoadedPlan, Session, SessionOptions};
 use planner::plan::PhaseKind;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
+use support::{exec, load_average, pct, server, Argv};
 
 struct Args {
     rows: u64,
@@ -33,40 +36,20 @@ struct Args {
 }
 
 fn parse_args() -> Option<Args> {
-    let argv: Vec<String> = std::env::args().collect();
-    // `cargo test --all-targets` runs this binary without `--bench`: do nothing then.
-    if !argv.iter().any(|a| a == "--bench") {
-        return None;
-    }
-    let value = |flag: &str| argv.iter().position(|a| a == flag).and_then(|i| argv.get(i + 1)).cloned();
-    let num = |flag: &str, default: u64| {
-        value(flag).map(|v| v.replace('_', "").parse().expect(flag)).unwrap_or(default)
-    };
+    let argv = Argv::bench()?;
     let args = Args {
-        rows: num("--rows", 200_000),
-        secs: num("--secs", 10),
-        clients: num("--clients", 4) as usize,
-        rounds: num("--rounds", 2) as usize,
-        insert_pct: num("--insert-pct", 20),
+        rows: argv.num("--rows", 200_000),
+        secs: argv.num("--secs", 10),
+        clients: argv.num("--clients", 4) as usize,
+        rounds: argv.num("--rounds", 2) as usize,
+        insert_pct: argv.num("--insert-pct", 20),
     };
     assert!(args.rows > 0 && args.secs > 0 && args.clients > 0 && args.insert_pct <= 100, "bad flags");
     Some(args)
 }
 
-fn server() -> String {
-    std::env::var("PLANNER_BENCH_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-async fn exec(pool: &PgPool, sql: &str) -> anyhow::Result<()> {
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(pool)
-        .await
-        .with_context(|| sql.to_string())?;
-    Ok(())
 }
 
 /// examples/schema.sql with `rows` users (a third without email, half verified), as the
@@ -185,20 +168,6 @@ async fn workload(url: &str, args: &Args, tag: &str, label: &str) -> anyhow::Res
         p99: pct(&all, 0.99),
         errors: errors.load(Ordering::Relaxed),
     })
-}
-
-fn pct(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn print_run(r: &Run) {

@@ -1,56 +1,18 @@
 //! The backfill engine against a real PostgreSQL: key shapes, resume after kill -9 and SIGTERM,
 //! concurrent writers, throttle limits, refusals.
 
+mod backfill_support;
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use backfill_support::{plan, task};
 use common::TestDb;
 use planner::backfill::{self, BackfillOptions, ProgressMode, ThrottleSettings};
-use planner::plan::{
-    AppAccess, AppCompat, Assignment, BackfillTask, KeyColumn, Phase, PhaseKind, Plan, PLAN_FORMAT_VERSION,
-};
-use planner::sql::{Ident, QualifiedName};
-
-fn task(table: &str, key: &[(&str, &str)], set: &[(&str, &str)], pending: &str) -> BackfillTask {
-    BackfillTask {
-        table: QualifiedName::from_user(table, "public").unwrap(),
-        key: key
-            .iter()
-            .map(|(c, t)| KeyColumn { column: Ident::new(*c).unwrap(), data_type: t.to_string() })
-            .collect(),
-        set: set
-            .iter()
-            .map(|(c, e)| Assignment { column: Ident::new(*c).unwrap(), expr: e.to_string() })
-            .collect(),
-        pending: pending.to_string(),
-    }
-}
-
-fn plan(name: &str, tasks: Vec<BackfillTask>) -> Plan {
-    let access = AppAccess { writes: true, reads: true, note: String::new() };
-    Plan {
-        planner_plan: PLAN_FORMAT_VERSION,
-        name: name.to_string(),
-        pg_version: 15,
-        description: vec![],
-        tables: vec![],
-        phases: vec![Phase {
-            phase: PhaseKind::Backfill,
-            up_file: None,
-            down_file: None,
-            preconditions: vec![],
-            steps: vec![],
-            backfill: tasks,
-            compat: AppCompat { old_app: access.clone(), new_app: access },
-            irreversible: None,
-        }],
-        files: BTreeMap::new(),
-    }
-}
+use planner::plan::Plan;
 
 fn opts(batch: u32) -> BackfillOptions {
     BackfillOptions {

@@ -1,44 +1,23 @@
 //! Throttling against a real PostgreSQL: pauses for long transactions, live settings from the
 //! control file, detection of sessions the backfill keeps waiting.
 
+mod backfill_support;
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
+use backfill_support::task;
 use common::TestDb;
 use planner::backfill::{self, BackfillOptions, PauseThresholds, ProgressMode, ThrottleSettings};
-use planner::plan::{
-    AppAccess, AppCompat, Assignment, BackfillTask, KeyColumn, Phase, PhaseKind, Plan, PLAN_FORMAT_VERSION,
-};
-use planner::sql::{Ident, QualifiedName};
+use planner::plan::Plan;
 use sqlx::{Connection, PgConnection};
 
+/// A plan that sets `x` to ten times `id` in `table`.
 fn plan(name: &str, table: &str) -> Plan {
-    let access = AppAccess { writes: true, reads: true, note: String::new() };
-    Plan {
-        planner_plan: PLAN_FORMAT_VERSION,
-        name: name.to_string(),
-        pg_version: 15,
-        description: vec![],
-        tables: vec![],
-        phases: vec![Phase {
-            phase: PhaseKind::Backfill,
-            up_file: None,
-            down_file: None,
-            preconditions: vec![],
-            steps: vec![],
-            backfill: vec![BackfillTask {
-                table: QualifiedName::from_user(table, "public").unwrap(),
-                key: vec![KeyColumn { column: Ident::new("id").unwrap(), data_type: "integer".into() }],
-                set: vec![Assignment { column: Ident::new("x").unwrap(), expr: "\"id\" * 10".into() }],
-                pending: "\"x\" IS NULL".into(),
-            }],
-            compat: AppCompat { old_app: access.clone(), new_app: access },
-            irreversible: None,
-        }],
-        files: BTreeMap::new(),
-    }
+    backfill_support::plan(
+        name,
+        vec![task(table, &[("id", "integer")], &[("x", "\"id\" * 10")], "\"x\" IS NULL")],
+    )
 }
 
 async fn setup(db: &TestDb, rows: i32) {

@@ -127,51 +127,16 @@ pub fn fill_body(column: &Ident, expr: &SqlExpr) -> String {
     format!("  IF NEW.{column} IS NULL THEN\n    NEW.{column} := (SELECT {expr} FROM (SELECT NEW.*) AS planner_row);\n  END IF;")
 }
 
-/// Functions whose result changes per row: a DEFAULT calling one rewrites the table on ADD COLUMN.
-const VOLATILE_FUNCTIONS: &[&str] = &[
-    "random",
-    "gen_random_uuid",
-    "uuid_generate_v1",
-    "uuid_generate_v1mc",
-    "uuid_generate_v4",
-    "clock_timestamp",
-    "timeofday",
-    "nextval",
-    "setseed",
-    "txid_current",
-    "pg_current_xact_id",
-    "gen_random_bytes",
-];
-
 /// Is the expression volatile (evaluated per row)? Unknown functions count as volatile: the safe side.
 pub fn is_volatile(expr: &SqlExpr) -> bool {
     use sqlparser::ast::{visit_expressions, Expr};
     use sqlparser::dialect::PostgreSqlDialect;
     use sqlparser::parser::Parser;
     use std::ops::ControlFlow;
-    const STABLE_OR_IMMUTABLE: &[&str] = &[
-        "now",
-        "current_timestamp",
-        "current_date",
-        "current_time",
-        "localtimestamp",
-        "localtime",
-        "statement_timestamp",
-        "transaction_timestamp",
-        "lower",
-        "upper",
-        "length",
-        "coalesce",
-        "concat",
-        "abs",
-        "round",
-        "to_jsonb",
-        "jsonb_build_object",
-        "json_build_object",
-        "make_interval",
-        "current_user",
-        "current_setting",
-    ];
+
+    use crate::sql::expr::{STABLE_FUNCTIONS, VOLATILE_FUNCTIONS};
+    /// Stable functions the planner knows of besides [`STABLE_FUNCTIONS`].
+    const MORE_STABLE: &[&str] = &["length", "concat", "abs", "round", "current_setting"];
     let Ok(parsed) =
         Parser::new(&PostgreSqlDialect {}).try_with_sql(expr.as_str()).and_then(|mut p| p.parse_expr())
     else {
@@ -181,7 +146,9 @@ pub fn is_volatile(expr: &SqlExpr) -> bool {
         if let Expr::Function(f) = e {
             let name = f.name.to_string().to_lowercase();
             let bare = name.rsplit('.').next().unwrap_or(&name).trim_matches('"').to_string();
-            if VOLATILE_FUNCTIONS.contains(&bare.as_str()) || !STABLE_OR_IMMUTABLE.contains(&bare.as_str()) {
+            if VOLATILE_FUNCTIONS.contains(&bare.as_str())
+                || (!STABLE_FUNCTIONS.contains(&bare.as_str()) && !MORE_STABLE.contains(&bare.as_str()))
+            {
                 return ControlFlow::Break(());
             }
         }
@@ -274,4 +241,22 @@ pub fn resolve_type(model: &crate::model::SchemaModel, text: &str) -> Result<Str
         ),
     )
     .help("use a built-in PostgreSQL type or one the schema defines with CREATE TYPE / CREATE DOMAIN"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_volatile;
+    use crate::sql::SqlExpr;
+
+    #[test]
+    fn volatile_and_unknown_functions_are_volatile_known_stable_ones_are_not() {
+        let volatile = |text: &str| is_volatile(&SqlExpr::parse(text).unwrap());
+        for text in ["gen_random_uuid()", "nextval('s')", "txid_current()", "gen_random_bytes(8)", "my_fn(1)"]
+        {
+            assert!(volatile(text), "{text}");
+        }
+        for text in ["now()", "lower('A')", "0", "'x'::text"] {
+            assert!(!volatile(text), "{text}");
+        }
+    }
 }

@@ -120,17 +120,37 @@ fn qualified(schema: String, name: String) -> anyhow::Result<QualifiedName> {
     Ok(QualifiedName::new(ident(schema)?, ident(name)?))
 }
 
+/// The SQL condition that the `pg_class` row `c` does not belong to an extension (objects of an
+/// extension are not ours to change).
+macro_rules! not_an_extension_member {
+    () => {
+        "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                        AND d.objid = c.oid AND d.deptype = 'e')"
+    };
+}
+
+/// Rows of a catalog query whose `$1` is the schema names to read.
+async fn fetch_in_schemas(
+    conn: &mut PgConnection,
+    schemas: &[String],
+    sql: &'static str,
+) -> anyhow::Result<Vec<PgRow>> {
+    Ok(sqlx::query(sql).bind(schemas).fetch_all(&mut *conn).await?)
+}
+
 /// Tables by oid. Objects that belong to an extension are left out: they are not ours to change.
 async fn load_tables(conn: &mut PgConnection, schemas: &[String]) -> anyhow::Result<BTreeMap<i64, Table>> {
-    let rows = sqlx::query(
-        "SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name
+    let rows = fetch_in_schemas(
+        conn,
+        schemas,
+        concat!(
+            "SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1)
-            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                              AND d.objid = c.oid AND d.deptype = 'e')",
+            AND ",
+            not_an_extension_member!()
+        ),
     )
-    .bind(schemas)
-    .fetch_all(&mut *conn)
     .await?;
     let mut tables = BTreeMap::new();
     for row in rows {
@@ -155,7 +175,9 @@ async fn load_columns(
 ) -> anyhow::Result<()> {
     // attgenerated only exists from PostgreSQL 12 on; reading it through to_jsonb gives NULL on 11
     // instead of an error, so one query serves every supported version.
-    let rows = sqlx::query(
+    let rows = fetch_in_schemas(
+        conn,
+        schemas,
         "SELECT a.attrelid::int8 AS table_oid, a.attname::text AS name,
                 format_type(a.atttypid, a.atttypmod) AS data_type, a.attnotnull AS not_null,
                 pg_get_expr(d.adbin, d.adrelid, true) AS expr, a.attidentity::text AS identity,
@@ -167,8 +189,6 @@ async fn load_columns(
           WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
           ORDER BY a.attrelid, a.attnum",
     )
-    .bind(schemas)
-    .fetch_all(&mut *conn)
     .await?;
     for row in rows {
         let Some(table) = owner(tables, &row)? else { continue };
@@ -249,7 +269,9 @@ async fn load_indexes(
 ) -> anyhow::Result<()> {
     // Per index position k: the column name (NULL for an expression) and the server's rendering
     // of that position alone; the full definition gives the options after each key.
-    let rows = sqlx::query(
+    let rows = fetch_in_schemas(
+        conn,
+        schemas,
         "SELECT i.indrelid::int8 AS table_oid, ic.relname::text AS name, i.indisunique AS is_unique,
                 am.amname::text AS method, i.indnkeyatts::int4 AS key_count, i.indisvalid AS valid,
                 pg_get_expr(i.indpred, i.indrelid, true) AS predicate,
@@ -272,8 +294,6 @@ async fn load_indexes(
           WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1)
           ORDER BY i.indrelid, ic.relname",
     )
-    .bind(schemas)
-    .fetch_all(&mut *conn)
     .await?;
     for row in rows {
         let Some(table) = owner(tables, &row)? else { continue };
@@ -409,8 +429,7 @@ async fn load_constraints(
     // NOT NULL constraints (contype 'n', PostgreSQL 18) are Column::not_null; constraint
     // triggers ('t') are triggers, not table constraints. `ON DELETE SET NULL (a)` column lists
     // exist from PostgreSQL 15 on: read through to_jsonb so older servers give an empty list.
-    let rows = sqlx::query(
-        "SELECT con.conrelid::int8 AS table_oid, con.conname::text AS name, con.contype::text AS kind,
+    let rows = fetch_in_schemas(conn, schemas, "SELECT con.conrelid::int8 AS table_oid, con.conname::text AS name, con.contype::text AS kind,
                 con.convalidated AS validated, pg_get_constraintdef(con.oid, true) AS definition,
                 array(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
                         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
@@ -431,11 +450,7 @@ async fn load_constraints(
            LEFT JOIN pg_class fc ON fc.oid = con.confrelid
            LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
           WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1) AND con.contype NOT IN ('n', 't')
-          ORDER BY con.conrelid, con.conname",
-    )
-    .bind(schemas)
-    .fetch_all(&mut *conn)
-    .await?;
+          ORDER BY con.conrelid, con.conname").await?;
     for row in rows {
         let Some(table) = owner(tables, &row)? else { continue };
         let name: String = row.try_get("name")?;
@@ -506,19 +521,23 @@ fn referential_action(code: &str) -> Option<String> {
 }
 
 async fn load_views(conn: &mut PgConnection, schemas: &[String]) -> anyhow::Result<Vec<View>> {
-    let rows = sqlx::query(
-        "SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name,
+    let rows = fetch_in_schemas(
+        conn,
+        schemas,
+        concat!(
+            "SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name,
                 c.relkind = 'm' AS materialized
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('v', 'm') AND n.nspname = ANY($1)
-            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                              AND d.objid = c.oid AND d.deptype = 'e')",
+            AND ",
+            not_an_extension_member!()
+        ),
     )
-    .bind(schemas)
-    .fetch_all(&mut *conn)
     .await?;
     // A view's query is its rewrite rule; the rule depends on each table column it reads.
-    let deps = sqlx::query(
+    let deps = fetch_in_schemas(
+        conn,
+        schemas,
         "SELECT DISTINCT r.ev_class::int8 AS view_oid, tn.nspname::text AS schema,
                 t.relname::text AS table_name, a.attname::text AS column_name
            FROM pg_rewrite r
@@ -531,8 +550,6 @@ async fn load_views(conn: &mut PgConnection, schemas: &[String]) -> anyhow::Resu
            JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
           WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)",
     )
-    .bind(schemas)
-    .fetch_all(&mut *conn)
     .await?;
     let mut depends: HashMap<i64, Vec<(QualifiedName, Ident)>> = HashMap::new();
     for row in deps {
@@ -558,7 +575,9 @@ async fn load_views(conn: &mut PgConnection, schemas: &[String]) -> anyhow::Resu
 /// Enums, domains, composite types (not the row types of tables), range types, and base types
 /// that extensions install into user schemas (hstore, ltree, vector): all usable as column types.
 async fn load_user_types(conn: &mut PgConnection, schemas: &[String]) -> anyhow::Result<Vec<QualifiedName>> {
-    let rows = sqlx::query(
+    let rows = fetch_in_schemas(
+        conn,
+        schemas,
         "SELECT n.nspname::text AS schema, t.typname::text AS name
            FROM pg_type t
            JOIN pg_namespace n ON n.oid = t.typnamespace
@@ -567,8 +586,6 @@ async fn load_user_types(conn: &mut PgConnection, schemas: &[String]) -> anyhow:
             AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND c.relkind = 'c')
                  OR (t.typtype = 'b' AND t.typcategory <> 'A'))",
     )
-    .bind(schemas)
-    .fetch_all(&mut *conn)
     .await?;
     let mut types = rows
         .into_iter()

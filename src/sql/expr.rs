@@ -7,6 +7,45 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Token;
 
+/// Built-in functions whose result changes per row (random values, the clock, sequences): a
+/// DEFAULT calling one is evaluated for every existing row, so ADD COLUMN rewrites the table. The
+/// linter reports these as volatile; the planner treats every function it does not know to be
+/// stable as volatile anyway.
+pub const VOLATILE_FUNCTIONS: &[&str] = &[
+    "random",
+    "gen_random_uuid",
+    "uuid_generate_v1",
+    "uuid_generate_v1mc",
+    "uuid_generate_v4",
+    "uuidv4",
+    "uuidv7",
+    "clock_timestamp",
+    "timeofday",
+    "nextval",
+    "setseed",
+];
+
+/// Built-in functions both the linter and the planner know to be STABLE or IMMUTABLE (the same
+/// value for every row of one statement). Each adds the few more it knows about.
+pub const STABLE_FUNCTIONS: &[&str] = &[
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "current_user",
+    "lower",
+    "upper",
+    "coalesce",
+    "to_jsonb",
+    "jsonb_build_object",
+    "json_build_object",
+    "make_interval",
+];
+
 /// An expression that parsed on its own, with nothing after it (so `1; DROP TABLE x` is refused).
 /// Rendered in parentheses so it composes safely into larger statements.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -29,8 +29,7 @@ impl Rule for AddColumnRewrite {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        let Some(at) = existing_alter(stmt, cx) else { return };
-        let table = table_arg(&at.name);
+        let Some((at, table)) = existing_alter_table(stmt, cx) else { return };
         for op in &at.operations {
             let AlterTableOperation::AddColumn { column_def: c, .. } = op else { continue };
             let col = format!("{table}.{}", c.name);

@@ -76,13 +76,16 @@ fn is_binary_compatible(old: &str, new: &str) -> bool {
     old_l == "cidr" && new_l == "inet"
 }
 
+/// The help of every finding that rewrites the table.
+const EXPAND_CONTRACT: &str =
+    "add a column of the new type, sync it with a trigger, backfill, switch the app, drop the old column";
+
 impl Rule for ChangeColumnType {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        let Some(at) = existing_alter(stmt, cx) else { return };
-        let table = table_arg(&at.name);
+        let Some((at, table)) = existing_alter_table(stmt, cx) else { return };
         for op in &at.operations {
             let AlterTableOperation::AlterColumn {
                 column_name,
@@ -103,7 +106,7 @@ impl Rule for ChangeColumnType {
             );
             if using.is_some() {
                 out.report(&META, format!("changing the type of {col} with USING rewrites the table under ACCESS EXCLUSIVE"))
-                    .help("add a column of the new type, sync it with a trigger, backfill, switch the app, drop the old column")
+                    .help(EXPAND_CONTRACT)
                     .suggest(suggest);
                 continue;
             }
@@ -111,7 +114,7 @@ impl Rule for ChangeColumnType {
                 Some(old) if is_binary_compatible(old, &new) => {}
                 Some(old) => {
                     out.report(&META, format!("changing {col} from {} to {} rewrites the table and its indexes under ACCESS EXCLUSIVE", old.to_lowercase(), new.to_lowercase()))
-                        .help("add a column of the new type, sync it with a trigger, backfill, switch the app, drop the old column")
+                        .help(EXPAND_CONTRACT)
                         .suggest(suggest);
                 }
                 None if new.eq_ignore_ascii_case("text") || varchar_len(&new).is_some() => {
@@ -121,7 +124,7 @@ impl Rule for ChangeColumnType {
                 }
                 None => {
                     out.report(&META, format!("changing the type of {col} to {} rewrites the table and its indexes under ACCESS EXCLUSIVE", new.to_lowercase()))
-                        .help("add a column of the new type, sync it with a trigger, backfill, switch the app, drop the old column")
+                        .help(EXPAND_CONTRACT)
                         .suggest(suggest);
                 }
             }

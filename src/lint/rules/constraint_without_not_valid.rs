@@ -30,8 +30,7 @@ impl Rule for ConstraintWithoutNotValid {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        let Some(at) = existing_alter(stmt, cx) else { return };
-        let table = table_arg(&at.name);
+        let Some((at, table)) = existing_alter_table(stmt, cx) else { return };
         for op in &at.operations {
             let (kind, name) = match op {
                 AlterTableOperation::AddConstraint { constraint: TableConstraint::ForeignKey(fk), not_valid: false } => {

@@ -4,6 +4,7 @@ use sqlparser::ast::{AlterTable, Expr, ObjectName, Statement};
 
 use super::context::FileCx;
 use super::source::Stmt;
+use crate::sql::expr::{STABLE_FUNCTIONS, VOLATILE_FUNCTIONS};
 
 crate::register_rules![
     rename_column::RenameColumn,
@@ -37,7 +38,7 @@ mod prelude {
         AlterColumnOperation, AlterTableOperation, ColumnOption, ObjectType, Statement, TableConstraint,
     };
 
-    pub use super::{existing_alter, shell_arg, table_arg};
+    pub use super::{bare_table_name, existing_alter, existing_alter_table, shell_arg, table_arg};
     pub use crate::lint::context::{column_key, FileCx};
     pub use crate::lint::rule::{Findings, Rule, RuleMeta, Severity};
     pub use crate::lint::source::Stmt;
@@ -50,6 +51,17 @@ pub fn existing_alter<'a>(stmt: &'a Stmt, cx: &FileCx) -> Option<&'a AlterTable>
         Statement::AlterTable(at) if !cx.is_new_table(&at.name, stmt.index) => Some(at),
         _ => None,
     }
+}
+
+/// [`existing_alter`] with its table as the `planner plan` CLI takes it ([`table_arg`]).
+pub fn existing_alter_table<'a>(stmt: &'a Stmt, cx: &FileCx) -> Option<(&'a AlterTable, String)> {
+    existing_alter(stmt, cx).map(|at| (at, table_arg(&at.name)))
+}
+
+/// The last part of a table name without quotes (`billing."Users"` -> `Users`): the stem of the
+/// names PostgreSQL and `planner` give to a table's constraints and indexes.
+pub fn bare_table_name(name: &ObjectName) -> String {
+    name.0.last().map(|p| p.to_string()).unwrap_or_default().trim_matches('"').to_string()
 }
 
 /// A table name as the `planner plan` CLI takes it: `users` or `billing.users`, quotes kept.
@@ -78,41 +90,12 @@ pub enum DefaultKind {
     Unknown(String),
 }
 
-const VOLATILE_FUNCTIONS: &[&str] = &[
-    "random",
-    "gen_random_uuid",
-    "uuid_generate_v1",
-    "uuid_generate_v1mc",
-    "uuid_generate_v4",
-    "uuidv4",
-    "uuidv7",
-    "clock_timestamp",
-    "timeofday",
-    "nextval",
-    "setseed",
-];
-
-const STABLE_OR_IMMUTABLE_FUNCTIONS: &[&str] = &[
-    "now",
-    "current_timestamp",
-    "current_date",
-    "current_time",
-    "localtimestamp",
-    "localtime",
-    "transaction_timestamp",
-    "statement_timestamp",
-    "current_user",
+/// Stable functions the linter knows of besides [`STABLE_FUNCTIONS`].
+const MORE_STABLE_FUNCTIONS: &[&str] = &[
     "session_user",
     "current_schema",
-    "lower",
-    "upper",
-    "coalesce",
-    "to_jsonb",
-    "jsonb_build_object",
-    "json_build_object",
     "jsonb_build_array",
     "array",
-    "make_interval",
     "to_timestamp",
     "interval",
     "txid_current",
@@ -129,7 +112,10 @@ pub fn classify_default(expr: &Expr) -> DefaultKind {
                 kind = DefaultKind::Volatile(name);
                 return ControlFlow::Break(());
             }
-            if !STABLE_OR_IMMUTABLE_FUNCTIONS.contains(&name.as_str()) && kind == DefaultKind::Constant {
+            if !STABLE_FUNCTIONS.contains(&name.as_str())
+                && !MORE_STABLE_FUNCTIONS.contains(&name.as_str())
+                && kind == DefaultKind::Constant
+            {
                 kind = DefaultKind::Unknown(name);
             }
         }

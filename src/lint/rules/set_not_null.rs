@@ -32,28 +32,28 @@ impl Rule for SetNotNull {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        let Some(at) = existing_alter(stmt, cx) else { return };
-        let table = table_arg(&at.name);
+        let Some((at, table)) = existing_alter_table(stmt, cx) else { return };
         for op in &at.operations {
             let AlterTableOperation::AlterColumn { column_name, op: AlterColumnOperation::SetNotNull } = op else {
                 continue;
             };
-            let proven = cx.has_validated_not_null_check(&at.name, &column_key(column_name), stmt.index);
+            let column = column_key(column_name);
+            let proven = cx.has_validated_not_null_check(&at.name, &column, stmt.index);
             if proven && cx.pg_version >= 12 {
                 continue;
             }
-            let constraint = format!("{}_{}_not_null", at.name.0.last().map(|p| p.to_string()).unwrap_or_default().trim_matches('"'), column_name.value);
+            let constraint = format!("{}_{}_not_null", bare_table_name(&at.name), column_name.value);
             let safe = format!(
                 "ALTER TABLE {table} ADD CONSTRAINT {constraint} CHECK ({column_name} IS NOT NULL) NOT VALID;\n\
                  ALTER TABLE {table} VALIDATE CONSTRAINT {constraint};\n\
                  ALTER TABLE {table} ALTER COLUMN {column_name} SET NOT NULL;\n\
                  ALTER TABLE {table} DROP CONSTRAINT {constraint};"
             );
-            let column = column_key(column_name);
+            let suggest = format!("planner plan set-not-null {}", shell_arg(&format!("{table}.{column_name}")));
             if let Some(check) = cx.unvalidated_not_null_check(&at.name, &column, stmt.index).filter(|_| cx.pg_version >= 12) {
                 out.report(&META, format!("SET NOT NULL on {table}.{column_name} scans the table under ACCESS EXCLUSIVE: the CHECK {check} before it is NOT VALID, so it proves nothing"))
                     .help(format!("validate it first (no exclusive lock):\nALTER TABLE {table} VALIDATE CONSTRAINT {check};"))
-                    .suggest(format!("planner plan set-not-null {}", shell_arg(&format!("{table}.{column_name}"))));
+                    .suggest(suggest);
                 continue;
             }
             let message = if cx.pg_version < 12 {
@@ -63,7 +63,7 @@ impl Rule for SetNotNull {
             };
             out.report(&META, message)
                 .help(format!("add the check NOT VALID, validate it (no exclusive lock), then SET NOT NULL uses it (PG 12+):\n{safe}"))
-                .suggest(format!("planner plan set-not-null {}", shell_arg(&format!("{table}.{column_name}"))));
+                .suggest(suggest);
         }
     }
 }

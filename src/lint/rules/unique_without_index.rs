@@ -30,8 +30,7 @@ impl Rule for UniqueWithoutIndex {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        let Some(at) = existing_alter(stmt, cx) else { return };
-        let table = table_arg(&at.name);
+        let Some((at, table)) = existing_alter_table(stmt, cx) else { return };
         for op in &at.operations {
             let (kind, columns, name) = match op {
                 AlterTableOperation::AddConstraint { constraint: TableConstraint::Unique(u), .. } => {
@@ -63,7 +62,7 @@ impl Rule for UniqueWithoutIndex {
             };
             let cols = columns.join(", ");
             let index = name.unwrap_or_else(|| {
-                format!("{}_{}_key", at.name.0.last().map(|p| p.to_string()).unwrap_or_default().trim_matches('"'), columns.join("_"))
+                format!("{}_{}_key", bare_table_name(&at.name), columns.join("_"))
             });
             let using = if kind == "UNIQUE" { "UNIQUE" } else { "PRIMARY KEY" };
             out.report(&META, format!("adding {kind} ({cols}) on {table} builds an index under ACCESS EXCLUSIVE"))
