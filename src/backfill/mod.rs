@@ -173,7 +173,7 @@ pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::
     // turn one into a full scan or a sort of the rest of the table. jit off: the (never run)
     // last-batch count is costed over the whole table, which on large tables crossed
     // jit_above_cost and spent ~12 ms compiling every 1000-row batch.
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+    sqlx::raw_sql(crate::exec::session::dynamic(format!(
         "SET application_name = 'planner backfill'; SET synchronous_commit = off; \
          SET plan_cache_mode = force_custom_plan; SET enable_seqscan = off; SET enable_sort = off; \
          SET enable_bitmapscan = off; SET jit = off; SET lock_timeout = '{}ms'",
@@ -497,7 +497,7 @@ impl Engine<'_> {
 
     /// Run a statement returning one key as text columns.
     async fn fetch_key(&mut self, sql: &str) -> anyhow::Result<Option<Vec<String>>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+        let row = sqlx::query(crate::exec::session::dynamic(sql.to_string()))
             .fetch_optional(&mut self.conn)
             .await
             .context("reading the largest key")?;
@@ -529,9 +529,9 @@ impl Engine<'_> {
     ) -> anyhow::Result<BatchDone> {
         let mut attempt = 0;
         loop {
-            let mut q = sqlx::query_as::<_, (i64, i64, bool, serde_json::Value)>(sqlx::AssertSqlSafe(
-                sql.to_string(),
-            ));
+            let mut q = sqlx::query_as::<_, (i64, i64, bool, serde_json::Value)>(
+                crate::exec::session::dynamic(sql.to_string()),
+            );
             for v in lower.into_iter().flatten().chain(upper.iter()) {
                 q = q.bind(v.clone());
             }

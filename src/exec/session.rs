@@ -22,7 +22,9 @@ const LOCK_NOT_AVAILABLE: &str = "55P03";
 /// SQLSTATE deadlock_detected: the server rolled our unit back; safe to retry like a lock timeout.
 const DEADLOCK_DETECTED: &str = "40P01";
 
-/// Run-time SQL from a plan or from quoted identifiers.
+/// Run-time SQL from a plan or from quoted identifiers. The one place planner asserts to sqlx
+/// that a run-time string is safe: every such string is built by `sql::render` (identifiers
+/// always quoted, expressions parsed) or comes from a checksummed plan.yaml, never from raw input.
 pub(crate) fn dynamic(sql: impl Into<String>) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(sql.into())
 }
