@@ -101,9 +101,9 @@ impl ChangeKind for AddColumn {
             });
         }
 
-        let key = table.primary_key_columns();
+        let key = table.backfill_key();
         if key.is_empty() {
-            return Err(ChangeError::new("table", format!("table {} has no primary key; the backfill walks rows by primary key", t.display_short()))
+            return Err(ChangeError::new("table", format!("table {} has no primary key (nor a unique index on NOT NULL columns); the backfill walks rows by such a key", t.display_short()))
                 .help("add a primary key first, or add the column with a constant default"));
         }
         // Existing rows get the backfill expression, or the (volatile) default evaluated per row.

@@ -49,13 +49,13 @@ impl ChangeKind for RenameColumn {
             return Err(ChangeError::new("to", format!("column {} already exists in table {}", short(&n), t.display_short()))
                 .help("pick a name that is not in use"));
         }
-        let key = table.primary_key_columns();
+        let key = table.backfill_key();
         if key.is_empty() {
-            return Err(ChangeError::new("table", format!("table {} has no primary key; the backfill walks rows by primary key", t.display_short()))
+            return Err(ChangeError::new("table", format!("table {} has no primary key (nor a unique index on NOT NULL columns); the backfill walks rows by such a key", t.display_short()))
                 .help("add a primary key first (CREATE UNIQUE INDEX CONCURRENTLY, then ADD PRIMARY KEY USING INDEX)"));
         }
         if key.iter().any(|k| &k.name == o) {
-            return Err(ChangeError::new("from", format!("{}.{} is part of the primary key; planner does not rename primary-key columns", t.display_short(), short(o)))
+            return Err(ChangeError::new("from", format!("{}.{} is part of the primary key (the key the backfill walks); planner does not rename key columns", t.display_short(), short(o)))
                 .help("primary keys are referenced by foreign keys and the backfill itself; rename them in a maintenance window"));
         }
         if old.generated.is_some() {

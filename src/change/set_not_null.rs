@@ -59,9 +59,9 @@ impl ChangeKind for SetNotNull {
         };
         let mut contract_pre = Vec::new();
         if let Some(fill) = &backfill {
-            let key = table.primary_key_columns();
+            let key = table.backfill_key();
             if key.is_empty() {
-                return Err(ChangeError::new("table", format!("table {} has no primary key; the backfill walks rows by primary key", t.display_short()))
+                return Err(ChangeError::new("table", format!("table {} has no primary key (nor a unique index on NOT NULL columns); the backfill walks rows by such a key", t.display_short()))
                     .help("add a primary key first, or fill the NULLs yourself and plan without `backfill`"));
             }
             phases.expand = common::fill_trigger_steps(t, c, fill, &names);

@@ -222,6 +222,33 @@ impl Table {
             .unwrap_or_default()
     }
 
+    /// The key the backfill walks rows by: the primary key, or else the first (by name) valid
+    /// unique index on plain NOT NULL columns without a predicate (a key that orders every row
+    /// exactly once). Empty when the table has neither.
+    pub fn backfill_key(&self) -> Vec<&Column> {
+        let pk = self.primary_key_columns();
+        if !pk.is_empty() {
+            return pk;
+        }
+        let mut unique: Vec<&Index> =
+            self.indexes.iter().filter(|i| i.unique && i.valid && i.predicate.is_none()).collect();
+        unique.sort_by(|a, b| a.name.cmp(&b.name));
+        for index in unique {
+            let columns: Option<Vec<&Column>> = index
+                .keys
+                .iter()
+                .map(|k| match &k.part {
+                    IndexPart::Column(c) => self.columns.iter().find(|col| &col.name == c && col.not_null),
+                    IndexPart::Expression(_) => None,
+                })
+                .collect();
+            if let Some(columns) = columns.filter(|c| !c.is_empty()) {
+                return columns;
+            }
+        }
+        Vec::new()
+    }
+
     /// Indexes whose keys, expressions, INCLUDE list or predicate involve `column`.
     pub fn indexes_using(&self, column: &Ident) -> Vec<&Index> {
         self.indexes.iter().filter(|i| i.uses_column(column)).collect()

@@ -228,6 +228,22 @@ mod tests {
     }
 
     #[test]
+    fn without_a_primary_key_the_backfill_walks_a_unique_not_null_index() {
+        let schema = "CREATE TABLE k (code text NOT NULL, region int NOT NULL, note text, maybe int);
+                      CREATE UNIQUE INDEX k_maybe_key ON k (maybe);
+                      CREATE UNIQUE INDEX k_code_region_key ON k (code, region);";
+        let model = crate::model::from_sql::parse_schema(schema, "s.sql", 15).unwrap();
+        let plan = compile(&model, &[rename("k", "note", "remark")], "p").unwrap();
+        let key: Vec<&str> = plan.phases[1].backfill[0].key.iter().map(|k| k.column.as_str()).collect();
+        assert_eq!(key, ["code", "region"], "the nullable unique column is not a key");
+        assert!(err_in(&model, &[rename("k", "code", "c")]).contains("key the backfill walks"));
+    }
+
+    fn err_in(model: &SchemaModel, changes: &[Change]) -> String {
+        compile(model, changes, "p").expect_err("must be refused").error.message
+    }
+
+    #[test]
     fn refusals_name_the_reason() {
         assert!(err(&[rename("users", "id", "uid")]).contains("primary key"));
         assert!(err(&[rename("users", "email", "mail")])
