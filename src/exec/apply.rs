@@ -24,10 +24,8 @@ pub struct LoadedPlan {
 impl LoadedPlan {
     /// Read `dir/plan.yaml`, refusing SQL files edited after planning.
     pub fn load(dir: &Path) -> anyhow::Result<LoadedPlan> {
-        let plan = crate::plan::load_dir(dir)?;
-        let sha256 = crate::plan::plan_sha256(dir)?;
-        let yaml = std::fs::read_to_string(dir.join("plan.yaml"))
-            .with_context(|| format!("reading {}", dir.join("plan.yaml").display()))?;
+        let (plan, yaml) = crate::plan::read_dir(dir)?;
+        let sha256 = crate::plan::sha256_hex(yaml.as_bytes());
         Ok(LoadedPlan { dir: dir.to_path_buf(), plan, sha256, yaml })
     }
 

@@ -15,6 +15,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Load `dir/plan.yaml` and verify every SQL file it lists still has the recorded checksum.
 pub fn load_dir(dir: &Path) -> anyhow::Result<Plan> {
+    Ok(read_dir(dir)?.0)
+}
+
+/// [`load_dir`], also returning the exact plan.yaml text it parsed (read once, so the text,
+/// its sha256 and the plan always agree).
+pub fn read_dir(dir: &Path) -> anyhow::Result<(Plan, String)> {
     let path = dir.join("plan.yaml");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         InputError::new(format!("cannot read {}: {e}", path.display()))
@@ -50,12 +56,5 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<Plan> {
             .into());
         }
     }
-    Ok(plan)
-}
-
-/// sha256 of plan.yaml itself: the identity of a plan in the state schema.
-pub fn plan_sha256(dir: &Path) -> anyhow::Result<String> {
-    let path = dir.join("plan.yaml");
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(sha256_hex(&bytes))
+    Ok((plan, text))
 }

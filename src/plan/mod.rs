@@ -15,7 +15,7 @@ pub mod files;
 pub mod load;
 pub mod write;
 pub use compile::{compile, CompileError};
-pub use load::{load_dir, plan_sha256, sha256_hex};
+pub use load::{load_dir, read_dir, sha256_hex};
 pub use write::write_plan_dir;
 
 /// Bumped when plan.yaml changes incompatibly; the executor refuses plans it does not know.
