@@ -65,8 +65,7 @@ pub fn table_key(name: &ObjectName) -> String {
         .0
         .iter()
         .map(|p| match p.as_ident() {
-            Some(id) if id.quote_style.is_some() => id.value.clone(),
-            Some(id) => id.value.to_lowercase(),
+            Some(id) => column_key(id),
             None => p.to_string(),
         })
         .collect();
@@ -79,11 +78,7 @@ pub fn table_key(name: &ObjectName) -> String {
 
 /// A column's key part, folded like `table_key`.
 pub fn column_key(id: &sqlparser::ast::Ident) -> String {
-    if id.quote_style.is_some() {
-        id.value.clone()
-    } else {
-        id.value.to_lowercase()
-    }
+    crate::sql::ident::fold_ast_ident(id)
 }
 
 /// Options that change what the context concludes.

@@ -69,8 +69,7 @@ impl SqlExpr {
             line: 0,
             column: 0,
         })?;
-        let parsed =
-            parser.parse_expr().map_err(|e| ExprError { message: e.to_string(), line: 0, column: 0 })?;
+        parser.parse_expr().map_err(|e| ExprError { message: e.to_string(), line: 0, column: 0 })?;
         let next = parser.peek_token();
         if next.token != Token::EOF {
             return Err(ExprError {
@@ -79,44 +78,12 @@ impl SqlExpr {
                 column: next.span.start.column,
             });
         }
-        let _ = parsed;
         Ok(SqlExpr(text.trim().to_string()))
     }
 
     /// The expression as the user wrote it (trimmed), without parentheses.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-
-    /// Column names the expression refers to (unqualified identifiers), for validation.
-    pub fn referenced_identifiers(&self) -> Vec<String> {
-        use sqlparser::ast::{visit_expressions, Expr};
-        let dialect = PostgreSqlDialect {};
-        let Ok(expr) = Parser::new(&dialect).try_with_sql(&self.0).and_then(|mut p| p.parse_expr()) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        let _ = visit_expressions(&expr, |e| {
-            match e {
-                Expr::Identifier(id) => out.push(ident_value(id)),
-                Expr::CompoundIdentifier(parts) => {
-                    if let Some(last) = parts.last() {
-                        out.push(ident_value(last))
-                    }
-                }
-                _ => {}
-            }
-            std::ops::ControlFlow::<()>::Continue(())
-        });
-        out
-    }
-}
-
-fn ident_value(id: &sqlparser::ast::Ident) -> String {
-    if id.quote_style.is_some() {
-        id.value.clone()
-    } else {
-        id.value.to_lowercase()
     }
 }
 
@@ -134,7 +101,7 @@ mod tests {
     fn accepts_expressions_and_renders_them_parenthesised() {
         let e = SqlExpr::parse("verified_at IS NOT NULL").unwrap();
         assert_eq!(e.to_string(), "(verified_at IS NOT NULL)");
-        assert_eq!(e.referenced_identifiers(), vec!["verified_at".to_string()]);
+        assert_eq!(crate::sql::rewrite::referenced_columns(e.as_str()), vec!["verified_at".to_string()]);
     }
 
     #[test]

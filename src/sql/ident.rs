@@ -65,6 +65,16 @@ impl fmt::Display for Ident {
     }
 }
 
+/// The catalog name of an identifier as sqlparser read it: quoted text verbatim, unquoted text
+/// folded to lower case, as PostgreSQL does.
+pub fn fold_ast_ident(id: &sqlparser::ast::Ident) -> String {
+    if id.quote_style.is_some() {
+        id.value.clone()
+    } else {
+        id.value.to_lowercase()
+    }
+}
+
 /// `schema.name`; the schema always comes from the model (default `public`).
 /// Serialized as `schema.name` text (see `plan`), quoted only where needed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

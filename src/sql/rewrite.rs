@@ -14,10 +14,7 @@ fn parse(sql: &str) -> Option<Expr> {
 }
 
 fn ident_matches(id: &sqlparser::ast::Ident, column: &Ident) -> bool {
-    match id.quote_style {
-        Some(_) => id.value == column.as_str(),
-        None => id.value.to_lowercase() == column.as_str(),
-    }
+    super::ident::fold_ast_ident(id) == column.as_str()
 }
 
 /// Does the expression mention `column` (bare or as the last part of a qualified name)?
@@ -56,7 +53,7 @@ fn column_names<V: sqlparser::ast::Visit>(node: &V) -> Vec<String> {
             _ => None,
         };
         if let Some(id) = id {
-            let name = if id.quote_style.is_some() { id.value.clone() } else { id.value.to_lowercase() };
+            let name = super::ident::fold_ast_ident(id);
             if !out.contains(&name) {
                 out.push(name);
             }
