@@ -200,15 +200,8 @@ pub fn parse_expr(text: &str, field: &'static str) -> Result<SqlExpr, super::Cha
 
 /// Resolve a user type name against the model.
 pub fn resolve_type(model: &crate::model::SchemaModel, text: &str) -> Result<String, super::ChangeError> {
-    if let Some(canonical) = crate::model::types::canonicalize(text) {
-        return Ok(canonical);
-    }
-    if let Ok(q) = QualifiedName::from_user(text.trim_end_matches("[]"), "public") {
-        if model.user_types.contains(&q) {
-            let array = if text.ends_with("[]") { "[]" } else { "" };
-            let shown = if q.schema.as_str() == "public" { q.name.to_string() } else { q.to_string() };
-            return Ok(format!("{shown}{array}"));
-        }
+    if let Some(resolved) = model.resolve_type(text) {
+        return Ok(resolved);
     }
     const KNOWN: &[&str] = &[
         "boolean",

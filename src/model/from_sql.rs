@@ -169,7 +169,7 @@ struct Builder<'a> {
 }
 
 fn ident(id: &ast::Ident) -> Result<Ident, InputError> {
-    let name = if id.quote_style.is_some() { id.value.clone() } else { id.value.to_lowercase() };
+    let name = crate::sql::ident::fold_ast_ident(id);
     Ident::new(name).map_err(|e| InputError::new(e.to_string()))
 }
 
@@ -233,19 +233,8 @@ impl Builder<'_> {
         data_type: &ast::DataType,
     ) -> Result<String, InputError> {
         let text = data_type.to_string();
-        if let Some(canonical) = types::canonicalize(&text) {
-            return Ok(canonical);
-        }
-        let user_type = QualifiedName::from_user(text.trim_end_matches("[]"), DEFAULT_SCHEMA).ok();
-        if let Some(t) = user_type.filter(|t| self.model.user_types.contains(t)) {
-            let array = if text.ends_with("[]") { "[]" } else { "" };
-            // format_type prints user types schema-qualified only outside the search path.
-            let shown = if t.schema.as_str() == DEFAULT_SCHEMA {
-                crate::sql::ident::short(&t.name)
-            } else {
-                t.display_short()
-            };
-            return Ok(format!("{shown}{array}"));
+        if let Some(resolved) = self.model.resolve_type(&text) {
+            return Ok(resolved);
         }
         Err(self.err(format!(
             "unknown type `{text}` for column {}.{}",

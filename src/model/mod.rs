@@ -186,13 +186,23 @@ impl SchemaModel {
         out
     }
 
-    /// Is this type name known: a built-in or a user type in the model.
-    pub fn type_exists(&self, canonical: &str) -> bool {
-        types::is_builtin(canonical)
-            || self.user_types.iter().any(|t| {
-                let bare = canonical.trim_end_matches("[]");
-                bare == t.name.as_str() || bare == t.display_short() || bare == t.to_string()
-            })
+    /// A type as written (`int`, `varchar(20)`, `order_status[]`, `billing.kind`) in the
+    /// spelling `format_type()` prints, when the model knows it: a built-in, or a user type of the
+    /// model (schema-qualified only outside `public`, like `format_type` with the default
+    /// search_path). `None` for an unknown type.
+    pub fn resolve_type(&self, text: &str) -> Option<String> {
+        if let Some(canonical) = types::canonicalize(text) {
+            return Some(canonical);
+        }
+        let bare = text.trim_end_matches("[]");
+        let user_type =
+            QualifiedName::from_user(bare, "public").ok().filter(|t| self.user_types.contains(t))?;
+        let shown = if user_type.schema.as_str() == "public" {
+            crate::sql::ident::short(&user_type.name)
+        } else {
+            user_type.display_short()
+        };
+        Some(format!("{shown}{}", &text[bare.len()..]))
     }
 }
 
@@ -268,5 +278,22 @@ impl Index {
             IndexPart::Expression(e) => in_expr(e),
         }) || self.include.contains(column)
             || self.predicate.as_deref().is_some_and(in_expr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_resolve_to_the_spelling_format_type_prints() {
+        let mut model = SchemaModel::new(15);
+        model.user_types.push(QualifiedName::from_user("order_status", "public").unwrap());
+        model.user_types.push(QualifiedName::from_user("billing.\"Kind\"", "public").unwrap());
+        assert_eq!(model.resolve_type("int4").as_deref(), Some("integer"));
+        assert_eq!(model.resolve_type("order_status[]").as_deref(), Some("order_status[]"));
+        assert_eq!(model.resolve_type("billing.\"Kind\"").as_deref(), Some("billing.\"Kind\""));
+        assert_eq!(model.resolve_type("billing.kind"), None, "unquoted folds to a type that does not exist");
+        assert_eq!(model.resolve_type("orderstatus"), None);
     }
 }

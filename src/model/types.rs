@@ -82,11 +82,6 @@ pub fn canonicalize(input: &str) -> Option<String> {
     Some(format!("{with_mod}{array}"))
 }
 
-/// Is this canonical type name a built-in one?
-pub fn is_builtin(canonical: &str) -> bool {
-    canonicalize(canonical).is_some()
-}
-
 /// Serial pseudo-types: they imply a sequence default and NOT NULL.
 pub fn is_serial(input: &str) -> bool {
     matches!(
