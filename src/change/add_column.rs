@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::common::{self, Names};
 use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
 use crate::model::{Column, SchemaModel};
-use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, KeyColumn, Lock, Precondition, Step};
+use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition, Step};
 use crate::sql::ident::short;
 use crate::sql::render;
 
@@ -101,11 +101,7 @@ impl ChangeKind for AddColumn {
             });
         }
 
-        let key = table.backfill_key();
-        if key.is_empty() {
-            return Err(ChangeError::new("table", format!("table {} has no primary key (nor a unique index on NOT NULL columns); the backfill walks rows by such a key", t.display_short()))
-                .help("add a primary key first, or add the column with a constant default"));
-        }
+        let key = common::backfill_key(table, "add a primary key first, or add the column with a constant default")?;
         // Existing rows get the backfill expression, or the (volatile) default evaluated per row.
         let fill = match (&backfill, &default) {
             (Some(b), _) => b.clone(),
@@ -143,13 +139,12 @@ impl ChangeKind for AddColumn {
         } else {
             AppAccess::full(format!("does not know {cs}; new rows get the default"))
         };
-        let key_columns = key.iter().map(|k| KeyColumn { column: k.name.clone(), data_type: k.data_type.clone() }).collect();
         Ok(ChangePhases {
             description,
             expand,
             backfill: vec![BackfillTask {
                 table: t.clone(),
-                key: key_columns,
+                key,
                 set: vec![Assignment { column: c.clone(), expr: fill.to_string() }],
                 pending: format!("{c} IS NULL"),
             }],

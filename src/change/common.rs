@@ -1,8 +1,25 @@
 //! Step sequences several change kinds share.
 
-use crate::plan::{Lock, Step, TxMode};
+use crate::plan::{KeyColumn, Lock, Step, TxMode};
 use crate::sql::render::{self, generated_name};
 use crate::sql::{Ident, QualifiedName, SqlExpr};
+
+/// The key the backfill walks `table` by (see `Table::backfill_key`), or the refusal every
+/// change kind gives when there is none; `help` says what to do for that kind.
+pub fn backfill_key(table: &crate::model::Table, help: &str) -> Result<Vec<KeyColumn>, super::ChangeError> {
+    let key = table.backfill_key();
+    if key.is_empty() {
+        return Err(super::ChangeError::new(
+            "table",
+            format!(
+                "table {} has no primary key (nor a unique index on NOT NULL columns); the backfill walks rows by such a key",
+                table.name.display_short()
+            ),
+        )
+        .help(help));
+    }
+    Ok(key.iter().map(|k| KeyColumn { column: k.name.clone(), data_type: k.data_type.clone() }).collect())
+}
 
 /// Deterministic names of the objects planner creates for `table.column`.
 pub struct Names {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::common::{self, Names};
 use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
 use crate::model::{ConstraintKind, IndexPart, SchemaModel};
-use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, KeyColumn, Lock, Precondition, Step, TxMode};
+use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition, Step, TxMode};
 use crate::sql::ident::short;
 use crate::sql::render::{self, generated_name};
 use crate::sql::{rewrite, Ident};
@@ -49,12 +49,11 @@ impl ChangeKind for RenameColumn {
             return Err(ChangeError::new("to", format!("column {} already exists in table {}", short(&n), t.display_short()))
                 .help("pick a name that is not in use"));
         }
-        let key = table.backfill_key();
-        if key.is_empty() {
-            return Err(ChangeError::new("table", format!("table {} has no primary key (nor a unique index on NOT NULL columns); the backfill walks rows by such a key", t.display_short()))
-                .help("add a primary key first (CREATE UNIQUE INDEX CONCURRENTLY, then ADD PRIMARY KEY USING INDEX)"));
-        }
-        if key.iter().any(|k| &k.name == o) {
+        let key = common::backfill_key(
+            table,
+            "add a primary key first (CREATE UNIQUE INDEX CONCURRENTLY, then ADD PRIMARY KEY USING INDEX)",
+        )?;
+        if key.iter().any(|k| &k.column == o) {
             return Err(ChangeError::new("from", format!("{}.{} is part of the primary key (the key the backfill walks); planner does not rename key columns", t.display_short(), short(o)))
                 .help("primary keys are referenced by foreign keys and the backfill itself; rename them in a maintenance window"));
         }
@@ -204,14 +203,13 @@ impl ChangeKind for RenameColumn {
             render::drop_column(t, o), Lock::AccessExclusiveBrief, t).irreversible(gone));
         contract.extend(renames);
 
-        let key_columns = key.iter().map(|k| KeyColumn { column: k.name.clone(), data_type: k.data_type.clone() }).collect();
         let (os, ns) = (short(o), short(&n));
         Ok(ChangePhases {
             description: format!("rename column {}.{} to {}", t.display_short(), os, ns),
             expand,
             backfill: vec![BackfillTask {
                 table: t.clone(),
-                key: key_columns,
+                key,
                 set: vec![Assignment { column: n.clone(), expr: o.to_string() }],
                 pending: format!("{n} IS DISTINCT FROM {o}"),
             }],

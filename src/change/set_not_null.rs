@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::common::{self, Names};
 use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
 use crate::model::SchemaModel;
-use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, KeyColumn, Precondition};
+use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Precondition};
 use crate::sql::ident::short;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -59,15 +59,14 @@ impl ChangeKind for SetNotNull {
         };
         let mut contract_pre = Vec::new();
         if let Some(fill) = &backfill {
-            let key = table.backfill_key();
-            if key.is_empty() {
-                return Err(ChangeError::new("table", format!("table {} has no primary key (nor a unique index on NOT NULL columns); the backfill walks rows by such a key", t.display_short()))
-                    .help("add a primary key first, or fill the NULLs yourself and plan without `backfill`"));
-            }
+            let key = common::backfill_key(
+                table,
+                "add a primary key first, or fill the NULLs yourself and plan without `backfill`",
+            )?;
             phases.expand = common::fill_trigger_steps(t, c, fill, &names);
             phases.backfill = vec![BackfillTask {
                 table: t.clone(),
-                key: key.iter().map(|k| KeyColumn { column: k.name.clone(), data_type: k.data_type.clone() }).collect(),
+                key,
                 set: vec![Assignment { column: c.clone(), expr: fill.to_string() }],
                 pending: format!("{c} IS NULL"),
             }];
