@@ -10,7 +10,7 @@ pub fn server_url() -> String {
 }
 
 /// A database created for one test: `planner_test_<random>`. Dropped on success; kept when the
-/// test panics so it can be inspected (its name is printed). Stale ones (>6h) are swept at creation.
+/// test panics so it can be inspected (its name is printed). See `sweep_stale` for clearing them.
 pub struct TestDb {
     pub name: String,
     pub url: String,
@@ -72,10 +72,9 @@ async fn admin_pool() -> PgPool {
         .expect("connect to the postgres database")
 }
 
-/// Drop test databases left by failed runs more than 6 hours ago (PostgreSQL has no creation time
-/// for databases, so we use the age of the database directory's oldest transaction instead: a
-/// database whose datfrozenxid is far behind is old). Simpler and safe: drop only those no one is
-/// connected to and whose name marks them as ours, when PLANNER_TEST_SWEEP=1.
+/// With PLANNER_TEST_SWEEP=1, drop the `planner_test_*` databases kept by failed runs that no
+/// session is connected to. Off by default: a test that has just created its database but not
+/// yet connected could lose it, and a kept database is there to be inspected.
 async fn sweep_stale(admin: &PgPool) {
     if std::env::var("PLANNER_TEST_SWEEP").as_deref() != Ok("1") {
         return;
