@@ -182,38 +182,33 @@ pub fn phase_checksums(plan: &Plan, plan_sha: &str, phase: &Phase) -> BTreeMap<S
     out
 }
 
+/// Columns of `planner.plans` in [`PlanRecord`] order (read as a tuple: no sqlx derive feature).
+const PLAN_COLUMNS: &str = "SELECT name, plan_sha256, plan_yaml, \
+     to_char(registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', registered_by FROM planner.plans";
+
+type PlanRow = (String, String, String, String, String);
+
+impl From<PlanRow> for PlanRecord {
+    fn from((name, plan_sha256, plan_yaml, registered_at, registered_by): PlanRow) -> Self {
+        PlanRecord { name, plan_sha256, plan_yaml, registered_at, registered_by }
+    }
+}
+
 pub async fn plan_record(conn: &mut PgConnection, name: &str) -> anyhow::Result<Option<PlanRecord>> {
-    let row: Option<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT name, plan_sha256, plan_yaml, to_char(registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', registered_by FROM planner.plans WHERE name = $1",
-    )
-    .bind(name)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(|(name, plan_sha256, plan_yaml, registered_at, registered_by)| PlanRecord {
-        name,
-        plan_sha256,
-        plan_yaml,
-        registered_at,
-        registered_by,
-    }))
+    let row: Option<PlanRow> =
+        sqlx::query_as(super::session::dynamic(format!("{PLAN_COLUMNS} WHERE name = $1")))
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.map(PlanRecord::from))
 }
 
 pub async fn all_plans(conn: &mut PgConnection) -> anyhow::Result<Vec<PlanRecord>> {
-    let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-        "SELECT name, plan_sha256, plan_yaml, to_char(registered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', registered_by FROM planner.plans ORDER BY registered_at, name",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, plan_sha256, plan_yaml, registered_at, registered_by)| PlanRecord {
-            name,
-            plan_sha256,
-            plan_yaml,
-            registered_at,
-            registered_by,
-        })
-        .collect())
+    let rows: Vec<PlanRow> =
+        sqlx::query_as(super::session::dynamic(format!("{PLAN_COLUMNS} ORDER BY registered_at, name")))
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().map(PlanRecord::from).collect())
 }
 
 pub async fn phase_records(conn: &mut PgConnection, plan: &str) -> anyhow::Result<Vec<PhaseRecord>> {
