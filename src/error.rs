@@ -62,7 +62,9 @@ pub struct FindingsReported(pub String);
 /// Map an error chain to the process exit code.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
-        if cause.downcast_ref::<InputError>().is_some() {
+        if cause.downcast_ref::<InputError>().is_some()
+            || cause.downcast_ref::<crate::plan::load::PlanEdited>().is_some()
+        {
             return 2;
         }
         if cause.downcast_ref::<Refusal>().is_some() || cause.downcast_ref::<FindingsReported>().is_some() {

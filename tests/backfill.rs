@@ -261,8 +261,13 @@ async fn concurrent_writers_are_never_overwritten_with_stale_values() {
     db.drop().await;
 }
 
+/// The plan folder as `planner plan` writes it (plan.yaml and its files) into `dir` itself.
 fn write_plan_dir(dir: &Path, p: &Plan) {
-    std::fs::write(dir.join("plan.yaml"), serde_yaml_ng::to_string(p).unwrap()).unwrap();
+    let mut p = p.clone();
+    for (name, text) in planner::plan::files::render(&mut p) {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    std::fs::write(dir.join("plan.yaml"), planner::plan::write::plan_yaml(&p).unwrap()).unwrap();
 }
 
 fn planner_backfill(dir: &Path, url: &str, extra: &[&str]) -> Command {

@@ -52,7 +52,7 @@ async fn a_dba_steps_a_rename_through_its_phases() {
     assert!(stdout(&out).contains("not applied to this database yet"), "{}", stdout(&out));
 
     let out = planner(&db.url).args(["apply", dir, "--phase", "expand"]).assert().success();
-    assert!(stdout(&out).contains("applied expand of plan rename_users_name (7 steps)"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("applied expand of plan rename_users_name (8 steps)"), "{}", stdout(&out));
     assert!(
         stdout(&out).contains("next: planner apply plans/rename_users_name --phase backfill"),
         "{}",

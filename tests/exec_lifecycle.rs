@@ -17,7 +17,7 @@ async fn rename_steps_through_every_phase_in_order() {
     assert!(err.contains("Cannot contract: phase expand has not been applied yet"), "{err}");
     assert!(err.contains("Cannot contract: phase backfill has not been applied yet"), "{err}");
 
-    assert_eq!(apply(&db, &plan, Expand).await.unwrap(), ApplyOutcome::Applied { phase: Expand, steps: 7 });
+    assert_eq!(apply(&db, &plan, Expand).await.unwrap(), ApplyOutcome::Applied { phase: Expand, steps: 8 });
     assert_eq!(apply(&db, &plan, Expand).await.unwrap(), ApplyOutcome::AlreadyDone { phase: Expand });
     assert_eq!(phase_status(&db, "rename_users_name", Expand).await.as_deref(), Some("done"));
 
@@ -44,7 +44,7 @@ async fn rename_steps_through_every_phase_in_order() {
 
     assert_eq!(
         apply(&db, &plan, Contract).await.unwrap(),
-        ApplyOutcome::Applied { phase: Contract, steps: 11 }
+        ApplyOutcome::Applied { phase: Contract, steps: 12 }
     );
     let names: Vec<String> =
         sqlx::query_scalar("SELECT full_name::text FROM users WHERE id IN (1, 2000) ORDER BY id")
@@ -180,29 +180,56 @@ async fn a_plan_changed_after_apply_is_refused_naming_the_file() {
     let plan = LoadedPlan::load(&plan_dir).unwrap();
     apply(&db, &plan, Expand).await.unwrap();
 
-    // An edited SQL file is refused before anything connects.
+    // One byte changed anywhere (a statement in plan.yaml, a SQL file) is refused before anything
+    // connects, naming the file and the first differing line; the database is unchanged.
+    let applied = catalog(&db).await;
+    let yaml_path = plan_dir.join("plan.yaml");
+    let yaml = std::fs::read_to_string(&yaml_path).unwrap();
     let up = plan_dir.join("expand.up.sql");
     let original = std::fs::read_to_string(&up).unwrap();
-    std::fs::write(&up, format!("{original}\n-- tweak\n")).unwrap();
-    let err = LoadedPlan::load(&plan_dir).unwrap_err();
-    assert!(err.to_string().contains("expand.up.sql was edited after it was planned"), "{err}");
-    assert_eq!(planner::error::exit_code(&err), 2);
+    let tampers: Vec<(std::path::PathBuf, String, &str)> = vec![
+        (
+            yaml_path.clone(),
+            yaml.replacen("character varying(200)", "character varying(201)", 1),
+            "plan.yaml",
+        ),
+        (yaml_path.clone(), yaml.replacen("access_exclusive_brief", "none", 1), "plan.yaml"),
+        (up.clone(), original.replacen("'2s'", "'9s'", 1), "expand.up.sql"),
+        (up.clone(), format!("{original}\n-- a reviewer's note\n"), "expand.up.sql"),
+        (up.clone(), original.replacen("\"full_name\"", "\"full_nam\"", 1), "expand.up.sql"),
+    ];
+    for (path, text, file) in tampers {
+        let good = std::fs::read_to_string(&path).unwrap();
+        assert_ne!(good, text, "the tamper of {file} changes something");
+        std::fs::write(&path, &text).unwrap();
+        let err = LoadedPlan::load(&plan_dir).unwrap_err();
+        let message = format!("{err:#}");
+        assert!(message.contains(file) && message.contains("differs from what planner renders"), "{message}");
+        assert!(message.contains("first at line"), "{message}");
+        assert_eq!(planner::error::exit_code(&err), 2);
+        std::fs::write(&path, good).unwrap();
+    }
+    assert_eq!(catalog(&db).await, applied);
 
-    // Re-planned with the same name (checksums updated): the applied one differs -> refused, named.
-    let yaml = std::fs::read_to_string(plan_dir.join("plan.yaml")).unwrap();
-    let old_sha = planner::plan::sha256_hex(original.as_bytes());
-    let new_sha = planner::plan::sha256_hex(format!("{original}\n-- tweak\n").as_bytes());
-    std::fs::write(plan_dir.join("plan.yaml"), yaml.replace(&old_sha, &new_sha)).unwrap();
-    let replanned = LoadedPlan::load(&plan_dir).unwrap();
+    // Re-planned under the same name with a different change: the folder is consistent, but the
+    // plan registered in the database when expand ran differs -> refused, naming the line.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_planner"))
+        .current_dir(root())
+        .args(["plan", "rename", "users.name", "display_name", "--schema", "examples/schema.sql"])
+        .args(["--name", "rename_users_name", "--out"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let replanned = LoadedPlan::load(&other.join("rename_users_name")).unwrap();
     let err = apply(&db, &replanned, Backfill).await.unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("plan `rename_users_name`: expand.up.sql changed since phase expand was applied"),
-        "{err}"
-    );
+    let message = err.to_string();
+    assert!(message.contains("plan `rename_users_name`: backfill.sql (line"), "{message}");
+    assert!(message.contains("changed since phase expand was applied"), "{message}");
     assert_eq!(planner::error::exit_code(&err), 1);
-    let err = rollback(&db, &replanned).await.unwrap_err();
-    assert!(err.to_string().contains("expand.up.sql changed"), "{err}");
+    assert_eq!(catalog(&db).await, applied);
     db.drop().await;
 }
 
@@ -235,7 +262,7 @@ async fn a_held_lock_makes_apply_give_up_cleanly_naming_the_blocker() {
 
     sqlx::raw_sql("ROLLBACK").execute(&mut *blocker).await.unwrap();
     drop(blocker);
-    assert_eq!(apply(&db, &plan, Expand).await.unwrap(), ApplyOutcome::Applied { phase: Expand, steps: 7 });
+    assert_eq!(apply(&db, &plan, Expand).await.unwrap(), ApplyOutcome::Applied { phase: Expand, steps: 8 });
     db.drop().await;
 }
 
@@ -280,12 +307,19 @@ fn dry_run_prints_statements_and_locks() {
     let plan = plan("rename_users_name");
     let text =
         exec::dry_run::render(&plan.plan, plan.plan.phase(Expand).unwrap(), &SessionOptions::default());
-    assert!(text.contains("BEGIN;\nSET LOCAL lock_timeout = '2000ms';"), "{text}");
+    assert!(text.contains("BEGIN;\nSET LOCAL lock_timeout = '2s';"), "{text}");
     assert!(
-        text.contains("-- lock: ACCESS EXCLUSIVE, brief (catalog-only, milliseconds) on public.users"),
+        text.contains("--    lock: ACCESS EXCLUSIVE, brief (catalog-only, milliseconds) on public.users"),
         "{text}"
     );
-    assert!(text.contains("-- outside a transaction\nSET lock_timeout = '2000ms';"), "{text}");
+    assert!(
+        text.contains("--    runs outside a transaction (CONCURRENTLY)\nSET lock_timeout = '2s';"),
+        "{text}"
+    );
+    // The dry run is the files' script: the same statements in the same order.
+    let file = std::fs::read_to_string(root().join("plans/rename_users_name/expand.up.sql")).unwrap();
+    let body = file.split_once("\n\n").unwrap().1;
+    assert!(text.contains(body), "dry run and expand.up.sql differ:\n{text}");
     assert!(text.contains("CREATE INDEX CONCURRENTLY \"users_name_idx_planner\""), "{text}");
     assert!(text.contains("-- precondition checked first: columns of public.users unchanged"), "{text}");
 }
@@ -295,7 +329,9 @@ fn dry_run_prints_statements_and_locks() {
 #[tokio::test]
 async fn a_failed_concurrent_index_build_leaves_no_invalid_index_behind() {
     use planner::plan::*;
-    use planner::sql::QualifiedName;
+    use planner::sql::ddl::Ddl;
+    use planner::sql::{Ident, QualifiedName};
+    let col = |name: &str| Ident::new(name).unwrap();
     let db = example_db(100).await;
     let users = QualifiedName::from_user("users", "public").unwrap();
     let access = |note: &str| AppAccess { writes: true, reads: true, note: note.into() };
@@ -313,20 +349,48 @@ async fn a_failed_concurrent_index_build_leaves_no_invalid_index_behind() {
             steps: vec![
                 Step::new(
                     "add a column",
-                    "ALTER TABLE \"public\".\"users\" ADD COLUMN \"flag_copy\" boolean".into(),
+                    Ddl::AddColumn {
+                        table: users.clone(),
+                        column: col("flag_copy"),
+                        data_type: "boolean".into(),
+                        collation: None,
+                        default: None,
+                        not_null: false,
+                    },
                     Lock::AccessExclusiveBrief,
                     &users,
                 )
-                .undo("ALTER TABLE \"public\".\"users\" DROP COLUMN IF EXISTS \"flag_copy\"".into()),
+                .undo(Step::new(
+                    "drop it",
+                    Ddl::DropColumn { table: users.clone(), column: col("flag_copy"), if_exists: true },
+                    Lock::AccessExclusiveBrief,
+                    &users,
+                )),
                 Step::new(
                     "unique index on a column with duplicates",
-                    "CREATE UNIQUE INDEX CONCURRENTLY \"users_flag_uniq\" ON \"public\".\"users\" (\"legacy_flag\")".into(),
+                    Ddl::CreateIndexConcurrently {
+                        table: users.clone(),
+                        index: col("users_flag_uniq"),
+                        unique: true,
+                        method: "btree".into(),
+                        keys: vec!["\"legacy_flag\"".into()],
+                        include: vec![],
+                        predicate: None,
+                    },
                     Lock::ShareUpdateExclusive,
                     &users,
                 )
                 .tx(TxMode::NoTransaction)
                 .scans()
-                .undo("DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"users_flag_uniq\"".into()),
+                .undo(
+                    Step::new(
+                        "drop it",
+                        Ddl::DropIndexConcurrently { table: users.clone(), index: col("users_flag_uniq") },
+                        Lock::ShareUpdateExclusive,
+                        &users,
+                    )
+                    .tx(TxMode::NoTransaction),
+                ),
             ],
             backfill: vec![],
             compat: AppCompat { old_app: access("old"), new_app: access("new") },
@@ -335,8 +399,9 @@ async fn a_failed_concurrent_index_build_leaves_no_invalid_index_behind() {
         files: Default::default(),
     };
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("plan.yaml"), serde_yaml_ng::to_string(&plan).unwrap()).unwrap();
-    let loaded = LoadedPlan::load(dir.path()).unwrap();
+    let mut plan = plan;
+    let written = write_plan_dir(dir.path(), &mut plan).unwrap();
+    let loaded = LoadedPlan::load(&written).unwrap();
     let before = catalog(&db).await;
 
     let err = format!("{:#}", apply(&db, &loaded, Expand).await.unwrap_err());
@@ -368,7 +433,8 @@ async fn an_interrupted_phase_is_refused_until_rolled_back() {
     db.exec(
         "DROP INDEX users_name_idx_planner; DROP INDEX users_lower_name_idx_planner;
          ALTER TABLE users DROP CONSTRAINT users_name_check_planner;
-         DROP TRIGGER planner_sync_full_name ON users; DROP FUNCTION planner_users_full_name_sync();
+         DROP TRIGGER planner_rename_users_name_insert ON users; DROP TRIGGER planner_rename_users_name_update ON users;
+         DROP FUNCTION planner_rename_users_name_users();
          UPDATE planner.phases SET status = 'running', finished_at = NULL;",
     )
     .await;
@@ -425,7 +491,7 @@ async fn rollback_of_a_drop_refuses_cleanly_when_new_rows_lack_the_column() {
     let after_expand = catalog(&db).await;
     let err = format!("{:#}", rollback(&db, &plan).await.unwrap_err());
     assert!(err.contains("rolling back phase expand of plan `drop_users_legacy_flag`"), "{err}");
-    assert!(err.contains("contains null values"), "{err}");
+    assert!(err.contains("is violated by some row"), "{err}");
     assert_eq!(catalog(&db).await, after_expand);
     assert_eq!(phase_status(&db, "drop_users_legacy_flag", Expand).await.as_deref(), Some("done"));
     db.exec("UPDATE users SET legacy_flag = false WHERE legacy_flag IS NULL").await;

@@ -25,7 +25,14 @@ fn q(schema: &str, name: &str) -> QualifiedName {
 }
 
 fn col(name: &str, data_type: &str, not_null: bool) -> Column {
-    Column { name: id(name), data_type: data_type.to_string(), not_null, default: None, generated: None }
+    Column {
+        name: id(name),
+        data_type: data_type.to_string(),
+        not_null,
+        default: None,
+        generated: None,
+        props: Default::default(),
+    }
 }
 
 fn with_default(mut c: Column, default: &str) -> Column {

@@ -4,15 +4,25 @@
 //! PostgreSQL 11+. With a computed value (`backfill`) or a volatile default: expand adds it nullable
 //! with a trigger filling it on every write, backfill fills existing rows, and contract makes it
 //! NOT NULL through a validated CHECK and drops the trigger.
+//!
+//! What each app version's writes do to the column from expand until contract (the table's sync
+//! function, [`crate::sql::ddl::SyncPart::Fill`]):
+//! - old app INSERT (does not know the column): it is computed from the row.
+//! - any UPDATE that does not set it and changes a column the expression reads: recomputed, so a
+//!   value derived from `verified_at` follows every later write of `verified_at`.
+//! - an UPDATE that sets it (the new app, the backfill): the written value is kept.
+//! - a volatile default (`gen_random_uuid()`) reads no column: only rows without a value get one.
+//! - after contract the trigger is gone: the new app writes it; with NOT NULL and no default the
+//!   old app's inserts would fail, so it must be gone.
 
 use serde::Deserialize;
 
-use super::common::{self, Names};
+use super::common;
 use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
 use crate::model::{Column, SchemaModel};
 use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition, Step};
 use crate::sql::ident::short;
-use crate::sql::render;
+use crate::sql::ddl::{Ddl, DefaultExpr};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +64,7 @@ impl ChangeKind for AddColumn {
             return;
         };
         if let Some(table) = model.table_mut(&t) {
-            table.columns.push(Column { name, data_type, not_null: self.not_null, default: self.default.clone(), generated: None });
+            table.columns.push(Column { name, data_type, not_null: self.not_null, default: self.default.clone(), generated: None, props: Default::default() });
         }
     }
 
@@ -67,11 +77,11 @@ impl ChangeKind for AddColumn {
                 .help("pick another name, or use set_not_null to change the existing column"));
         }
         let data_type = common::resolve_type(model, &self.data_type)?;
-        let default = self.default.as_deref().map(|d| common::parse_expr(d, "default")).transpose()?;
+        let default = self.default.as_deref().map(|d| common::parse_expr(d, "default", cx)).transpose()?;
         if let Some(d) = &default {
             common::check_expr_columns(table, d, "default")?;
         }
-        let backfill = self.backfill.as_deref().map(|b| common::parse_expr(b, "backfill")).transpose()?;
+        let backfill = self.backfill.as_deref().map(|b| common::parse_expr(b, "backfill", cx)).transpose()?;
         if let Some(b) = &backfill {
             common::check_expr_columns(table, b, "backfill")?;
         }
@@ -87,11 +97,11 @@ impl ChangeKind for AddColumn {
             }
             let step = Step::new(
                 format!("add {cs}{}: catalog-only on PostgreSQL 11+, no table rewrite", if default.is_some() { " with a constant default" } else { "" }),
-                render::add_column(t, &c, &data_type, default.as_ref().map(|d| d.as_str()), self.not_null),
+                Ddl::AddColumn { table: t.clone(), column: c.clone(), data_type: data_type.clone(), collation: None, default: default.clone().map(DefaultExpr::Expr), not_null: self.not_null },
                 Lock::AccessExclusiveBrief,
                 t,
             )
-            .undo(render::drop_column_if_exists(t, &c));
+            .undo(drop_new(t, &c));
             return Ok(ChangePhases {
                 description,
                 expand: vec![step],
@@ -108,31 +118,28 @@ impl ChangeKind for AddColumn {
             (None, Some(d)) => d.clone(),
             (None, None) => unreachable!("the cheap path handles no backfill and no default"),
         };
-        let names = Names::new(t, &c, "fill");
         let mut expand = vec![Step::new(
             format!("add {cs} nullable and without default: catalog-only, no rewrite"),
-            render::add_column(t, &c, &data_type, None, false),
+            Ddl::AddColumn { table: t.clone(), column: c.clone(), data_type: data_type.clone(), collation: None, default: None, not_null: false },
             Lock::AccessExclusiveBrief,
             t,
         )
-        .undo(render::drop_column_if_exists(t, &c))];
+        .undo(drop_new(t, &c))];
         if let Some(d) = &default {
-            expand.push(Step::new("default for new rows (SET DEFAULT does not touch existing rows)", render::set_default(t, &c, d.as_str()), Lock::AccessExclusiveBrief, t)
-                .undo(render::drop_default(t, &c)));
+            expand.push(Step::new("default for new rows (SET DEFAULT does not touch existing rows)", Ddl::SetDefault { table: t.clone(), column: c.clone(), default: DefaultExpr::Expr(d.clone()) }, Lock::AccessExclusiveBrief, t)
+                .undo(Step::new(format!("drop the default of {cs}"), Ddl::DropDefault { table: t.clone(), column: c.clone() }, Lock::AccessExclusiveBrief, t)));
         }
-        expand.extend(common::fill_trigger_steps(t, &c, &fill, &names));
+        // A value computed from other columns is recomputed whenever they change; a per-row
+        // generator (a volatile default) only fills rows that have no value.
+        let part = common::fill_part(table, &c, &fill, backfill.is_some());
 
-        let mut contract_pre = vec![
-            Precondition::BackfillDone { table: t.clone() },
-            Precondition::TriggerPresent { table: t.clone(), trigger: names.trigger.clone() },
-        ];
+        let mut contract_pre = vec![Precondition::BackfillDone { table: t.clone() }];
         let mut contract = Vec::new();
         if self.not_null {
             contract_pre.push(Precondition::NoNulls { table: t.clone(), column: c.clone() });
-            contract.extend(common::not_null_via_check(t, &c, &names.not_null_check, cx.pg_version));
+            contract.extend(common::not_null_via_check(t, &c, &common::not_null_check_name(t, &c), cx.pg_version));
         }
         contract_pre.push(Precondition::ColumnsMatch { table: t.clone() });
-        contract.extend(common::drop_trigger_steps(t, &names.function, &names.trigger, &common::fill_body(&c, &fill)));
 
         let old_after_contract = if self.not_null && default.is_none() {
             AppAccess { writes: false, reads: true, note: format!("inserts would fail: {cs} is NOT NULL with no default and the fill trigger is gone") }
@@ -142,6 +149,7 @@ impl ChangeKind for AddColumn {
         Ok(ChangePhases {
             description,
             expand,
+            sync: vec![(t.clone(), part)],
             backfill: vec![BackfillTask {
                 table: t.clone(),
                 key,
@@ -150,13 +158,15 @@ impl ChangeKind for AddColumn {
             }],
             contract_preconditions: contract_pre,
             contract,
+            contract_after_sync: Vec::new(),
+            expand_after_sync: Vec::new(),
             compat: Some([
                 AppCompat {
-                    old_app: AppAccess::full(format!("does not know {cs}; the trigger fills it on its writes")),
-                    new_app: AppAccess { writes: true, reads: false, note: format!("may write {cs}; reads of {cs} are complete only after backfill") },
+                    old_app: AppAccess::full(format!("does not know {cs}; the sync trigger fills it on its inserts and recomputes it when its updates change a column it is computed from")),
+                    new_app: AppAccess { writes: true, reads: false, note: format!("may write {cs} (an explicit value is kept until a later write changes a column it is computed from); reads of {cs} are complete only after backfill") },
                 },
                 AppCompat {
-                    old_app: AppAccess::full(format!("does not know {cs}; the trigger fills it on its writes")),
+                    old_app: AppAccess::full(format!("does not know {cs}; the sync trigger keeps it computed on its writes")),
                     new_app: AppAccess::full(format!("reads and writes {cs}")),
                 },
                 AppCompat { old_app: old_after_contract, new_app: AppAccess::full(format!("reads and writes {cs}")) },
@@ -164,6 +174,10 @@ impl ChangeKind for AddColumn {
             tables: vec![t.clone()],
         })
     }
+}
+
+fn drop_new(t: &crate::sql::QualifiedName, c: &crate::sql::Ident) -> Step {
+    Step::new(format!("drop {}", short(c)), Ddl::DropColumn { table: t.clone(), column: c.clone(), if_exists: true }, Lock::AccessExclusiveBrief, t)
 }
 
 fn single_step_compat(cs: &str) -> [AppCompat; 3] {

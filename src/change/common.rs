@@ -1,6 +1,7 @@
 //! Step sequences several change kinds share.
 
 use crate::plan::{KeyColumn, Lock, Step, TxMode};
+use crate::sql::ddl::{Ddl, SyncPart};
 use crate::sql::render::{self, generated_name};
 use crate::sql::{Ident, QualifiedName, SqlExpr};
 
@@ -21,23 +22,9 @@ pub fn backfill_key(table: &crate::model::Table, help: &str) -> Result<Vec<KeyCo
     Ok(key.iter().map(|k| KeyColumn { column: k.name.clone(), data_type: k.data_type.clone() }).collect())
 }
 
-/// Deterministic names of the objects planner creates for `table.column`.
-pub struct Names {
-    pub trigger: Ident,
-    pub function: QualifiedName,
-    pub not_null_check: Ident,
-}
-
-impl Names {
-    pub fn new(table: &QualifiedName, column: &Ident, purpose: &str) -> Self {
-        let t = table.name.as_str();
-        let c = column.as_str();
-        Names {
-            trigger: generated_name(&["planner", purpose, c]),
-            function: render::function_name(table, &generated_name(&["planner", t, c, purpose])),
-            not_null_check: generated_name(&[t, c, "not_null"]),
-        }
-    }
+/// The name of the NOT NULL check planner adds (and drops) for `table.column`.
+pub fn not_null_check_name(table: &QualifiedName, column: &Ident) -> Ident {
+    generated_name(&[table.name.as_str(), column.as_str(), "not_null"])
 }
 
 /// SET NOT NULL without a long ACCESS EXCLUSIVE scan: CHECK NOT VALID (brief lock), VALIDATE
@@ -50,17 +37,29 @@ pub fn not_null_via_check(
     check: &Ident,
     pg_version: u32,
 ) -> Vec<Step> {
-    let mut steps = vec![
+    let drop_check = |why: &str| {
         Step::new(
-            format!("guard new rows: CHECK ({} IS NOT NULL) NOT VALID, no scan", column.as_str()),
-            render::add_check_not_valid(table, check, &render::not_null_check_expr(column)),
+            why,
+            Ddl::DropConstraint { table: table.clone(), constraint: check.clone(), if_exists: true },
             Lock::AccessExclusiveBrief,
             table,
         )
-        .undo(render::drop_constraint_if_exists(table, check)),
+    };
+    let mut steps = vec![
+        Step::new(
+            format!("guard new rows: CHECK ({} IS NOT NULL) NOT VALID, no scan", column.as_str()),
+            Ddl::AddCheckNotValid {
+                table: table.clone(),
+                constraint: check.clone(),
+                check: render::not_null_check_expr(column),
+            },
+            Lock::AccessExclusiveBrief,
+            table,
+        )
+        .undo(drop_check("drop the NOT NULL check")),
         Step::new(
             "validate existing rows (scans the table; reads and writes continue)",
-            render::validate_constraint(table, check),
+            Ddl::ValidateConstraint { table: table.clone(), constraint: check.clone() },
             Lock::ShareUpdateExclusive,
             table,
         )
@@ -71,77 +70,36 @@ pub fn not_null_via_check(
         steps.push(
             Step::new(
                 "SET NOT NULL proven by the validated check (PostgreSQL 12+: no scan)",
-                render::set_not_null(table, column),
+                Ddl::SetNotNull { table: table.clone(), column: column.clone() },
                 Lock::AccessExclusiveBrief,
                 table,
             )
-            .undo(render::drop_not_null(table, column)),
+            .undo(Step::new(
+                format!("drop NOT NULL on {} (catalog only)", column.as_str()),
+                Ddl::DropNotNull { table: table.clone(), column: column.clone() },
+                Lock::AccessExclusiveBrief,
+                table,
+            )),
         );
-        steps.push(Step::new(
-            "drop the check, now redundant",
-            render::drop_constraint(table, check),
-            Lock::AccessExclusiveBrief,
-            table,
-        ));
+        // No undo: undoing SET NOT NULL drops NOT NULL, and the first step's undo drops the check.
+        steps.push(drop_check("drop the check, now redundant"));
     }
     steps
 }
 
-/// BEFORE INSERT OR UPDATE trigger that fills `column` from `expr` whenever a write leaves it
-/// NULL, so rows written by the old app (which does not know the column) get a value.
-pub fn fill_trigger_steps(table: &QualifiedName, column: &Ident, expr: &SqlExpr, names: &Names) -> Vec<Step> {
-    trigger_steps(table, &names.function, &names.trigger, &fill_body(column, expr), "fills it")
-}
-
-/// Function + trigger creation, each with its undo.
-pub fn trigger_steps(
-    table: &QualifiedName,
-    function: &QualifiedName,
-    trigger: &Ident,
-    body: &str,
-    what: &str,
-) -> Vec<Step> {
-    vec![
-        Step::new(
-            format!("trigger function that {what} for writes from either app version"),
-            render::create_trigger_function(function, body),
-            Lock::None,
-            table,
-        )
-        .undo(render::drop_function_if_exists(function)),
-        Step::new(
-            "attach the trigger (blocks writes for milliseconds)",
-            render::create_row_trigger(trigger, table, function),
-            Lock::ShareRowExclusiveBrief,
-            table,
-        )
-        .undo(render::drop_trigger_if_exists(trigger, table)),
-    ]
-}
-
-/// Contract steps that remove a trigger and its function; undo recreates them.
-pub fn drop_trigger_steps(
-    table: &QualifiedName,
-    function: &QualifiedName,
-    trigger: &Ident,
-    body: &str,
-) -> Vec<Step> {
-    vec![
-        Step::new(
-            "drop the trigger: both shapes no longer need to be kept in sync",
-            render::drop_trigger(trigger, table),
-            Lock::AccessExclusiveBrief,
-            table,
-        )
-        .undo(render::create_row_trigger(trigger, table, function)),
-        Step::new("drop the trigger function", render::drop_function(function), Lock::None, table)
-            .undo(render::create_trigger_function(function, body)),
-    ]
-}
-
-/// The fill trigger's body, shared by expand (create) and contract (undo of the drop).
-pub fn fill_body(column: &Ident, expr: &SqlExpr) -> String {
-    format!("  IF NEW.{column} IS NULL THEN\n    NEW.{column} := (SELECT {expr} FROM (SELECT NEW.*) AS planner_row);\n  END IF;")
+/// One change's part in its table's sync function (see [`crate::sql::ddl::SyncPart`]).
+pub fn fill_part(table: &crate::model::Table, column: &Ident, expr: &SqlExpr, recompute: bool) -> SyncPart {
+    let sources: Vec<Ident> = crate::sql::rewrite::referenced_columns(expr.as_str())
+        .into_iter()
+        .filter_map(|name| Ident::new(name).ok())
+        .filter(|c| table.has_column(c) && c != column)
+        .collect();
+    SyncPart::Fill {
+        column: column.clone(),
+        expr: expr.clone(),
+        recompute: recompute && !sources.is_empty(),
+        sources,
+    }
 }
 
 /// Is the expression volatile (evaluated per row)? Unknown functions count as volatile: the safe side.
@@ -208,8 +166,12 @@ pub fn check_expr_columns(
 }
 
 /// Parse a user expression for `field`, with a helpful error.
-pub fn parse_expr(text: &str, field: &'static str) -> Result<SqlExpr, super::ChangeError> {
-    SqlExpr::parse(text).map_err(|e| {
+pub fn parse_expr(
+    text: &str,
+    field: &'static str,
+    cx: &super::PlanCx,
+) -> Result<SqlExpr, super::ChangeError> {
+    SqlExpr::parse_allowing(text, &cx.allow_functions).map_err(|e| {
         super::ChangeError::new(field, format!("`{text}` is {e}"))
             .help("give one SQL expression over the row, e.g. `verified_at IS NOT NULL` or `'unknown'`")
     })
@@ -260,7 +222,8 @@ mod tests {
 
     #[test]
     fn volatile_and_unknown_functions_are_volatile_known_stable_ones_are_not() {
-        let volatile = |text: &str| is_volatile(&SqlExpr::parse(text).unwrap());
+        let allowed = ["txid_current".to_string(), "gen_random_bytes".into(), "my_fn".into()];
+        let volatile = |text: &str| is_volatile(&SqlExpr::parse_allowing(text, &allowed).unwrap());
         for text in ["gen_random_uuid()", "nextval('s')", "txid_current()", "gen_random_bytes(8)", "my_fn(1)"]
         {
             assert!(volatile(text), "{text}");

@@ -6,11 +6,12 @@
 
 use serde::Deserialize;
 
+use super::common;
 use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
 use crate::model::SchemaModel;
 use crate::plan::{AppAccess, AppCompat, Lock, Precondition, Step};
 use crate::sql::ident::short;
-use crate::sql::render;
+use crate::sql::ddl::Ddl;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +35,7 @@ impl ChangeKind for DropColumn {
         }
     }
 
-    fn compile(&self, model: &SchemaModel, _cx: &PlanCx) -> Result<ChangePhases, ChangeError> {
+    fn compile(&self, model: &SchemaModel, cx: &PlanCx) -> Result<ChangePhases, ChangeError> {
         let table = super::resolve_table(model, &self.table, "table")?;
         let t = &table.name;
         let column = super::resolve_column(table, &self.column, "column")?;
@@ -60,22 +61,22 @@ impl ChangeKind for DropColumn {
 
         let mut expand = Vec::new();
         if column.not_null && column.default.is_none() && column.generated.is_none() {
+            // Undone the safe way: CHECK NOT VALID + VALIDATE + SET NOT NULL, never one scan under
+            // ACCESS EXCLUSIVE (it fails, changing nothing, once the new app inserted NULLs).
+            let check = common::not_null_check_name(t, c);
             expand.push(
                 Step::new(
-                    format!(
-                        "drop NOT NULL on {cs} so the new app can insert rows without it (catalog only); \
-                         undoing it fails once the new app has inserted rows without {cs}"
-                    ),
-                    render::drop_not_null(t, c),
+                    format!("drop NOT NULL on {cs} so the new app can insert rows without it (catalog only)"),
+                    Ddl::DropNotNull { table: t.clone(), column: c.clone() },
                     Lock::AccessExclusiveBrief,
                     t,
                 )
-                .undo(render::set_not_null(t, c)),
+                .undo_by(common::not_null_via_check(t, c, &check, cx.pg_version)),
             );
         }
         let contract = vec![Step::new(
             format!("drop column {cs} (catalog only; its indexes and constraints go with it)"),
-            render::drop_column(t, c),
+            Ddl::DropColumn { table: t.clone(), column: c.clone(), if_exists: false },
             Lock::AccessExclusiveBrief,
             t,
         )
@@ -84,6 +85,9 @@ impl ChangeKind for DropColumn {
             description: format!("drop column {}.{cs}", t.display_short()),
             expand,
             backfill: Vec::new(),
+            sync: Vec::new(),
+            expand_after_sync: Vec::new(),
+            contract_after_sync: Vec::new(),
             contract_preconditions: vec![
                 Precondition::NoDependents { table: t.clone(), column: c.clone() },
                 Precondition::ColumnsMatch { table: t.clone() },

@@ -11,15 +11,27 @@ use serde::Deserialize;
 use crate::error::{InputError, Location};
 use crate::model::SchemaModel;
 use crate::plan::{AppCompat, BackfillTask, Precondition, Step};
+use crate::sql::ddl::SyncPart;
 use crate::sql::QualifiedName;
 
-/// What one change contributes to each phase of a plan.
+/// What one change contributes to each phase of a plan. The plan puts every change's `expand`
+/// first, then one sync function per table running every change's `sync` part in change order
+/// (PostgreSQL fires same-event triggers by name, so per-change triggers would run in name order),
+/// then every `expand_after_sync`; contract likewise around dropping the sync triggers.
 #[derive(Debug, Clone, Default)]
 pub struct ChangePhases {
+    /// Before the sync triggers exist: new columns, defaults.
     pub expand: Vec<Step>,
+    /// This change's part of each table's sync function.
+    pub sync: Vec<(QualifiedName, SyncPart)>,
+    /// Once the triggers keep both shapes right: copies of constraints and indexes.
+    pub expand_after_sync: Vec<Step>,
     pub backfill: Vec<BackfillTask>,
     pub contract_preconditions: Vec<Precondition>,
+    /// While the sync triggers still run (NOT NULL on a column they fill).
     pub contract: Vec<Step>,
+    /// After the sync triggers are gone (drop the old column they read).
+    pub contract_after_sync: Vec<Step>,
     /// App compatibility once expand / backfill / contract are applied.
     pub compat: Option<[AppCompat; 3]>,
     /// Tables whose shape the plan records (for the columns-match precondition).
@@ -32,6 +44,8 @@ pub struct ChangePhases {
 #[derive(Debug, Clone)]
 pub struct PlanCx {
     pub pg_version: u32,
+    /// Functions the user vouches for in expressions (`--allow-function`), beyond planner's list.
+    pub allow_functions: Vec<String>,
 }
 
 /// An error in one field of one change, located later (YAML position or shorthand argument).

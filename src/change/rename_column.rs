@@ -4,15 +4,25 @@
 //! app using `from` and the new app using `to` run side by side), copies of the old column's
 //! CHECK/FK constraints (NOT VALID, then VALIDATE without blocking) and indexes (CONCURRENTLY).
 //! backfill: copy existing rows. contract: NOT NULL via a validated check, the default, drop the
-//! trigger and the old column, and give the copies the original names.
+//! trigger and the old column, and give the copies the original names. The copy keeps the old
+//! column's collation, comment, statistics target, storage and compression.
+//!
+//! What each app version's writes do to the other's column, from expand until contract (the
+//! table's sync function, [`SyncPart::Rename`]):
+//! - old app INSERT (sets `from` only): `to` := `from`.
+//! - new app INSERT (sets `to`; `from` gets its default or NULL): a non-NULL `to` wins, `from` := `to`.
+//! - UPDATE that changes `to` (new app, or the backfill): `from` := `to`.
+//! - any other UPDATE (old app writing `from`, or neither): `to` := `from`.
+//! - after contract `from` is gone; only the new app runs.
 
 use serde::Deserialize;
 
-use super::common::{self, Names};
+use super::common;
 use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
 use crate::model::{ConstraintKind, IndexPart, SchemaModel};
 use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition, Step, TxMode};
 use crate::sql::ident::short;
+use crate::sql::ddl::{Ddl, DefaultExpr, SyncPart};
 use crate::sql::render::{self, generated_name};
 use crate::sql::{rewrite, Ident};
 
@@ -73,49 +83,62 @@ impl ChangeKind for RenameColumn {
             )).help("drop or redefine the view without the column first, then plan the rename"));
         }
 
-        let names = Names::new(t, &n, "sync");
-        let sync_body = format!(
-            "  IF TG_OP = 'INSERT' THEN\n    IF NEW.{n} IS NULL THEN\n      NEW.{n} := NEW.{o};\n    ELSE\n      NEW.{o} := NEW.{n};\n    END IF;\n  ELSIF NEW.{n} IS DISTINCT FROM OLD.{n} THEN\n    NEW.{o} := NEW.{n};\n  ELSE\n    NEW.{n} := NEW.{o};\n  END IF;"
-        );
-
+        if let Some(compression) = &old.props.compression {
+            if cx.pg_version < 14 {
+                return Err(ChangeError::new("from", format!(
+                    "{}.{} uses compression {compression}, which PostgreSQL {} cannot set on the copy",
+                    t.display_short(), short(o), cx.pg_version
+                )));
+            }
+        }
+        let col = |c: &crate::sql::Ident| (t.clone(), c.clone());
+        let (tq, nq) = col(&n);
         let mut expand = vec![Step::new(
             format!("add {} next to {} (nullable, no default: instant)", short(&n), short(o)),
-            render::add_column(t, &n, &old.data_type, None, false),
+            Ddl::AddColumn { table: tq.clone(), column: nq.clone(), data_type: old.data_type.clone(), collation: old.props.collation.clone(), default: None, not_null: false },
             Lock::AccessExclusiveBrief,
             t,
         )
-        .undo(render::drop_column_if_exists(t, &n))];
-        expand.extend(common::trigger_steps(t, &names.function, &names.trigger, &sync_body, &format!(
-            "keeps {} and {} equal (on insert the one given wins, on update the one changed wins)",
-            short(o),
-            short(&n)
-        )));
+        .undo(Step::new(format!("drop {}", short(&n)), Ddl::DropColumn { table: tq.clone(), column: nq.clone(), if_exists: true }, Lock::AccessExclusiveBrief, t))];
+        // Properties a copy must keep so it behaves like the old column (catalog only).
+        let props = &old.props;
+        if let Some(target) = props.statistics {
+            expand.push(Step::new(format!("carry the statistics target {target} over"), Ddl::SetStatistics { table: tq.clone(), column: nq.clone(), target }, Lock::ShareUpdateExclusive, t));
+        }
+        if let Some(storage) = &props.storage {
+            expand.push(Step::new(format!("carry storage {storage} over"), Ddl::SetStorage { table: tq.clone(), column: nq.clone(), storage: storage.clone() }, Lock::AccessExclusiveBrief, t));
+        }
+        if let Some(compression) = &props.compression {
+            expand.push(Step::new(format!("carry compression {compression} over"), Ddl::SetCompression { table: tq.clone(), column: nq.clone(), compression: compression.clone() }, Lock::AccessExclusiveBrief, t));
+        }
+        if let Some(comment) = &props.comment {
+            expand.push(Step::new("carry the column comment over", Ddl::CommentOnColumn { table: tq.clone(), column: nq.clone(), comment: Some(comment.clone()) }, Lock::ShareUpdateExclusive, t));
+        }
 
-        let mut contract_pre = vec![
-            Precondition::BackfillDone { table: t.clone() },
-            Precondition::TriggerPresent { table: t.clone(), trigger: names.trigger.clone() },
-        ];
+        let mut contract_pre = vec![Precondition::BackfillDone { table: t.clone() }];
+        let mut after_sync = Vec::new();
         // Renames that give copies the original names back, after the old column is gone.
         let mut renames: Vec<Step> = Vec::new();
+        let drop_copy = |tmp: &crate::sql::Ident, what: &str| Step::new(format!("drop the copy of {what}"), Ddl::DropConstraint { table: t.clone(), constraint: tmp.clone(), if_exists: true }, Lock::AccessExclusiveBrief, t);
 
         for c in table.constraints_using(o) {
             let tmp = generated_name(&[c.name.as_str(), "planner"]);
             match &c.kind {
                 ConstraintKind::Check { expr } => {
                     let rewritten = rewrite::rename_column(expr, o, &n).map_err(|e| ChangeError::new("from", e))?;
-                    expand.push(
+                    after_sync.push(
                         Step::new(format!("copy CHECK {} onto {} (NOT VALID: no scan)", short(&c.name), short(&n)),
-                            render::add_check_not_valid(t, &tmp, &rewritten), Lock::AccessExclusiveBrief, t)
-                        .undo(render::drop_constraint_if_exists(t, &tmp)),
+                            Ddl::AddCheckNotValid { table: t.clone(), constraint: tmp.clone(), check: rewritten }, Lock::AccessExclusiveBrief, t)
+                        .undo(drop_copy(&tmp, short(&c.name).as_str())),
                     );
                 }
                 ConstraintKind::ForeignKey { references, ref_columns, on_delete, on_update } => {
                     let cols: Vec<Ident> = c.columns.iter().map(|x| if x == o { n.clone() } else { x.clone() }).collect();
-                    expand.push(
+                    after_sync.push(
                         Step::new(format!("copy FOREIGN KEY {} onto {} (NOT VALID: no scan)", short(&c.name), short(&n)),
-                            render::add_foreign_key_not_valid(t, &tmp, &cols, references, ref_columns, on_delete.as_deref(), on_update.as_deref()),
+                            Ddl::AddForeignKeyNotValid { table: t.clone(), constraint: tmp.clone(), columns: cols, references: references.clone(), ref_columns: ref_columns.clone(), on_delete: on_delete.clone(), on_update: on_update.clone() },
                             Lock::ShareRowExclusiveBrief, t)
-                        .undo(render::drop_constraint_if_exists(t, &tmp)),
+                        .undo(drop_copy(&tmp, short(&c.name).as_str())),
                     );
                 }
                 // UNIQUE is copied through its index below; anything else we cannot rewrite.
@@ -129,16 +152,17 @@ impl ChangeKind for RenameColumn {
                 }
             }
             if c.validated {
-                expand.push(
+                after_sync.push(
                     Step::new(format!("validate the copy of {} (scans; reads and writes continue)", short(&c.name)),
-                        render::validate_constraint(t, &tmp), Lock::ShareUpdateExclusive, t)
+                        Ddl::ValidateConstraint { table: t.clone(), constraint: tmp.clone() }, Lock::ShareUpdateExclusive, t)
                     .tx(TxMode::OwnTransaction)
                     .scans(),
                 );
                 contract_pre.push(Precondition::ConstraintValid { table: t.clone(), constraint: tmp.clone() });
             }
             renames.push(Step::new(format!("give the copy the original name {}", short(&c.name)),
-                render::rename_constraint(t, &tmp, &c.name), Lock::AccessExclusiveBrief, t));
+                Ddl::RenameConstraint { table: t.clone(), from: tmp.clone(), to: c.name.clone() }, Lock::AccessExclusiveBrief, t)
+                .undo(Step::new(format!("give the copy its planner name {}", short(&tmp)), Ddl::RenameConstraint { table: t.clone(), from: c.name.clone(), to: tmp.clone() }, Lock::AccessExclusiveBrief, t)));
         }
 
         for index in table.indexes_using(o) {
@@ -157,20 +181,19 @@ impl ChangeKind for RenameColumn {
                 Some(p) => Some(rewrite::rename_column(p, o, &n).map_err(|e| ChangeError::new("from", e))?),
                 None => None,
             };
-            let spec = render::IndexSpec { name: &tmp, table: t, unique: index.unique, method: &index.method, keys, include: &include, predicate };
-            expand.push(
+            after_sync.push(
                 Step::new(format!("copy index {} onto {} (CONCURRENTLY: reads and writes continue)", short(&index.name), short(&n)),
-                    render::create_index_concurrently(&spec), Lock::ShareUpdateExclusive, t)
+                    Ddl::CreateIndexConcurrently { table: t.clone(), index: tmp.clone(), unique: index.unique, method: index.method.clone(), keys, include, predicate }, Lock::ShareUpdateExclusive, t)
                 .tx(TxMode::NoTransaction)
                 .scans()
-                .undo(render::drop_index_concurrently(t, &tmp)),
+                .undo(Step::new(format!("drop the copy {} (CONCURRENTLY)", short(&tmp)), Ddl::DropIndexConcurrently { table: t.clone(), index: tmp.clone() }, Lock::ShareUpdateExclusive, t).tx(TxMode::NoTransaction)),
             );
             contract_pre.push(Precondition::IndexValid { table: t.clone(), index: tmp.clone() });
             renames.push(match &index.constraint {
                 Some(constraint) => Step::new(format!("turn the copy into constraint {}", short(constraint)),
-                    render::add_unique_using_index(t, constraint, &tmp), Lock::AccessExclusiveBrief, t),
+                    Ddl::AddUniqueUsingIndex { table: t.clone(), constraint: constraint.clone(), index: tmp.clone() }, Lock::AccessExclusiveBrief, t),
                 None => Step::new(format!("give the copy the original name {}", short(&index.name)),
-                    render::rename_index(t, &tmp, &index.name), Lock::ShareUpdateExclusive, t),
+                    Ddl::RenameIndex { table: t.clone(), from: tmp.clone(), to: index.name.clone() }, Lock::ShareUpdateExclusive, t),
             });
         }
 
@@ -183,30 +206,32 @@ impl ChangeKind for RenameColumn {
         let gone = format!("drops column {} and its data; to go back, plan a rename of {} to {}", short(o), short(&n), short(o));
         let mut contract = Vec::new();
         if old.not_null {
-            contract.extend(common::not_null_via_check(t, &n, &names.not_null_check, cx.pg_version));
+            contract.extend(common::not_null_via_check(t, &n, &common::not_null_check_name(t, &n), cx.pg_version));
         }
         if let Some(default) = &old.default {
-            contract.push(Step::new(format!("carry the default of {} over", short(o)), render::set_default(t, &n, default), Lock::AccessExclusiveBrief, t)
-                .undo(render::drop_default(t, &n)));
+            contract.push(Step::new(format!("carry the default of {} over", short(o)), Ddl::SetDefault { table: t.clone(), column: n.clone(), default: DefaultExpr::Catalog(default.clone()) }, Lock::AccessExclusiveBrief, t)
+                .undo(Step::new(format!("drop the default of {}", short(&n)), Ddl::DropDefault { table: t.clone(), column: n.clone() }, Lock::AccessExclusiveBrief, t)));
         }
         // A serial column's sequence belongs to the old column and would be dropped with it.
         if let Some(sequence) = old.default.as_deref().and_then(render::nextval_sequence) {
             contract.push(Step::new(
                 format!("hand the sequence {sequence} over to {}", short(&n)),
-                render::sequence_owned_by(sequence, t, &n),
+                Ddl::SequenceOwnedBy { sequence: sequence.to_string(), table: t.clone(), column: n.clone() },
                 Lock::AccessExclusiveBrief,
                 t,
-            ));
+            ).undo(Step::new(format!("hand the sequence {sequence} back to {}", short(o)), Ddl::SequenceOwnedBy { sequence: sequence.to_string(), table: t.clone(), column: o.clone() }, Lock::AccessExclusiveBrief, t)));
         }
-        contract.extend(common::drop_trigger_steps(t, &names.function, &names.trigger, &sync_body));
-        contract.push(Step::new(format!("drop the old column {} (catalog only; its indexes and constraints go with it)", short(o)),
-            render::drop_column(t, o), Lock::AccessExclusiveBrief, t).irreversible(gone));
-        contract.extend(renames);
+        let mut contract_after_sync = vec![Step::new(format!("drop the old column {} (catalog only; its indexes and constraints go with it)", short(o)),
+            Ddl::DropColumn { table: t.clone(), column: o.clone(), if_exists: false }, Lock::AccessExclusiveBrief, t).irreversible(gone)];
+        contract_after_sync.extend(renames);
 
         let (os, ns) = (short(o), short(&n));
         Ok(ChangePhases {
             description: format!("rename column {}.{} to {}", t.display_short(), os, ns),
             expand,
+            sync: vec![(t.clone(), SyncPart::Rename { from: o.clone(), to: n.clone() })],
+            expand_after_sync: after_sync,
+            contract_after_sync,
             backfill: vec![BackfillTask {
                 table: t.clone(),
                 key,
@@ -217,8 +242,8 @@ impl ChangeKind for RenameColumn {
             contract,
             compat: Some([
                 AppCompat {
-                    old_app: AppAccess::full(format!("reads and writes {os}; the trigger copies its writes to {ns}")),
-                    new_app: AppAccess { writes: true, reads: false, note: format!("may write {ns}; reads of {ns} are complete only after backfill") },
+                    old_app: AppAccess::full(format!("reads and writes {os}; the sync trigger copies each write of {os} to {ns}")),
+                    new_app: AppAccess { writes: true, reads: false, note: format!("may write {ns} (copied to {os}: on insert a non-NULL {ns} wins, on update the column the statement changed wins); reads of {ns} are complete only after backfill") },
                 },
                 AppCompat {
                     old_app: AppAccess::full(format!("reads and writes {os}")),

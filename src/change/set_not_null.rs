@@ -3,10 +3,14 @@
 //! With `backfill`: expand adds a trigger that fills NULLs on every write, backfill fills existing
 //! NULLs. contract (after checking no NULL is left): CHECK NOT VALID, VALIDATE, SET NOT NULL (no scan
 //! on PostgreSQL 12+), drop the check and the trigger.
+//!
+//! Writes from expand until contract: a write of NULL by either app is replaced by the backfill
+//! expression over the row (the sync function's fill part, NULLs only); any other value is kept.
+//! Without `backfill` nothing is filled, and contract refuses while a NULL is left.
 
 use serde::Deserialize;
 
-use super::common::{self, Names};
+use super::common;
 use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
 use crate::model::SchemaModel;
 use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Precondition};
@@ -47,11 +51,10 @@ impl ChangeKind for SetNotNull {
             return Err(ChangeError::new("column", format!("{}.{cs} is already NOT NULL", t.display_short()))
                 .help("nothing to do"));
         }
-        let backfill = self.backfill.as_deref().map(|b| common::parse_expr(b, "backfill")).transpose()?;
+        let backfill = self.backfill.as_deref().map(|b| common::parse_expr(b, "backfill", cx)).transpose()?;
         if let Some(b) = &backfill {
             common::check_expr_columns(table, b, "backfill")?;
         }
-        let names = Names::new(t, c, "fill");
         let mut phases = ChangePhases {
             description: format!("set {}.{cs} NOT NULL", t.display_short()),
             tables: vec![t.clone()],
@@ -63,7 +66,8 @@ impl ChangeKind for SetNotNull {
                 table,
                 "add a primary key first, or fill the NULLs yourself and plan without `backfill`",
             )?;
-            phases.expand = common::fill_trigger_steps(t, c, fill, &names);
+            // Only NULL writes are filled: the column exists and both apps may write it.
+            phases.sync = vec![(t.clone(), common::fill_part(table, c, fill, false))];
             phases.backfill = vec![BackfillTask {
                 table: t.clone(),
                 key,
@@ -71,15 +75,11 @@ impl ChangeKind for SetNotNull {
                 pending: format!("{c} IS NULL"),
             }];
             contract_pre.push(Precondition::BackfillDone { table: t.clone() });
-            contract_pre.push(Precondition::TriggerPresent { table: t.clone(), trigger: names.trigger.clone() });
         }
         contract_pre.push(Precondition::NoNulls { table: t.clone(), column: c.clone() });
         contract_pre.push(Precondition::ColumnsMatch { table: t.clone() });
         phases.contract_preconditions = contract_pre;
-        phases.contract = common::not_null_via_check(t, c, &names.not_null_check, cx.pg_version);
-        if let Some(fill) = &backfill {
-            phases.contract.extend(common::drop_trigger_steps(t, &names.function, &names.trigger, &common::fill_body(c, fill)));
-        }
+        phases.contract = common::not_null_via_check(t, c, &common::not_null_check_name(t, c), cx.pg_version);
         let filled = if backfill.is_some() { "; the trigger fills NULL writes" } else { "; it must stop writing NULL before contract" };
         phases.compat = Some([
             AppCompat {

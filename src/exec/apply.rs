@@ -4,12 +4,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::session::{units, Session};
+use super::session::Session;
 use super::state::{self, PhaseRecord, PhaseStatus};
 use super::verify;
 use crate::backfill::BackfillOptions;
 use crate::error::{InputError, Refusal};
-use crate::plan::{Phase, PhaseKind, Plan, Precondition, Step, TxMode};
+use crate::plan::script::{undo_steps, Script, Unit};
+use crate::plan::{Phase, PhaseKind, Plan, Precondition, Step};
 
 /// A plan folder read from disk, with the identity recorded in the state schema.
 #[derive(Debug, Clone)]
@@ -196,17 +197,21 @@ async fn run_backfill(session: &mut Session, plan: &Plan, opts: &ApplyOptions) -
     Ok(report.completed)
 }
 
-/// Run steps unit by unit; if one fails, undo the units that committed (newest first), so the
-/// phase is either fully applied or not at all.
+/// Run steps unit by unit (the phase's script with this session's timeouts); if one fails, undo
+/// the units that committed (newest first), so the phase is either fully applied or not at all.
 pub async fn run_steps(session: &mut Session, steps: &[Step]) -> anyhow::Result<()> {
-    let units = units(steps);
-    for (i, unit) in units.iter().enumerate() {
+    Box::pin(run_steps_inner(session, steps)).await
+}
+
+async fn run_steps_inner(session: &mut Session, steps: &[Step]) -> anyhow::Result<()> {
+    let script = Script::build(steps, session.timeouts());
+    for (i, unit) in script.units.iter().enumerate() {
         if let Err(err) = session.run_unit(unit).await {
             if i == 0 {
                 return Err(err);
             }
             let committed: Vec<Step> =
-                units[..i].iter().flat_map(|u| u.steps.iter().map(|s| (*s).clone())).collect();
+                script.units[..i].iter().flat_map(|u| u.statements.iter().map(|s| s.step.clone())).collect();
             return match undo(session, &committed, false).await {
                 Ok(()) => Err(
                     err.context("nothing of this phase is left applied (the steps that had run were undone)")
@@ -221,10 +226,10 @@ pub async fn run_steps(session: &mut Session, steps: &[Step]) -> anyhow::Result<
     Ok(())
 }
 
-/// Undo `steps` (as applied, oldest first) in reverse order. With `tolerant`, errors saying the
-/// object is already gone are ignored (undoing a phase that was interrupted half-way).
+/// Undo `steps` (as applied, oldest first) in reverse order. With `tolerant`, errors whose
+/// SQLSTATE says the object is already gone are ignored (undoing a phase interrupted half-way).
 pub async fn undo(session: &mut Session, steps: &[Step], tolerant: bool) -> anyhow::Result<()> {
-    if let Some(step) = steps.iter().rev().find(|s| s.undo.is_none() && s.irreversible.is_some()) {
+    if let Some(step) = steps.iter().rev().find(|s| s.undo.is_empty() && s.irreversible.is_some()) {
         anyhow::bail!(
             "step `{}` cannot be undone: {}",
             step.why,
@@ -233,48 +238,26 @@ pub async fn undo(session: &mut Session, steps: &[Step], tolerant: bool) -> anyh
     }
     let reversed = undo_steps(steps);
     if !tolerant {
-        for unit in units(&reversed) {
-            session.run_unit(&unit).await?;
-        }
-        return Ok(());
+        // The undo is itself a sequence of steps with undos: if one fails half-way (VALIDATE over
+        // rows the new app wrote), what it had done is undone too, leaving the schema as it was.
+        return run_steps(session, &reversed).await;
     }
-    for step in &reversed {
-        let unit = super::session::Unit { steps: vec![step], tx: step.transaction };
-        if let Err(e) = session.run_unit(&unit).await {
-            let gone = matches!(
-                super::session::sqlstate(&e).as_deref(),
-                Some("42703" | "42704" | "42P01" | "42883" | "42710" | "42701")
-            );
-            if !gone {
-                return Err(e);
+    let script = Script::build(&reversed, session.timeouts());
+    for unit in &script.units {
+        for statement in &unit.statements {
+            let single = Unit { tx: unit.tx, statements: vec![statement.clone()] };
+            if let Err(e) = session.run_unit(&single).await {
+                let gone = matches!(
+                    super::session::sqlstate(&e).as_deref(),
+                    Some("42703" | "42704" | "42P01" | "42883" | "42710" | "42701")
+                );
+                if !gone {
+                    return Err(e);
+                }
             }
         }
     }
     Ok(())
-}
-
-/// The undo statements of `steps`, newest first, as steps of their own.
-pub fn undo_steps(steps: &[Step]) -> Vec<Step> {
-    steps
-        .iter()
-        .rev()
-        .filter_map(|s| {
-            s.undo.as_ref().map(|sql| Step {
-                why: format!("undo: {}", s.why),
-                sql: sql.clone(),
-                lock: s.lock,
-                table: s.table.clone(),
-                // The undo runs in the step's own mode (DROP INDEX CONCURRENTLY outside a transaction).
-                transaction: match s.transaction {
-                    TxMode::NoTransaction => TxMode::NoTransaction,
-                    TxMode::InTransaction | TxMode::OwnTransaction => TxMode::InTransaction,
-                },
-                scans_table: s.scans_table,
-                undo: None,
-                irreversible: None,
-            })
-        })
-        .collect()
 }
 
 /// Before the first phase: the live tables must still have the columns the plan was made from.

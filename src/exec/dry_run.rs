@@ -2,13 +2,12 @@
 
 use std::fmt::Write as _;
 
-use super::session::{units, SessionOptions};
-use crate::plan::{Phase, Plan, TxMode};
+use super::session::SessionOptions;
+use crate::plan::{Phase, Plan};
 
 /// The SQL script `apply --phase` would run for `phase`, as psql-runnable text with comments
 /// naming each step's lock. Changes nothing; needs no database.
 pub fn render(plan: &Plan, phase: &Phase, opts: &SessionOptions) -> String {
-    let lock_ms = opts.lock_timeout.as_millis();
     let mut out = String::new();
     let _ =
         writeln!(out, "-- planner dry run: plan {}, phase {} (nothing was executed)", plan.name, phase.phase);
@@ -32,26 +31,10 @@ pub fn render(plan: &Plan, phase: &Phase, opts: &SessionOptions) -> String {
             task.pending
         );
     }
-    for unit in units(&phase.steps) {
-        out.push('\n');
-        let in_tx = unit.tx != TxMode::NoTransaction;
-        if in_tx {
-            let _ = writeln!(out, "BEGIN;\nSET LOCAL lock_timeout = '{lock_ms}ms';");
-        } else {
-            let _ = writeln!(out, "-- outside a transaction\nSET lock_timeout = '{lock_ms}ms';");
-        }
-        for step in &unit.steps {
-            let on = step.table.as_ref().map(|t| format!(" on {}", t.display_short())).unwrap_or_default();
-            let _ = writeln!(out, "-- {}\n-- lock: {}{on}", step.why, step.lock);
-            let st = if step.scans_table { 0 } else { opts.statement_timeout.as_millis() };
-            let _ = writeln!(out, "SET {}statement_timeout = '{st}ms';", if in_tx { "LOCAL " } else { "" });
-            let sql = step.sql.trim_end();
-            let _ = writeln!(out, "{sql}{}", if sql.ends_with(';') { "" } else { ";" });
-        }
-        if in_tx {
-            let _ = writeln!(out, "COMMIT;");
-        }
-    }
+    // The same script the executor runs, with this run's timeouts.
+    let timeouts =
+        crate::plan::script::Timeouts { lock: opts.lock_timeout, statement: opts.statement_timeout };
+    out.push_str(&crate::plan::script::Script::build(&phase.steps, timeouts).text());
     if phase.steps.is_empty() && phase.backfill.is_empty() {
         let _ = writeln!(out, "-- (this phase has no statements)");
     }
@@ -76,5 +59,6 @@ fn describe(pre: &crate::plan::Precondition) -> String {
             format!("nothing else depends on {}.{}", table.display_short(), crate::sql::ident::short(column))
         }
         ColumnsMatch { table } => format!("columns of {} unchanged", table.display_short()),
+        ServerVersion { at_least } => format!("server is PostgreSQL {at_least} or newer"),
     }
 }

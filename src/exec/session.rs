@@ -10,6 +10,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
 use crate::error::Refusal;
+use crate::plan::script::{Timeouts, Unit};
 use crate::plan::{Step, TxMode};
 
 /// Advisory lock key pair: ("plan" as int4, 1). One planner at a time per database.
@@ -59,26 +60,6 @@ pub struct Session {
     pub(crate) url: String,
     pub opts: SessionOptions,
     locked: bool,
-}
-
-/// A unit of work run atomically: one transaction of consecutive in-transaction steps, or a
-/// single no-transaction step.
-#[derive(Debug, Clone)]
-pub struct Unit<'a> {
-    pub steps: Vec<&'a Step>,
-    pub tx: TxMode,
-}
-
-/// Group steps into units: consecutive in-transaction steps share one transaction.
-pub fn units(steps: &[Step]) -> Vec<Unit<'_>> {
-    let mut out: Vec<Unit<'_>> = Vec::new();
-    for step in steps {
-        match (step.transaction, out.last_mut()) {
-            (TxMode::InTransaction, Some(last)) if last.tx == TxMode::InTransaction => last.steps.push(step),
-            (tx, _) => out.push(Unit { steps: vec![step], tx }),
-        }
-    }
-    out
 }
 
 impl Session {
@@ -153,13 +134,14 @@ impl Session {
         Ok(())
     }
 
-    fn timeout_for(&self, step: &Step) -> Duration {
-        timeout_for(&self.opts, step)
+    /// The limits the script runs under: this session's flags.
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts { lock: self.opts.lock_timeout, statement: self.opts.statement_timeout }
     }
 
     /// Run one unit with lock_timeout, retrying lock timeouts with backoff and jitter. When it
     /// gives up, nothing of the unit is applied and the error names what blocked it.
-    pub async fn run_unit(&mut self, unit: &Unit<'_>) -> anyhow::Result<()> {
+    pub async fn run_unit(&mut self, unit: &Unit) -> anyhow::Result<()> {
         let mut attempt = 0u32;
         loop {
             let result = self.try_unit(unit).await;
@@ -171,12 +153,12 @@ impl Session {
                 return Err(err);
             }
             if attempt >= self.opts.retries {
-                let table = unit.steps.iter().find_map(|s| s.table.clone());
+                let table = unit.statements.iter().find_map(|s| s.step.table.clone());
                 let blockers = self
                     .describe_blockers(table.as_ref())
                     .await
                     .unwrap_or_else(|e| format!("(could not list blockers: {e})"));
-                let first = unit.steps.first().map(|s| s.why.as_str()).unwrap_or_default();
+                let first = unit.statements.first().map(|s| s.step.why.as_str()).unwrap_or_default();
                 return Err(Refusal::new(format!(
                     "gave up after {} attempts: could not get the lock for `{first}` within lock_timeout {}; \
                      nothing of this step was applied.\n{blockers}\n  help: end or wait out the blocking \
@@ -191,46 +173,36 @@ impl Session {
         }
     }
 
-    async fn try_unit(&mut self, unit: &Unit<'_>) -> anyhow::Result<()> {
-        let lock_ms = self.opts.lock_timeout.as_millis();
+    /// Run the unit's statements exactly as the script has them (the same text the files hold).
+    async fn try_unit(&mut self, unit: &Unit) -> anyhow::Result<()> {
         match unit.tx {
             TxMode::InTransaction | TxMode::OwnTransaction => {
-                let opts = self.opts.clone();
                 let mut tx = self.conn.begin().await?;
-                sqlx::raw_sql(dynamic(format!("SET LOCAL lock_timeout = '{lock_ms}ms'")))
-                    .execute(&mut *tx)
-                    .await?;
-                for step in &unit.steps {
-                    let sql = step.sql.as_str();
-                    let st = timeout_for(&opts, step).as_millis();
-                    sqlx::raw_sql(dynamic(format!("SET LOCAL statement_timeout = '{st}ms'")))
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::raw_sql(dynamic(sql))
+                for s in &unit.statements {
+                    for setup in &s.setup {
+                        sqlx::raw_sql(dynamic(setup.as_str())).execute(&mut *tx).await?;
+                    }
+                    sqlx::raw_sql(dynamic(s.sql.as_str()))
                         .execute(&mut *tx)
                         .await
-                        .with_context(|| step_context(step, sql))?;
+                        .with_context(|| step_context(&s.step, &s.sql))?;
                 }
                 tx.commit().await?;
             }
             TxMode::NoTransaction => {
-                for step in &unit.steps {
-                    let sql = step.sql.as_str();
-                    let st = self.timeout_for(step).as_millis();
-                    sqlx::raw_sql(dynamic(format!(
-                        "SET lock_timeout = '{lock_ms}ms'; SET statement_timeout = '{st}ms'"
-                    )))
-                    .execute(&mut self.conn)
-                    .await?;
-                    self.drop_invalid_index_left_by(step, sql).await?;
-                    let res = sqlx::raw_sql(dynamic(sql)).execute(&mut self.conn).await;
-                    sqlx::raw_sql("RESET lock_timeout; RESET statement_timeout")
-                        .execute(&mut self.conn)
-                        .await?;
+                for s in &unit.statements {
+                    self.drop_invalid_index_left_by(&s.step).await?;
+                    for setup in &s.setup {
+                        sqlx::raw_sql(dynamic(setup.as_str())).execute(&mut self.conn).await?;
+                    }
+                    let res = sqlx::raw_sql(dynamic(s.sql.as_str())).execute(&mut self.conn).await;
+                    for teardown in &s.teardown {
+                        sqlx::raw_sql(dynamic(teardown.as_str())).execute(&mut self.conn).await?;
+                    }
                     if let Err(e) = res {
                         // A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind.
-                        self.drop_invalid_index_left_by(step, sql).await?;
-                        return Err(anyhow::Error::new(e).context(step_context(step, sql)));
+                        self.drop_invalid_index_left_by(&s.step).await?;
+                        return Err(anyhow::Error::new(e).context(step_context(&s.step, &s.sql)));
                     }
                 }
             }
@@ -238,13 +210,13 @@ impl Session {
         Ok(())
     }
 
-    /// If `sql` is a CREATE INDEX CONCURRENTLY whose index exists but is invalid (a failed earlier
-    /// build), drop it so the build can run again.
-    async fn drop_invalid_index_left_by(&mut self, step: &Step, sql: &str) -> anyhow::Result<()> {
-        let (Some(index), Some(table)) = (concurrent_index_name(sql), step.table.as_ref()) else {
+    /// If the step builds an index CONCURRENTLY and that index exists but is invalid (a failed
+    /// earlier build), drop it so the build can run again.
+    async fn drop_invalid_index_left_by(&mut self, step: &Step) -> anyhow::Result<()> {
+        let Some((table, index)) = step.op.concurrent_index() else {
             return Ok(());
         };
-        let qualified = format!("{}.{}", table.schema, quote_ident(&index));
+        let qualified = format!("{}.{}", table.schema, index);
         let invalid: Option<bool> = sqlx::query_scalar(
             "SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
         )
@@ -252,7 +224,9 @@ impl Session {
         .fetch_optional(&mut self.conn)
         .await?;
         if invalid == Some(true) {
-            sqlx::raw_sql(dynamic(format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}")))
+            let drop =
+                crate::sql::ddl::Ddl::DropIndexConcurrently { table: table.clone(), index: index.clone() };
+            sqlx::raw_sql(dynamic(drop.render()))
                 .execute(&mut self.conn)
                 .await
                 .with_context(|| format!("dropping invalid index {qualified} left by a failed build"))?;
@@ -310,14 +284,6 @@ impl Session {
 /// pid, lock mode, state, query, seconds the transaction has been open.
 type BlockerRow = (i32, String, Option<String>, Option<String>, Option<f64>);
 
-fn timeout_for(opts: &SessionOptions, step: &Step) -> Duration {
-    if step.scans_table {
-        Duration::ZERO
-    } else {
-        opts.statement_timeout
-    }
-}
-
 fn step_context(step: &Step, sql: &str) -> String {
     let on = step.table.as_ref().map(|t| format!(" on {}", t.display_short())).unwrap_or_default();
     format!("step `{}`{on} failed: {}", step.why, one_line(sql))
@@ -367,45 +333,6 @@ fn random_unit() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// `"name"` quoting for an identifier string taken from SQL text.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// The index name of `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] "name" ...`.
-fn concurrent_index_name(sql: &str) -> Option<String> {
-    let rest = sql.trim_start();
-    let upper = rest.to_ascii_uppercase();
-    let prefix_len = ["CREATE INDEX CONCURRENTLY", "CREATE UNIQUE INDEX CONCURRENTLY"]
-        .iter()
-        .find(|p| upper.starts_with(*p))
-        .map(|p| p.len())?;
-    let mut rest = rest[prefix_len..].trim_start();
-    if rest.to_ascii_uppercase().starts_with("IF NOT EXISTS") {
-        rest = rest["IF NOT EXISTS".len()..].trim_start();
-    }
-    if let Some(quoted) = rest.strip_prefix('"') {
-        let mut name = String::new();
-        let mut chars = quoted.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                    name.push('"');
-                } else {
-                    return Some(name);
-                }
-            } else {
-                name.push(c);
-            }
-        }
-        None
-    } else {
-        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-        (!name.is_empty() && !name.eq_ignore_ascii_case("ON")).then(|| name.to_lowercase())
-    }
-}
-
 /// A URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -425,22 +352,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_the_index_name_of_a_concurrent_build() {
-        assert_eq!(
-            concurrent_index_name(
-                "CREATE INDEX CONCURRENTLY \"users_full_name_idx\" ON \"public\".\"users\" (x)"
-            ),
-            Some("users_full_name_idx".into())
-        );
-        assert_eq!(
-            concurrent_index_name("create unique index concurrently if not exists \"a\"\"b\" on t (x)"),
-            Some("a\"b".into())
-        );
-        assert_eq!(concurrent_index_name("CREATE INDEX CONCURRENTLY Foo ON t (x)"), Some("foo".into()));
-        assert_eq!(concurrent_index_name("ALTER TABLE t ADD COLUMN x int"), None);
-    }
-
-    #[test]
     fn backoff_grows_and_is_bounded() {
         let base = Duration::from_millis(200);
         for attempt in 0..20 {
@@ -454,28 +365,5 @@ mod tests {
     fn redacts_passwords() {
         assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
-    }
-
-    #[test]
-    fn consecutive_in_transaction_steps_share_a_unit() {
-        let step = |tx| Step {
-            why: "x".into(),
-            sql: "SELECT 1".into(),
-            lock: crate::plan::Lock::None,
-            table: None,
-            transaction: tx,
-            scans_table: false,
-            undo: None,
-            irreversible: None,
-        };
-        let steps = vec![
-            step(TxMode::InTransaction),
-            step(TxMode::InTransaction),
-            step(TxMode::NoTransaction),
-            step(TxMode::NoTransaction),
-            step(TxMode::InTransaction),
-        ];
-        let sizes: Vec<usize> = units(&steps).iter().map(|u| u.steps.len()).collect();
-        assert_eq!(sizes, vec![2, 1, 1, 1]);
     }
 }

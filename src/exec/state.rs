@@ -256,8 +256,10 @@ pub async fn register_plan(
             let changed = changed_file(&existing, plan, first);
             return Err(Refusal::new(format!(
                 "plan `{}`: {changed} changed since phase {} was applied by {} at {} \
-                 (recorded plan sha256 {}, now {plan_sha}); refusing to mix two versions of a plan",
-                plan.name, first.phase, first.applied_by, first.started_at, existing.plan_sha256
+                 (recorded plan sha256 {}, now {plan_sha}); refusing to mix two versions of a plan\n  \
+                 help: `planner plan --from-database {} --out DIR` writes the applied plan's files back; \
+                 finish or roll back that plan with them, or give the new plan another name",
+                plan.name, first.phase, first.applied_by, first.started_at, existing.plan_sha256, plan.name
             ))
             .into());
         }
@@ -283,25 +285,30 @@ pub async fn register_plan(
 }
 
 /// Name the file that differs between what was applied and what is on disk now.
-fn changed_file(existing: &PlanRecord, plan: &Plan, applied: &PhaseRecord) -> String {
-    let mut changed: Vec<String> = applied
-        .checksums
-        .iter()
-        .filter(|(file, sha)| file.as_str() != "plan.yaml" && plan.files.get(*file) != Some(*sha))
-        .map(|(file, _)| file.clone())
-        .collect();
-    if let Ok(old) = serde_yaml_ng::from_str::<Plan>(&existing.plan_yaml) {
-        for (file, sha) in &plan.files {
-            if old.files.get(file) != Some(sha) && !changed.contains(file) {
-                changed.push(file.clone());
-            }
+/// Name the first differing line between the plan registered in the database and the one on disk.
+fn changed_file(existing: &PlanRecord, plan: &Plan, _applied: &PhaseRecord) -> String {
+    let mut now = plan.clone();
+    let mut files_now = crate::plan::files::render(&mut now);
+    let yaml_now = crate::plan::write::plan_yaml(&now).unwrap_or_default();
+    files_now.insert("plan.yaml".into(), yaml_now);
+    let Ok((registered, mut files_then)) =
+        crate::plan::load::from_yaml(&existing.plan_yaml, "the registered plan")
+    else {
+        return "plan.yaml".to_string();
+    };
+    files_then.insert("plan.yaml".into(), crate::plan::write::plan_yaml(&registered).unwrap_or_default());
+    // SQL files first: they say what would run differently.
+    let mut names: Vec<&String> = files_then.keys().chain(files_now.keys()).collect();
+    names.sort_by_key(|n| (n.as_str() == "plan.yaml", n.as_str()));
+    names.dedup();
+    for name in names {
+        let then = files_then.get(name).map(String::as_str).unwrap_or("");
+        let current = files_now.get(name).map(String::as_str).unwrap_or("");
+        if let Some(d) = crate::plan::load::first_difference(name, then, current) {
+            return format!("{name} (line {}: registered {}, now {})", d.line, d.expected, d.found);
         }
     }
-    if changed.is_empty() {
-        "plan.yaml".to_string()
-    } else {
-        changed.join(", ")
-    }
+    "plan.yaml".to_string()
 }
 
 pub async fn start_phase(

@@ -63,6 +63,17 @@ pub async fn check(
             })
         }
         Precondition::NoNulls { table, column } => no_nulls(conn, table, column).await,
+        Precondition::ServerVersion { at_least } => {
+            let num: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+                .fetch_one(&mut *conn)
+                .await?;
+            let major = (num / 10_000) as u32;
+            Ok((major < *at_least).then(|| {
+                format!(
+                    "the server runs PostgreSQL {major}, the plan was made for {at_least}+ (e.g. SET NOT NULL proven by a validated check needs 12+; on older servers it scans under ACCESS EXCLUSIVE); re-plan with --pg-version {major} or against this database"
+                )
+            }))
+        }
         Precondition::ConstraintValid { table, constraint } => {
             let valid: Option<bool> = sqlx::query_scalar(
                 "SELECT convalidated FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2",

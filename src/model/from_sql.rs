@@ -256,6 +256,7 @@ impl Builder<'_> {
                 not_null: false,
                 default: None,
                 generated: None,
+                props: Default::default(),
             };
             if types::is_serial(&type_text) {
                 column.not_null = true;
@@ -270,6 +271,14 @@ impl Builder<'_> {
                     ColumnOption::NotNull => column.not_null = true,
                     ColumnOption::Null => column.not_null = false,
                     ColumnOption::Default(expr) => column.default = Some(expr.to_string()),
+                    ColumnOption::Collation(c) => {
+                        let name = c.0.last().map(|p| p.to_string()).unwrap_or_default();
+                        let folded = match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+                            Some(quoted) => quoted.replace("\"\"", "\""),
+                            None => name.to_lowercase(),
+                        };
+                        column.props.collation = Ident::new(folded).ok();
+                    }
                     ColumnOption::PrimaryKey(_) => {
                         column.not_null = true;
                         let cname = constraint_name.unwrap_or_else(|| derived_name(&name, &[], "pkey"));
@@ -582,15 +591,26 @@ fn derived_name(table: &QualifiedName, columns: &[&Ident], suffix: &str) -> Iden
     Ident::new(name).expect("derived names are non-empty")
 }
 
+/// PostgreSQL's name for a serial column's sequence: `<table>_<column>_seq`, where the longer of
+/// table and column is cut (at a character boundary) until the whole fits in 63 bytes, as
+/// `makeObjectName` does. Never panics on long names.
 fn sequence_name(table: &QualifiedName, column: &Ident) -> String {
-    let seq = format!("{}_{}_seq", table.name.as_str(), column.as_str());
+    let (mut t, mut c) = (table.name.as_str().to_string(), column.as_str().to_string());
+    let overhead = "_".len() + "_seq".len();
+    while t.len() + c.len() + overhead > crate::sql::ident::MAX_IDENT_BYTES {
+        if t.len() >= c.len() {
+            t.pop();
+        } else {
+            c.pop();
+        }
+    }
+    let seq = match Ident::new(format!("{t}_{c}_seq")) {
+        Ok(seq) => crate::sql::ident::short(&seq),
+        Err(_) => format!("{t}_{c}_seq"),
+    };
     if table.schema.as_str() == DEFAULT_SCHEMA {
-        crate::sql::ident::short(&Ident::new(seq).expect("valid"))
+        seq
     } else {
-        format!(
-            "{}.{}",
-            crate::sql::ident::short(&table.schema),
-            crate::sql::ident::short(&Ident::new(seq).expect("valid"))
-        )
+        format!("{}.{seq}", crate::sql::ident::short(&table.schema))
     }
 }

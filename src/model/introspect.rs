@@ -181,10 +181,19 @@ async fn load_columns(
         "SELECT a.attrelid::int8 AS table_oid, a.attname::text AS name,
                 format_type(a.atttypid, a.atttypmod) AS data_type, a.attnotnull AS not_null,
                 pg_get_expr(d.adbin, d.adrelid, true) AS expr, a.attidentity::text AS identity,
-                coalesce(to_jsonb(a) ->> 'attgenerated', '') AS generated
+                coalesce(to_jsonb(a) ->> 'attgenerated', '') AS generated,
+                CASE WHEN a.attcollation <> t.typcollation THEN co.collname::text END AS collation,
+                col_description(a.attrelid, a.attnum) AS comment,
+                nullif((to_jsonb(a) ->> 'attstattarget')::int, -1) AS statistics,
+                CASE WHEN a.attstorage <> t.typstorage THEN
+                  CASE a.attstorage WHEN 'p' THEN 'plain' WHEN 'e' THEN 'external' WHEN 'x' THEN 'extended' WHEN 'm' THEN 'main' END
+                END AS storage,
+                CASE coalesce(to_jsonb(a) ->> 'attcompression', '') WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END AS compression
            FROM pg_attribute a
            JOIN pg_class c ON c.oid = a.attrelid
            JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_type t ON t.oid = a.atttypid
+           LEFT JOIN pg_collation co ON co.oid = a.attcollation
            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
           WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped
           ORDER BY a.attrelid, a.attnum",
@@ -210,6 +219,13 @@ async fn load_columns(
             not_null: row.try_get("not_null")?,
             default,
             generated,
+            props: crate::model::ColumnProps {
+                collation: row.try_get::<Option<String>, _>("collation")?.map(ident).transpose()?,
+                comment: row.try_get("comment")?,
+                statistics: row.try_get("statistics")?,
+                storage: row.try_get("storage")?,
+                compression: row.try_get("compression")?,
+            },
         });
     }
     Ok(())

@@ -44,6 +44,23 @@ pub struct Column {
     pub default: Option<String>,
     /// `GENERATED ... AS IDENTITY` or `GENERATED ALWAYS AS (...) STORED`.
     pub generated: Option<Generated>,
+    /// What a rename must carry over besides type, default and NOT NULL.
+    pub props: ColumnProps,
+}
+
+/// Column properties that differ from the type's defaults (None = the default).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ColumnProps {
+    /// A collation other than the type's default (`text COLLATE "C"`): it decides sort order and
+    /// uniqueness, so a renamed copy without it would change both.
+    pub collation: Option<Ident>,
+    pub comment: Option<String>,
+    /// `SET STATISTICS n` (n >= 0).
+    pub statistics: Option<i32>,
+    /// `plain`, `external`, `extended` or `main`, when not the type's own.
+    pub storage: Option<String>,
+    /// `pglz` or `lz4`, when set (PostgreSQL 14+).
+    pub compression: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,15 @@
 //! change list + schema model -> Plan. Pure: same input, same plan.
 
+use super::Lock;
 use super::{
     AppAccess, AppCompat, ColumnShape, Phase, PhaseKind, Plan, Precondition, Step, TableShape,
     PLAN_FORMAT_VERSION,
 };
 use crate::change::{Change, ChangeError, ChangePhases, PlanCx};
 use crate::model::{SchemaModel, MIN_PG_VERSION};
+use crate::sql::ddl::{Ddl, SyncPart, TriggerEvent};
+use crate::sql::ident::short;
+use crate::sql::render::{self, generated_name};
 use crate::sql::QualifiedName;
 
 /// A compile error: which change (index in the file) and what is wrong with it.
@@ -30,11 +34,21 @@ pub fn compile(model: &SchemaModel, changes: &[Change], name: &str) -> Result<Pl
             ),
         });
     }
-    let cx = PlanCx { pg_version: model.pg_version };
+    compile_with(model, changes, name, &PlanCx { pg_version: model.pg_version, allow_functions: Vec::new() })
+}
+
+/// [`compile`] with an explicit planning context (functions the user vouched for).
+pub fn compile_with(
+    model: &SchemaModel,
+    changes: &[Change],
+    name: &str,
+    cx: &PlanCx,
+) -> Result<Plan, CompileError> {
+    let cx = &PlanCx { pg_version: model.pg_version, allow_functions: cx.allow_functions.clone() };
     let mut current = model.clone();
     let mut parts: Vec<ChangePhases> = Vec::new();
     for (index, change) in changes.iter().enumerate() {
-        let phases = change.compile(&current, &cx).map_err(|error| CompileError { change: index, error })?;
+        let phases = change.compile(&current, cx).map_err(|error| CompileError { change: index, error })?;
         change.apply_to_model(&mut current);
         parts.push(phases);
     }
@@ -64,15 +78,21 @@ pub fn compile(model: &SchemaModel, changes: &[Change], name: &str) -> Result<Pl
         })
         .collect();
 
+    let sync = SyncSteps::new(name, &parts);
     let mut phases = Vec::new();
-    let expand_steps: Vec<Step> = parts.iter().flat_map(|p| p.expand.clone()).collect();
+    let expand_steps: Vec<Step> = parts
+        .iter()
+        .flat_map(|p| p.expand.clone())
+        .chain(sync.create.clone())
+        .chain(parts.iter().flat_map(|p| p.expand_after_sync.clone()))
+        .collect();
+    let mut expand_pre = vec![Precondition::ServerVersion { at_least: model.pg_version }];
+    expand_pre.extend(tables.iter().map(|t| Precondition::ColumnsMatch { table: t.clone() }));
     phases.push(Phase {
         phase: PhaseKind::Expand,
         up_file: None,
         down_file: None,
-        preconditions: dedup(
-            tables.iter().map(|t| Precondition::ColumnsMatch { table: t.clone() }).collect(),
-        ),
+        preconditions: dedup(expand_pre),
         irreversible: first_irreversible(&expand_steps),
         steps: expand_steps,
         backfill: Vec::new(),
@@ -91,13 +111,21 @@ pub fn compile(model: &SchemaModel, changes: &[Change], name: &str) -> Result<Pl
             irreversible: None,
         });
     }
-    let contract_steps: Vec<Step> = parts.iter().flat_map(|p| p.contract.clone()).collect();
+    let contract_steps: Vec<Step> = parts
+        .iter()
+        .flat_map(|p| p.contract.clone())
+        .chain(sync.drop.clone())
+        .chain(parts.iter().flat_map(|p| p.contract_after_sync.clone()))
+        .collect();
     if !contract_steps.is_empty() {
+        let mut pre: Vec<Precondition> =
+            parts.iter().flat_map(|p| p.contract_preconditions.clone()).collect();
+        pre.extend(sync.present.clone());
         phases.push(Phase {
             phase: PhaseKind::Contract,
             up_file: None,
             down_file: None,
-            preconditions: dedup(parts.iter().flat_map(|p| p.contract_preconditions.clone()).collect()),
+            preconditions: dedup(pre),
             irreversible: first_irreversible(&contract_steps),
             steps: contract_steps,
             backfill: Vec::new(),
@@ -114,6 +142,122 @@ pub fn compile(model: &SchemaModel, changes: &[Change], name: &str) -> Result<Pl
         phases,
         files: Default::default(),
     })
+}
+
+/// One sync function per table with every change's part in change order, an INSERT trigger and
+/// an UPDATE trigger that fires only when some part has work (see `render::sync_when`).
+struct SyncSteps {
+    create: Vec<Step>,
+    drop: Vec<Step>,
+    present: Vec<Precondition>,
+}
+
+impl SyncSteps {
+    fn new(plan: &str, parts: &[ChangePhases]) -> SyncSteps {
+        let mut by_table: Vec<(QualifiedName, Vec<SyncPart>)> = Vec::new();
+        for (table, part) in parts.iter().flat_map(|p| p.sync.iter()) {
+            match by_table.iter_mut().find(|(t, _)| t == table) {
+                Some((_, list)) => list.push(part.clone()),
+                None => by_table.push((table.clone(), vec![part.clone()])),
+            }
+        }
+        let mut out = SyncSteps { create: Vec::new(), drop: Vec::new(), present: Vec::new() };
+        for (t, list) in by_table {
+            let function = render::function_name(&t, &generated_name(&["planner", plan, t.name.as_str()]));
+            let what: Vec<String> = list.iter().map(describe_part).collect();
+            let create_function = Ddl::CreateSyncFunction { function: function.clone(), parts: list.clone() };
+            let triggers = [
+                (TriggerEvent::Insert, generated_name(&["planner", plan, "insert"]), None),
+                (
+                    TriggerEvent::Update,
+                    generated_name(&["planner", plan, "update"]),
+                    Some(render::sync_when(&list)),
+                ),
+            ];
+            out.create.push(
+                Step::new(
+                    format!(
+                        "sync function for both app versions' writes, in change order: {}",
+                        what.join("; ")
+                    ),
+                    create_function.clone(),
+                    Lock::None,
+                    &t,
+                )
+                .undo(Step::new(
+                    "drop the sync function",
+                    Ddl::DropFunction { function: function.clone(), if_exists: true },
+                    Lock::None,
+                    &t,
+                )),
+            );
+            for (event, trigger, when) in &triggers {
+                let create = Ddl::CreateTrigger {
+                    trigger: trigger.clone(),
+                    table: t.clone(),
+                    function: function.clone(),
+                    event: *event,
+                    when: when.clone(),
+                };
+                let on = match event {
+                    TriggerEvent::Insert => "insert",
+                    TriggerEvent::Update => "update (only rows with work to do)",
+                };
+                out.create.push(
+                    Step::new(
+                        format!("attach the sync trigger on {on} (blocks writes for milliseconds)"),
+                        create.clone(),
+                        Lock::ShareRowExclusiveBrief,
+                        &t,
+                    )
+                    .undo(Step::new(
+                        format!("detach the {on} sync trigger"),
+                        Ddl::DropTrigger { trigger: trigger.clone(), table: t.clone(), if_exists: true },
+                        Lock::AccessExclusiveBrief,
+                        &t,
+                    )),
+                );
+                out.drop.push(
+                    Step::new(
+                        format!("drop the {on} sync trigger: both shapes no longer need to be kept in sync"),
+                        Ddl::DropTrigger { trigger: trigger.clone(), table: t.clone(), if_exists: false },
+                        Lock::AccessExclusiveBrief,
+                        &t,
+                    )
+                    .undo(Step::new(
+                        format!("attach the {on} sync trigger again"),
+                        create,
+                        Lock::ShareRowExclusiveBrief,
+                        &t,
+                    )),
+                );
+                out.present.push(Precondition::TriggerPresent { table: t.clone(), trigger: trigger.clone() });
+            }
+            out.drop.push(
+                Step::new(
+                    "drop the sync function",
+                    Ddl::DropFunction { function: function.clone(), if_exists: false },
+                    Lock::None,
+                    &t,
+                )
+                .undo(Step::new(
+                    "create the sync function again",
+                    create_function,
+                    Lock::None,
+                    &t,
+                )),
+            );
+        }
+        out
+    }
+}
+
+fn describe_part(part: &SyncPart) -> String {
+    match part {
+        SyncPart::Rename { from, to } => format!("{} <-> {}", short(from), short(to)),
+        SyncPart::Fill { column, recompute: true, .. } => format!("compute {}", short(column)),
+        SyncPart::Fill { column, .. } => format!("fill NULL {}", short(column)),
+    }
 }
 
 fn dedup(items: Vec<Precondition>) -> Vec<Precondition> {
@@ -191,10 +335,10 @@ mod tests {
         let kinds: Vec<_> = plan.phases.iter().map(|p| p.phase).collect();
         assert_eq!(kinds, [PhaseKind::Expand, PhaseKind::Backfill, PhaseKind::Contract]);
         let expand = &plan.phases[0];
-        assert!(expand.steps.iter().any(|s| s.sql.starts_with("CREATE TRIGGER")));
+        assert!(expand.steps.iter().any(|s| s.sql().starts_with("CREATE TRIGGER")));
         let index =
-            expand.steps.iter().find(|s| s.sql.contains("CONCURRENTLY")).expect("unique index copied");
-        assert!(index.sql.starts_with("CREATE UNIQUE INDEX CONCURRENTLY"));
+            expand.steps.iter().find(|s| s.sql().contains("CONCURRENTLY")).expect("unique index copied");
+        assert!(index.sql().starts_with("CREATE UNIQUE INDEX CONCURRENTLY"));
         assert_eq!(index.transaction, TxMode::NoTransaction);
         assert!(expand.steps.iter().all(|s| s.lock <= Lock::AccessExclusiveBrief), "no long lock in expand");
         let contract = &plan.phases[2];
@@ -208,7 +352,7 @@ mod tests {
         assert!(contract
             .steps
             .iter()
-            .any(|s| s.sql.contains("ADD CONSTRAINT \"users_name_key\" UNIQUE USING INDEX")));
+            .any(|s| s.sql().contains("ADD CONSTRAINT \"users_name_key\" UNIQUE USING INDEX")));
         assert!(contract.irreversible.is_some());
         assert!(!plan.phases[0].compat.new_app.reads && plan.phases[0].compat.new_app.writes);
         assert!(!contract.compat.old_app.writes && !contract.compat.old_app.reads);
@@ -219,7 +363,7 @@ mod tests {
         let schema = "CREATE TABLE t (id bigint PRIMARY KEY, ticket serial);";
         let model = crate::model::from_sql::parse_schema(schema, "s.sql", 15).unwrap();
         let plan = compile(&model, &[rename("t", "ticket", "ticket_no")], "p").unwrap();
-        let sql: Vec<&str> = plan.phases[2].steps.iter().map(|s| s.sql.as_str()).collect();
+        let sql: Vec<String> = plan.phases[2].steps.iter().map(|s| s.sql()).collect();
         let owned =
             sql.iter().position(|s| s.starts_with("ALTER SEQUENCE t_ticket_seq OWNED BY")).expect("handover");
         let drop = sql.iter().position(|s| s.contains("DROP COLUMN \"ticket\"")).expect("drop");
@@ -269,7 +413,9 @@ mod tests {
         let plan = compile(&model(15), &[add("active", true, Some("true"), None)], "p").unwrap();
         assert_eq!(plan.phases.len(), 1);
         assert_eq!(plan.phases[0].steps.len(), 1);
-        assert!(plan.phases[0].steps[0].sql.ends_with("ADD COLUMN \"active\" boolean DEFAULT true NOT NULL"));
+        assert!(plan.phases[0].steps[0]
+            .sql()
+            .ends_with("ADD COLUMN \"active\" boolean DEFAULT (true) NOT NULL"));
 
         let plan = compile(&model(15), &[add("lucky", true, Some("random() > 0.5"), None)], "p").unwrap();
         assert_eq!(plan.phases.len(), 3, "a volatile default would rewrite the table: backfill instead");
@@ -281,7 +427,7 @@ mod tests {
         let change = add("verified", true, None, Some("created IS NOT NULL"));
         let pg15 = compile(&model(15), std::slice::from_ref(&change), "p").unwrap();
         let contract = &pg15.phases[2];
-        let sql: Vec<&str> = contract.steps.iter().map(|s| s.sql.as_str()).collect();
+        let sql: Vec<String> = contract.steps.iter().map(|s| s.sql()).collect();
         assert!(sql[0].contains("CHECK (\"verified\" IS NOT NULL) NOT VALID"));
         assert!(sql[1].contains("VALIDATE CONSTRAINT"));
         assert_eq!(
@@ -292,7 +438,7 @@ mod tests {
         assert!(sql[2].ends_with("SET NOT NULL"));
         let pg11 = compile(&model(11), &[change], "p").unwrap();
         assert!(
-            !pg11.phases[2].steps.iter().any(|s| s.sql.ends_with("SET NOT NULL")),
+            !pg11.phases[2].steps.iter().any(|s| s.sql().ends_with("SET NOT NULL")),
             "PG 11 would scan under ACCESS EXCLUSIVE"
         );
         assert!(compile(&model(10), &[add("x", false, None, None)], "p").is_err());

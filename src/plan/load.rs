@@ -1,5 +1,6 @@
 //! Reading a plan folder back: plan.yaml plus its SQL files, checked against their sha256.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
@@ -13,7 +14,20 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Load `dir/plan.yaml` and verify every SQL file it lists still has the recorded checksum.
+/// A plan folder whose files are not what planner renders from its plan.yaml: an edit (or a
+/// merge-conflict fix) that nobody reviewed as a plan. Callers branch on it: rollback can fall back
+/// to the copy registered in the database.
+#[derive(Debug, thiserror::Error)]
+#[error("{file} differs from what planner renders for this plan, first at line {line}:\n    expected: {expected}\n    found:    {found}\n  help: planner runs only what it renders from plan.yaml, and the SQL files must be exactly that; undo the edit (git checkout), or re-plan with `planner plan … --force` if the plan is not applied yet")]
+pub struct PlanEdited {
+    pub file: String,
+    pub line: usize,
+    pub expected: String,
+    pub found: String,
+}
+
+/// Load `dir/plan.yaml` and check that it and every SQL file are byte for byte what planner
+/// renders from the parsed plan.
 pub fn load_dir(dir: &Path) -> anyhow::Result<Plan> {
     Ok(read_dir(dir)?.0)
 }
@@ -26,35 +40,64 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<(Plan, String)> {
         InputError::new(format!("cannot read {}: {e}", path.display()))
             .help("pass the folder written by `planner plan` (e.g. plans/rename_users_name)")
     })?;
-    let plan: Plan = serde_yaml_ng::from_str(&text).map_err(|e| {
+    let (plan, files) = from_yaml(&text, &path.display().to_string())?;
+    for (file, expected) in &files {
+        let file_path = dir.join(file);
+        let bytes = std::fs::read(&file_path).with_context(|| format!("reading {}", file_path.display()))?;
+        let found = String::from_utf8_lossy(&bytes);
+        if let Some(edit) = first_difference(&file_path.display().to_string(), expected, &found) {
+            return Err(edit.into());
+        }
+    }
+    Ok((plan, text))
+}
+
+/// Parse plan.yaml text (from a folder or from the database's copy) and render the SQL files it
+/// implies. The text itself must be exactly what planner writes for the parsed plan, so an edit
+/// anywhere in it (a statement, a lock, a note) is refused, not run.
+pub fn from_yaml(text: &str, origin: &str) -> anyhow::Result<(Plan, BTreeMap<String, String>)> {
+    let plan: Plan = serde_yaml_ng::from_str(text).map_err(|e| {
         let mut err = InputError::new(format!("invalid plan file: {e}"));
         if let Some(loc) = e.location() {
-            err =
-                err.at(Location { file: path.display().to_string(), line: loc.line(), column: loc.column() });
+            err = err.at(Location { file: origin.to_string(), line: loc.line(), column: loc.column() });
         }
         err
     })?;
     if plan.planner_plan != PLAN_FORMAT_VERSION {
         return Err(InputError::new(format!(
-            "{} has plan format {}, this planner reads format {PLAN_FORMAT_VERSION}",
-            path.display(),
+            "{origin} has plan format {}, this planner reads format {PLAN_FORMAT_VERSION}",
             plan.planner_plan
         ))
         .help("re-run `planner plan` with this version of planner")
         .into());
     }
-    for (file, expected) in &plan.files {
-        let file_path = dir.join(file);
-        let bytes = std::fs::read(&file_path).with_context(|| format!("reading {}", file_path.display()))?;
-        let actual = sha256_hex(&bytes);
-        if &actual != expected {
-            return Err(InputError::new(format!(
-                "{} was edited after it was planned (sha256 {actual}, plan.yaml records {expected})",
-                file_path.display()
-            ))
-            .help("planner runs the steps recorded in plan.yaml; re-run `planner plan` instead of editing SQL files")
-            .into());
+    let mut rendered = plan.clone();
+    let files = super::files::render(&mut rendered);
+    let yaml = super::write::plan_yaml(&rendered)?;
+    if let Some(edit) = first_difference(origin, &yaml, text) {
+        return Err(edit.into());
+    }
+    Ok((rendered, files))
+}
+
+/// The first line where `found` differs from `expected`, if any.
+pub fn first_difference(file: &str, expected: &str, found: &str) -> Option<PlanEdited> {
+    if expected == found {
+        return None;
+    }
+    let mut e = expected.split_inclusive('\n');
+    let mut f = found.split_inclusive('\n');
+    let mut line = 1;
+    loop {
+        match (e.next(), f.next()) {
+            (Some(a), Some(b)) if a == b => line += 1,
+            (a, b) => {
+                let show = |l: Option<&str>| match l {
+                    Some(l) => format!("{:?}", crate::sql::ident::shorten(l.trim_end_matches('\n'), 200)),
+                    None => "(end of file)".to_string(),
+                };
+                return Some(PlanEdited { file: file.to_string(), line, expected: show(a), found: show(b) });
+            }
         }
     }
-    Ok((plan, text))
 }

@@ -8,13 +8,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sql::ddl::Ddl;
 use crate::sql::{Ident, QualifiedName};
 
 pub mod compile;
 pub mod files;
 pub mod load;
+pub mod script;
 pub mod write;
-pub use compile::{compile, CompileError};
+pub use compile::{compile, compile_with, CompileError};
 pub use load::{load_dir, read_dir, sha256_hex};
 pub use write::write_plan_dir;
 
@@ -137,7 +139,8 @@ pub enum TxMode {
 pub struct Step {
     /// Why this step exists, shown in summaries, dry runs and as a comment in the SQL files.
     pub why: String,
-    pub sql: String,
+    /// What the step does, as data; rendered to SQL in one place ([`Ddl::render`]).
+    pub op: Ddl,
     pub lock: Lock,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<QualifiedName>,
@@ -146,11 +149,11 @@ pub struct Step {
     /// (VALIDATE CONSTRAINT, CREATE INDEX CONCURRENTLY): no statement_timeout applies.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scans_table: bool,
-    /// SQL that reverses just this step; used for the down file and to undo a half-applied phase.
-    /// It runs in the same transaction mode as the step (DROP INDEX CONCURRENTLY undoes a
-    /// CREATE INDEX CONCURRENTLY outside a transaction).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub undo: Option<String>,
+    /// Steps that reverse just this one, each with its own lock and transaction mode (undoing a
+    /// DROP NOT NULL is the safe CHECK NOT VALID + VALIDATE + SET NOT NULL sequence, not one
+    /// scan under ACCESS EXCLUSIVE). Used for the down file and to undo a half-applied phase.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undo: Vec<Step>,
     /// Why this step cannot be undone, when it cannot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub irreversible: Option<String>,
@@ -212,6 +215,9 @@ pub enum Precondition {
     NoDependents { table: QualifiedName, column: Ident },
     /// The table's columns still match `Plan::tables` plus what earlier phases added.
     ColumnsMatch { table: QualifiedName },
+    /// The server is at least the PostgreSQL major version the plan was made for (a plan for 15
+    /// relies on e.g. SET NOT NULL proven by a validated check, a scan under ACCESS EXCLUSIVE on 11).
+    ServerVersion { at_least: u32 },
 }
 
 /// One backfill job: fill `set` columns for every row matching `pending`, in key order.
@@ -286,20 +292,30 @@ impl<'de> Deserialize<'de> for QualifiedName {
 
 impl Step {
     /// A step inside the phase's transaction; add `undo`/`irreversible`/`scans` as needed.
-    pub fn new(why: impl Into<String>, sql: String, lock: Lock, table: &QualifiedName) -> Self {
+    pub fn new(why: impl Into<String>, op: Ddl, lock: Lock, table: &QualifiedName) -> Self {
         Step {
             why: why.into(),
-            sql,
+            op,
             lock,
             table: Some(table.clone()),
             transaction: TxMode::InTransaction,
             scans_table: false,
-            undo: None,
+            undo: Vec::new(),
             irreversible: None,
         }
     }
-    pub fn undo(mut self, sql: String) -> Self {
-        self.undo = Some(sql);
+    /// The statement this step runs.
+    pub fn sql(&self) -> String {
+        self.op.render()
+    }
+    /// Undone by one step.
+    pub fn undo(mut self, step: Step) -> Self {
+        self.undo = vec![step];
+        self
+    }
+    /// Undone by a sequence of steps, run in order.
+    pub fn undo_by(mut self, steps: Vec<Step>) -> Self {
+        self.undo = steps;
         self
     }
     pub fn irreversible(mut self, why: impl Into<String>) -> Self {

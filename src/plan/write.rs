@@ -45,8 +45,10 @@ pub fn write_plan_dir(out: &Path, plan: &mut Plan) -> anyhow::Result<PathBuf> {
 /// plan.yaml text: a short header for humans, then the plan.
 pub fn plan_yaml(plan: &Plan) -> anyhow::Result<String> {
     let body = serde_yaml_ng::to_string(plan).context("serializing plan.yaml")?;
+    // The body's own checksum: an edit that changes no SQL (a table shape, a note) is caught too.
     Ok(format!(
-        "# planner plan `{}`. Generated; do not edit (its sha256 identifies the plan once applied).\n# Step through it: planner status | apply --phase expand | backfill | verify | apply --phase contract\n{body}",
-        plan.name
+        "# planner plan `{}`. Generated; do not edit (its sha256 identifies the plan once applied).\n# Step through it: planner status | apply --phase expand | backfill | verify | apply --phase contract\n# sha256 of what follows: {}\n{body}",
+        plan.name,
+        super::sha256_hex(body.as_bytes())
     ))
 }

@@ -152,6 +152,16 @@ pub fn split_dotted(input: &str) -> Result<Vec<String>, IdentError> {
     Ok(parts)
 }
 
+/// `text` cut to at most `max` characters with `…`, for quoting user input in messages (a 30 MB
+/// name is not echoed in full).
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    }
+}
+
 /// A string literal: `'` doubled; `E''` form when a backslash is present so that
 /// `standard_conforming_strings` cannot change its meaning.
 pub fn quote_literal(s: &str) -> String {

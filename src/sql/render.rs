@@ -3,7 +3,8 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{Ident, QualifiedName};
+use super::ddl::{SyncPart, TriggerEvent};
+use super::{Ident, QualifiedName, SqlExpr};
 
 /// A deterministic name for an object planner creates, within PostgreSQL's 63-byte limit:
 /// `prefix_parts..`; when too long, truncated and suffixed with 8 hex digits of its sha256.
@@ -29,10 +30,14 @@ pub fn add_column(
     t: &QualifiedName,
     c: &Ident,
     data_type: &str,
+    collation: Option<&Ident>,
     default: Option<&str>,
     not_null: bool,
 ) -> String {
     let mut sql = format!("ALTER TABLE {t} ADD COLUMN {c} {data_type}");
+    if let Some(collation) = collation {
+        sql.push_str(&format!(" COLLATE {collation}"));
+    }
     if let Some(d) = default {
         sql.push_str(&format!(" DEFAULT {d}"));
     }
@@ -42,12 +47,34 @@ pub fn add_column(
     sql
 }
 
-pub fn drop_column(t: &QualifiedName, c: &Ident) -> String {
-    format!("ALTER TABLE {t} DROP COLUMN {c}")
+pub fn drop_column(t: &QualifiedName, c: &Ident, if_exists: bool) -> String {
+    format!("ALTER TABLE {t} DROP COLUMN {}{c}", if_exists_clause(if_exists))
 }
 
-pub fn drop_column_if_exists(t: &QualifiedName, c: &Ident) -> String {
-    format!("ALTER TABLE {t} DROP COLUMN IF EXISTS {c}")
+fn if_exists_clause(if_exists: bool) -> &'static str {
+    if if_exists {
+        "IF EXISTS "
+    } else {
+        ""
+    }
+}
+
+pub fn set_statistics(t: &QualifiedName, c: &Ident, target: i32) -> String {
+    format!("ALTER TABLE {t} ALTER COLUMN {c} SET STATISTICS {target}")
+}
+
+/// `storage` is one of PostgreSQL's keywords (checked by the model), never user text.
+pub fn set_storage(t: &QualifiedName, c: &Ident, storage: &str) -> String {
+    format!("ALTER TABLE {t} ALTER COLUMN {c} SET STORAGE {storage}")
+}
+
+pub fn set_compression(t: &QualifiedName, c: &Ident, compression: &str) -> String {
+    format!("ALTER TABLE {t} ALTER COLUMN {c} SET COMPRESSION {compression}")
+}
+
+pub fn comment_on_column(t: &QualifiedName, c: &Ident, comment: Option<&str>) -> String {
+    let text = comment.map(super::quote_literal).unwrap_or_else(|| "NULL".to_string());
+    format!("COMMENT ON COLUMN {t}.{c} IS {text}")
 }
 
 pub fn set_not_null(t: &QualifiedName, c: &Ident) -> String {
@@ -91,12 +118,8 @@ pub fn validate_constraint(t: &QualifiedName, name: &Ident) -> String {
     format!("ALTER TABLE {t} VALIDATE CONSTRAINT {name}")
 }
 
-pub fn drop_constraint(t: &QualifiedName, name: &Ident) -> String {
-    format!("ALTER TABLE {t} DROP CONSTRAINT {name}")
-}
-
-pub fn drop_constraint_if_exists(t: &QualifiedName, name: &Ident) -> String {
-    format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {name}")
+pub fn drop_constraint(t: &QualifiedName, name: &Ident, if_exists: bool) -> String {
+    format!("ALTER TABLE {t} DROP CONSTRAINT {}{name}", if_exists_clause(if_exists))
 }
 
 pub fn rename_constraint(t: &QualifiedName, from: &Ident, to: &Ident) -> String {
@@ -172,31 +195,114 @@ pub fn add_unique_using_index(t: &QualifiedName, constraint: &Ident, index: &Ide
 }
 
 /// A PL/pgSQL trigger function with the given body (statements between BEGIN and END).
+/// The dollar-quote tag is one the body does not contain (a user string may hold `$planner$`).
 pub fn create_trigger_function(f: &QualifiedName, body: &str) -> String {
-    format!(
-        "CREATE FUNCTION {f}() RETURNS trigger LANGUAGE plpgsql AS $planner$\nBEGIN\n{body}\n  RETURN NEW;\nEND\n$planner$"
-    )
+    let mut tag = "$planner$".to_string();
+    let mut n = 0;
+    while body.contains(&tag) {
+        n += 1;
+        tag = format!("$planner{n}$");
+    }
+    format!("CREATE FUNCTION {f}() RETURNS trigger LANGUAGE plpgsql AS {tag}\nBEGIN\n{body}\n  RETURN NEW;\nEND\n{tag}")
 }
 
-pub fn drop_function(f: &QualifiedName) -> String {
-    format!("DROP FUNCTION {f}()")
+pub fn drop_function(f: &QualifiedName, if_exists: bool) -> String {
+    format!("DROP FUNCTION {}{f}()", if_exists_clause(if_exists))
 }
 
-pub fn drop_function_if_exists(f: &QualifiedName) -> String {
-    format!("DROP FUNCTION IF EXISTS {f}()")
+/// BEFORE INSERT or BEFORE UPDATE row trigger, with an optional WHEN so rows with nothing to do
+/// (the backfill's own writes among them) never enter PL/pgSQL. `EXECUTE FUNCTION` needs
+/// PostgreSQL 11 (our minimum).
+pub fn create_row_trigger(
+    trigger: &Ident,
+    t: &QualifiedName,
+    f: &QualifiedName,
+    event: TriggerEvent,
+    when: Option<&str>,
+) -> String {
+    let event = match event {
+        TriggerEvent::Insert => "INSERT",
+        TriggerEvent::Update => "UPDATE",
+    };
+    let when = when.map(|w| format!(" WHEN ({w})")).unwrap_or_default();
+    format!("CREATE TRIGGER {trigger} BEFORE {event} ON {t} FOR EACH ROW{when} EXECUTE FUNCTION {f}()")
 }
 
-/// BEFORE INSERT OR UPDATE row trigger. `EXECUTE FUNCTION` needs PostgreSQL 11 (our minimum).
-pub fn create_row_trigger(trigger: &Ident, t: &QualifiedName, f: &QualifiedName) -> String {
-    format!("CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {f}()")
+pub fn drop_trigger(trigger: &Ident, t: &QualifiedName, if_exists: bool) -> String {
+    format!("DROP TRIGGER {}{trigger} ON {t}", if_exists_clause(if_exists))
 }
 
-pub fn drop_trigger(trigger: &Ident, t: &QualifiedName) -> String {
-    format!("DROP TRIGGER {trigger} ON {t}")
+/// `expr` evaluated over the row being written: its column references become `NEW."col"`.
+fn over_new(expr: &SqlExpr, sources: &[Ident]) -> String {
+    super::rewrite::qualify_columns(expr, sources, "NEW")
 }
 
-pub fn drop_trigger_if_exists(trigger: &Ident, t: &QualifiedName) -> String {
-    format!("DROP TRIGGER IF EXISTS {trigger} ON {t}")
+/// The sync function's body: forward parts (old app's columns -> new ones) in change order, then
+/// backward parts (new -> old) in reverse order; see [`SyncPart`].
+pub fn sync_body(parts: &[SyncPart]) -> String {
+    let mut insert = Vec::new();
+    let mut update = Vec::new();
+    for part in parts {
+        match part {
+            SyncPart::Rename { from, to } => {
+                insert.push(format!("IF NEW.{to} IS NULL THEN NEW.{to} := NEW.{from}; END IF;"));
+                update.push(format!(
+                    "IF NEW.{to} IS NOT DISTINCT FROM OLD.{to} THEN NEW.{to} := NEW.{from}; END IF;"
+                ));
+            }
+            SyncPart::Fill { column: c, expr, sources, recompute } => {
+                let value = over_new(expr, sources);
+                insert.push(format!("IF NEW.{c} IS NULL THEN NEW.{c} := {value}; END IF;"));
+                let changed = sources_changed(sources);
+                update.push(if *recompute && !changed.is_empty() {
+                    format!(
+                        "IF NEW.{c} IS NULL OR (NEW.{c} IS NOT DISTINCT FROM OLD.{c} AND ({changed})) THEN NEW.{c} := {value}; END IF;"
+                    )
+                } else {
+                    format!("IF NEW.{c} IS NULL THEN NEW.{c} := {value}; END IF;")
+                });
+            }
+        }
+    }
+    for part in parts.iter().rev() {
+        if let SyncPart::Rename { from, to } = part {
+            insert.push(format!("IF NEW.{to} IS NOT NULL THEN NEW.{from} := NEW.{to}; END IF;"));
+            update
+                .push(format!("IF NEW.{to} IS DISTINCT FROM OLD.{to} THEN NEW.{from} := NEW.{to}; END IF;"));
+        }
+    }
+    let indent = |lines: Vec<String>| lines.iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n");
+    format!("  IF TG_OP = 'INSERT' THEN\n{}\n  ELSE\n{}\n  END IF;", indent(insert), indent(update))
+}
+
+/// `NEW.a IS DISTINCT FROM OLD.a OR …` over the columns an expression reads.
+fn sources_changed(sources: &[Ident]) -> String {
+    sources.iter().map(|s| format!("NEW.{s} IS DISTINCT FROM OLD.{s}")).collect::<Vec<_>>().join(" OR ")
+}
+
+/// The UPDATE trigger's WHEN: true when some part has work to do. Evaluated on the row as the
+/// statement wrote it; an earlier part only acts when its own condition holds, so the disjunction
+/// never skips a row that a later part (seeing an earlier part's result) would change.
+pub fn sync_when(parts: &[SyncPart]) -> String {
+    let conditions: Vec<String> = parts
+        .iter()
+        .map(|part| match part {
+            SyncPart::Rename { from, to } => format!("NEW.{from} IS DISTINCT FROM NEW.{to}"),
+            SyncPart::Fill { column: c, sources, recompute, .. } => {
+                let changed = sources_changed(sources);
+                if *recompute && !changed.is_empty() {
+                    format!("NEW.{c} IS NULL OR (NEW.{c} IS NOT DISTINCT FROM OLD.{c} AND ({changed}))")
+                } else {
+                    format!("NEW.{c} IS NULL")
+                }
+            }
+        })
+        .collect();
+    if conditions.len() == 1 {
+        conditions.into_iter().next().unwrap_or_default()
+    } else {
+        conditions.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" OR ")
+    }
 }
 
 /// Comma-separated quoted identifiers.

@@ -84,6 +84,24 @@ pub fn rename_column(sql: &str, from: &Ident, to: &Ident) -> Result<String, Stri
     Ok(expr.to_string())
 }
 
+/// The expression with every bare reference to one of `columns` qualified as `prefix."col"`
+/// (`NEW."verified_at"` inside a trigger), rendered from the parsed tree.
+pub fn qualify_columns(expr: &super::SqlExpr, columns: &[Ident], prefix: &str) -> String {
+    let Some(mut tree) = expr.ast() else { return expr.to_string() };
+    let _ = visit_expressions_mut(&mut tree, |e| {
+        if let Expr::Identifier(id) = e {
+            if let Some(column) = columns.iter().find(|c| ident_matches(id, c)) {
+                *e = Expr::CompoundIdentifier(vec![
+                    sqlparser::ast::Ident::new(prefix),
+                    sqlparser::ast::Ident::with_quote('"', column.as_str()),
+                ]);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    format!("({tree})")
+}
+
 /// Column names a query mentions anywhere (select list, joins, filters).
 pub fn referenced_columns_in_query(query: &sqlparser::ast::Query) -> Vec<String> {
     column_names(query)
