@@ -258,3 +258,15 @@ async fn pg_dump_output_is_a_schema_source() {
     assert_eq!(shape(&from_dump), shape(&from_file));
     db.drop().await;
 }
+
+#[tokio::test]
+async fn rename_users_name_with_length() {
+    check_plan(
+        "rename_users_name_with_length",
+        "ALTER TABLE users RENAME COLUMN name TO full_name;
+         ALTER TABLE users ADD COLUMN name_len integer;
+         UPDATE users SET name_len = length(full_name);
+         ALTER TABLE users ALTER COLUMN name_len SET NOT NULL;",
+    )
+    .await;
+}
