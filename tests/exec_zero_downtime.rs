@@ -314,7 +314,7 @@ async fn zero_downtime(case: &'static Case) {
     assert_eq!(count, ROWS + inserted, "{}: row count", case.plan);
     let rows: Vec<(i64, Option<String>)> =
         sqlx::query_as(sqlx::AssertSqlSafe(case.final_query)).fetch_all(&db.pool).await.unwrap();
-    let model = shared.rows.lock().unwrap();
+    let model: HashMap<i64, Row> = shared.rows.lock().unwrap().clone();
     let mut wrong = Vec::new();
     for (id, value) in &rows {
         let want = model.get(id).map(|r| r.expected.clone()).unwrap_or_else(|| (case.initial)(*id).expected);
@@ -323,7 +323,6 @@ async fn zero_downtime(case: &'static Case) {
         }
     }
     let touched = model.len();
-    drop(model);
     assert!(
         wrong.is_empty(),
         "{}: {} of {} rows wrong, e.g. {:?}",
