@@ -17,7 +17,7 @@ use crate::plan::{self, PhaseKind, Plan};
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct PlanArgs {
     /// A YAML change file (see README: `name:` and `changes:`).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "from_database")]
     pub change_file: Option<PathBuf>,
     #[command(subcommand)]
     pub shorthand: Option<Shorthand>,
@@ -86,6 +86,18 @@ pub struct PlanOptions {
     /// Summary format on stdout.
     #[arg(long, global = true, value_enum, default_value_t = SummaryFormat::Human)]
     pub format: SummaryFormat,
+    /// Replace an existing plan folder (and a plan of the same name registered in the target
+    /// database but not applied). Without it, planner refuses to overwrite either.
+    #[arg(long, global = true)]
+    pub force: bool,
+    /// A function the user vouches for in --default/--backfill expressions (no side effects);
+    /// repeatable. planner refuses functions it does not know to be free of side effects.
+    #[arg(long = "allow-function", global = true, value_name = "NAME")]
+    pub allow_functions: Vec<String>,
+    /// Write the files of plan NAME as registered in the target database (the plan that was
+    /// applied) into --out, instead of planning a change.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["change_file", "schema"])]
+    pub from_database: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,6 +107,9 @@ pub enum SummaryFormat {
 }
 
 pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
+    if let Some(name) = &args.options.from_database {
+        return write_registered(name, &args.options, target);
+    }
     let located = match (&args.shorthand, &args.change_file) {
         (Some(short), _) => shorthand_changes(short)?,
         (None, Some(file)) => change::parse_change_file(file)?,
@@ -105,7 +120,12 @@ pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
         }
     };
     let model = load_model(&args.options, target)?;
-    let mut plan = build_plan(&located, &model, args.options.name.as_deref())?;
+    let mut plan =
+        build_plan_with(&located, &model, args.options.name.as_deref(), &args.options.allow_functions)?;
+    refuse_overwrite(&args.options.out.join(&plan.name), &plan.name, args.options.force)?;
+    if args.options.schema.is_none() && target.names_a_database() {
+        check_target_plans(&plan, target, args.options.force)?;
+    }
     let dir = plan::write_plan_dir(&args.options.out, &mut plan)?;
     match args.options.format {
         SummaryFormat::Human => print!("{}", summary(&plan, &dir)),
@@ -117,11 +137,110 @@ pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A plan folder is the reviewed record of a plan: never replaced silently (once applied, a
+/// replaced folder would no longer match what the database ran).
+fn refuse_overwrite(dir: &Path, name: &str, force: bool) -> anyhow::Result<()> {
+    if dir.join("plan.yaml").exists() && !force {
+        return Err(InputError::new(format!("{} already holds plan `{name}`", dir.display()))
+            .help("pass --force to replace it (only if it was never applied), or --name to plan under another name")
+            .into());
+    }
+    Ok(())
+}
+
+/// Planning against a live database: refuse a name the database already knows, and warn about
+/// other plans in flight on the same tables (their triggers and columns meet this plan's).
+fn check_target_plans(plan: &Plan, target: &TargetArgs, force: bool) -> anyhow::Result<()> {
+    let url = target.resolve_url()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut session = crate::exec::Session::observe(&url).await?;
+        let result = async {
+            use crate::exec::state;
+            if state::plan_record(session.conn(), &plan.name).await?.is_some() && !force {
+                return Err(InputError::new(format!(
+                    "a plan named `{}` is already registered in the target database",
+                    plan.name
+                ))
+                .help("pick another --name, or pass --force if that plan was never applied (planner refuses to apply a changed plan that was)")
+                .into());
+            }
+            let tables: Vec<String> = plan.tables.iter().map(|t| t.table.display_short()).collect();
+            for other in state::all_plans(session.conn()).await? {
+                if other.name == plan.name {
+                    continue;
+                }
+                let Ok((other_plan, _)) = crate::plan::load::from_yaml(&other.plan_yaml, &other.name) else { continue };
+                let records = state::phase_records(session.conn(), &other.name).await?;
+                let in_flight = !records.is_empty()
+                    && other_plan.phases.iter().any(|p| {
+                        !records.iter().any(|r| r.phase == p.phase && r.status == state::PhaseStatus::Done)
+                    })
+                    && records.iter().any(|r| r.status != state::PhaseStatus::RolledBack);
+                let shared: Vec<String> = other_plan
+                    .tables
+                    .iter()
+                    .map(|t| t.table.display_short())
+                    .filter(|t| tables.contains(t))
+                    .collect();
+                if in_flight && !shared.is_empty() {
+                    eprintln!(
+                        "warning: plan `{}` is in flight on {} (not every phase applied); this plan sees the schema as it left it. Finish or roll back one plan before applying the other's next phase.",
+                        other.name,
+                        shared.join(", ")
+                    );
+                }
+            }
+            Ok(())
+        }
+        .await;
+        session.close().await?;
+        result
+    })
+}
+
+/// `planner plan --from-database NAME`: the registered plan's files, byte for byte.
+fn write_registered(name: &str, options: &PlanOptions, target: &TargetArgs) -> anyhow::Result<()> {
+    let url = target.resolve_url()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let record = runtime.block_on(async {
+        let mut session = crate::exec::Session::observe(&url).await?;
+        let record = crate::exec::state::plan_record(session.conn(), name).await;
+        session.close().await?;
+        record
+    })?;
+    let record = record.ok_or_else(|| {
+        InputError::new(format!("no plan named `{name}` is registered in the target database"))
+            .help("`planner status` lists the plans this database knows")
+    })?;
+    let (mut registered, _) =
+        crate::plan::load::from_yaml(&record.plan_yaml, &format!("registered plan `{name}`"))?;
+    refuse_overwrite(&options.out.join(name), name, options.force)?;
+    let dir = plan::write_plan_dir(&options.out, &mut registered)?;
+    println!(
+        "wrote plan `{name}` as registered by {} at {} to {}",
+        record.registered_by,
+        record.registered_at,
+        dir.display()
+    );
+    Ok(())
+}
+
 /// Compile located changes into a plan (errors point into the change file). Pure.
 pub fn build_plan(
     located: &LocatedChanges,
     model: &SchemaModel,
     name: Option<&str>,
+) -> Result<Plan, InputError> {
+    build_plan_with(located, model, name, &[])
+}
+
+/// [`build_plan`] allowing the named functions in expressions (`--allow-function`).
+pub fn build_plan_with(
+    located: &LocatedChanges,
+    model: &SchemaModel,
+    name: Option<&str>,
+    allow_functions: &[String],
 ) -> Result<Plan, InputError> {
     let changes = &located.file.changes;
     let name = match (name, &located.file.name) {
@@ -135,7 +254,9 @@ pub fn build_plan(
     };
     change::validate_plan_name(&name)
         .map_err(|m| InputError::new(m).help("pass --name or set `name:` in the change file"))?;
-    plan::compile(model, changes, &name).map_err(|e| located.locate(e.change, e.error))
+    let cx =
+        crate::change::PlanCx { pg_version: model.pg_version, allow_functions: allow_functions.to_vec() };
+    plan::compile_with(model, changes, &name, &cx).map_err(|e| located.locate(e.change, e.error))
 }
 
 /// Split `table.column` / `schema.table.column` at the last dot outside quotes.

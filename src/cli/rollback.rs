@@ -6,6 +6,14 @@ use clap::Args;
 
 use super::args::{LockArgs, TargetArgs};
 use crate::exec::{self, LoadedPlan, Session};
+use crate::plan::load::PlanEdited;
+
+/// The `name:` of a plan.yaml that may no longer be a valid plan.
+fn plan_name(dir: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("plan.yaml")).ok()?;
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).ok()?;
+    value.get("name")?.as_str().map(str::to_string)
+}
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
@@ -16,9 +24,31 @@ pub struct RollbackArgs {
 }
 
 pub async fn run(args: RollbackArgs, target: &TargetArgs) -> anyhow::Result<()> {
-    let loaded = LoadedPlan::load(&args.plan_dir)?;
+    let on_disk = LoadedPlan::load(&args.plan_dir);
     let url = target.resolve_url()?;
     let mut session = Session::open(&url, args.lock.session_options()).await?;
+    // An edited folder (a reviewer's comment in contract.up.sql) must not block the way back:
+    // rollback undoes what the database ran, from the copy registered when it ran.
+    let loaded = match on_disk {
+        Ok(loaded) => loaded,
+        Err(err) if err.downcast_ref::<PlanEdited>().is_some() => {
+            let Some(name) = plan_name(&args.plan_dir) else { return Err(err) };
+            match LoadedPlan::registered(session.conn(), &args.plan_dir, &name).await {
+                Ok(registered) => {
+                    eprintln!("warning: {err:#}\nwarning: rolling back with plan `{name}` as registered in the database");
+                    registered
+                }
+                Err(_) => {
+                    session.close().await?;
+                    return Err(err);
+                }
+            }
+        }
+        Err(err) => {
+            session.close().await?;
+            return Err(err);
+        }
+    };
     let result = exec::rollback_latest(&mut session, &loaded).await;
     session.close().await?;
     let phase = result?;

@@ -46,6 +46,11 @@ pub async fn status_text(url: &str, only: Option<&LoadedPlan>) -> anyhow::Result
 }
 
 async fn render(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Result<String> {
+    if only.is_none() && !state::exists(session.conn()).await? {
+        return Ok(
+            "no plans here: this database has no planner schema (no plan was ever applied to it)\n".into()
+        );
+    }
     let mut plans: Vec<(Plan, String, Option<String>)> = Vec::new();
     for record in state::all_plans(session.conn()).await? {
         if only.is_some_and(|l| l.plan.name != record.name) {

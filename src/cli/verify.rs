@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::args::TargetArgs;
 use crate::error::Refusal;
-use crate::exec::{self, LoadedPlan, Session, SessionOptions};
+use crate::exec::{self, LoadedPlan, Session};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -17,7 +17,7 @@ pub struct VerifyArgs {
 pub async fn run(args: VerifyArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     let url = target.resolve_url()?;
-    let mut session = Session::open(&url, SessionOptions::default()).await?;
+    let mut session = Session::observe(&url).await?;
     let result = exec::verify::verify_plan(&mut session, &loaded).await;
     session.close().await?;
     let report = result?;

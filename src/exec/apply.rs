@@ -30,6 +30,21 @@ impl LoadedPlan {
         Ok(LoadedPlan { dir: dir.to_path_buf(), plan, sha256, yaml })
     }
 
+    /// The plan as registered in the database (the one that was applied), for when the folder
+    /// was edited since: rollback undoes what ran, not what the folder now says.
+    pub async fn registered(
+        conn: &mut sqlx::PgConnection,
+        dir: &Path,
+        name: &str,
+    ) -> anyhow::Result<LoadedPlan> {
+        let record = state::plan_record(conn, name)
+            .await?
+            .ok_or_else(|| Refusal::new(format!("plan `{name}` is not registered in this database")))?;
+        let (plan, _) =
+            crate::plan::load::from_yaml(&record.plan_yaml, &format!("registered plan `{name}`"))?;
+        Ok(LoadedPlan { dir: dir.to_path_buf(), plan, sha256: record.plan_sha256, yaml: record.plan_yaml })
+    }
+
     pub fn phase(&self, kind: PhaseKind) -> anyhow::Result<&Phase> {
         self.plan.phase(kind).ok_or_else(|| {
             let has: Vec<&str> = self.plan.phases.iter().map(|p| p.phase.as_str()).collect();
@@ -165,7 +180,12 @@ pub async fn apply_phase(
 
     if let Err(e) = run_steps(session, &phase.steps).await {
         let msg = format!("{e:#}");
-        state::finish_phase(session.conn(), &plan.name, kind, PhaseStatus::Failed, Some(&msg), None).await?;
+        let status = if e.downcast_ref::<PartiallyApplied>().is_some() {
+            PhaseStatus::Partial
+        } else {
+            PhaseStatus::Failed
+        };
+        state::finish_phase(session.conn(), &plan.name, kind, status, Some(&msg), None).await?;
         return Err(e);
     }
     let shapes = verify::table_shapes(session.conn(), plan).await?;
@@ -197,6 +217,11 @@ async fn run_backfill(session: &mut Session, plan: &Plan, opts: &ApplyOptions) -
     Ok(report.completed)
 }
 
+/// A phase failed and undoing the steps that had run failed too (typed, so the state records it).
+#[derive(Debug, thiserror::Error)]
+#[error("PARTIALLY APPLIED: undoing the steps that had run also failed: {0}; run `planner rollback` once the cause is fixed")]
+pub struct PartiallyApplied(pub String);
+
 /// Run steps unit by unit (the phase's script with this session's timeouts); if one fails, undo
 /// the units that committed (newest first), so the phase is either fully applied or not at all.
 pub async fn run_steps(session: &mut Session, steps: &[Step]) -> anyhow::Result<()> {
@@ -216,10 +241,7 @@ async fn run_steps_inner(session: &mut Session, steps: &[Step]) -> anyhow::Resul
                 Ok(()) => Err(
                     err.context("nothing of this phase is left applied (the steps that had run were undone)")
                 ),
-                Err(undo_err) => Err(err.context(format!(
-                    "PARTIALLY APPLIED: undoing the steps that had run also failed: {undo_err:#}; \
-                     run `planner rollback` once the cause is fixed"
-                ))),
+                Err(undo_err) => Err(err.context(PartiallyApplied(format!("{undo_err:#}")))),
             };
         }
     }

@@ -30,8 +30,7 @@ pub async fn rollback_latest(session: &mut Session, loaded: &LoadedPlan) -> anyh
     // A phase that stopped half-way may have undone part of itself already: tolerate "already gone".
     let tolerant = latest.status != PhaseStatus::Done;
     // A failed phase already undid its committed steps, unless it says otherwise.
-    let already_undone = latest.status == PhaseStatus::Failed
-        && !latest.error.as_deref().unwrap_or_default().contains("PARTIALLY APPLIED");
+    let already_undone = latest.status == PhaseStatus::Failed;
     state::log(session.conn(), &plan.name, kind, "rollback", "running", None).await?;
     let result = if already_undone { Ok(()) } else { undo(session, &phase.steps, tolerant).await };
     if let Err(e) = result {

@@ -112,7 +112,11 @@ impl Session {
             ))
             .into());
         }
-        super::state::ensure_schema(&mut conn).await?;
+        // Only a session that may write (holds the lock) creates or migrates schema planner;
+        // an observing one (status, verify, dry runs) changes nothing.
+        if lock {
+            super::state::ensure_schema(&mut conn).await?;
+        }
         Ok(Session { conn, url: url.to_string(), opts, locked: lock })
     }
 

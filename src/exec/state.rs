@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS planner.history (
     detail   text
 );
 "#,
+    // 3: a phase whose failure could not be undone is recorded as such (typed, not read from
+    //    the error text).
+    r#"
+ALTER TABLE planner.phases DROP CONSTRAINT IF EXISTS phases_status_check;
+ALTER TABLE planner.phases ADD CONSTRAINT phases_status_check
+    CHECK (status IN ('running', 'done', 'failed', 'partial', 'rolled_back'));
+"#,
 ];
 
 /// Create schema `planner` and bring it to the latest version. Safe to call concurrently:
@@ -102,6 +109,8 @@ pub enum PhaseStatus {
     Running,
     Done,
     Failed,
+    /// Failed, and undoing what had run failed too: part of the phase is applied.
+    Partial,
     RolledBack,
 }
 
@@ -111,6 +120,7 @@ impl PhaseStatus {
             PhaseStatus::Running => "running",
             PhaseStatus::Done => "done",
             PhaseStatus::Failed => "failed",
+            PhaseStatus::Partial => "partial",
             PhaseStatus::RolledBack => "rolled_back",
         }
     }
@@ -120,6 +130,7 @@ impl PhaseStatus {
             "running" => PhaseStatus::Running,
             "done" => PhaseStatus::Done,
             "failed" => PhaseStatus::Failed,
+            "partial" => PhaseStatus::Partial,
             "rolled_back" => PhaseStatus::RolledBack,
             other => anyhow::bail!("unknown phase status `{other}` in planner.phases"),
         })
@@ -194,7 +205,18 @@ impl From<PlanRow> for PlanRecord {
     }
 }
 
+/// Does this database have planner's state schema? `status` and `verify` only read: on a database
+/// planner never ran against (or a read-only replica of one) they report "no plans here".
+pub async fn exists(conn: &mut PgConnection) -> anyhow::Result<bool> {
+    let found: bool =
+        sqlx::query_scalar("SELECT to_regclass('planner.phases') IS NOT NULL").fetch_one(&mut *conn).await?;
+    Ok(found)
+}
+
 pub async fn plan_record(conn: &mut PgConnection, name: &str) -> anyhow::Result<Option<PlanRecord>> {
+    if !exists(conn).await? {
+        return Ok(None);
+    }
     let row: Option<PlanRow> =
         sqlx::query_as(super::session::dynamic(format!("{PLAN_COLUMNS} WHERE name = $1")))
             .bind(name)
@@ -204,6 +226,9 @@ pub async fn plan_record(conn: &mut PgConnection, name: &str) -> anyhow::Result<
 }
 
 pub async fn all_plans(conn: &mut PgConnection) -> anyhow::Result<Vec<PlanRecord>> {
+    if !exists(conn).await? {
+        return Ok(Vec::new());
+    }
     let rows: Vec<PlanRow> =
         sqlx::query_as(super::session::dynamic(format!("{PLAN_COLUMNS} ORDER BY registered_at, name")))
             .fetch_all(&mut *conn)
@@ -212,6 +237,9 @@ pub async fn all_plans(conn: &mut PgConnection) -> anyhow::Result<Vec<PlanRecord
 }
 
 pub async fn phase_records(conn: &mut PgConnection, plan: &str) -> anyhow::Result<Vec<PhaseRecord>> {
+    if !exists(conn).await? {
+        return Ok(Vec::new());
+    }
     #[allow(clippy::type_complexity)]
     let rows: Vec<(String, String, serde_json::Value, String, String, Option<String>, Option<String>, Option<serde_json::Value>)> =
         sqlx::query_as(
@@ -238,6 +266,32 @@ pub async fn phase_records(conn: &mut PgConnection, plan: &str) -> anyhow::Resul
     Ok(out)
 }
 
+/// Read-only: refuse when a plan of the same name was applied with different files.
+/// `Ok(true)` when the database already holds exactly this plan.
+pub async fn check_registered(conn: &mut PgConnection, plan: &Plan, plan_sha: &str) -> anyhow::Result<bool> {
+    let Some(existing) = plan_record(conn, &plan.name).await? else { return Ok(false) };
+    if existing.plan_sha256 == plan_sha {
+        return Ok(true);
+    }
+    let records = phase_records(conn, &plan.name).await?;
+    let applied: Vec<&PhaseRecord> = records.iter().filter(|r| r.status != PhaseStatus::RolledBack).collect();
+    if let Some(first) = applied.first() {
+        return Err(changed_refusal(&existing, plan, plan_sha, first).into());
+    }
+    Ok(false)
+}
+
+fn changed_refusal(existing: &PlanRecord, plan: &Plan, plan_sha: &str, first: &PhaseRecord) -> Refusal {
+    let changed = changed_file(existing, plan, first);
+    Refusal::new(format!(
+        "plan `{}`: {changed} changed since phase {} was applied by {} at {} \
+         (recorded plan sha256 {}, now {plan_sha}); refusing to mix two versions of a plan\n  \
+         help: `planner plan --from-database {} --out DIR` writes the applied plan's files back; \
+         finish or roll back that plan with them, or give the new plan another name",
+        plan.name, first.phase, first.applied_by, first.started_at, existing.plan_sha256, plan.name
+    ))
+}
+
 /// Record the plan, or refuse when a plan of the same name was applied with different files.
 pub async fn register_plan(
     conn: &mut PgConnection,
@@ -245,6 +299,7 @@ pub async fn register_plan(
     plan_sha: &str,
     plan_yaml: &str,
 ) -> anyhow::Result<()> {
+    ensure_schema(conn).await?;
     if let Some(existing) = plan_record(conn, &plan.name).await? {
         if existing.plan_sha256 == plan_sha {
             return Ok(());
@@ -253,15 +308,7 @@ pub async fn register_plan(
         let applied: Vec<&PhaseRecord> =
             records.iter().filter(|r| r.status != PhaseStatus::RolledBack).collect();
         if let Some(first) = applied.first() {
-            let changed = changed_file(&existing, plan, first);
-            return Err(Refusal::new(format!(
-                "plan `{}`: {changed} changed since phase {} was applied by {} at {} \
-                 (recorded plan sha256 {}, now {plan_sha}); refusing to mix two versions of a plan\n  \
-                 help: `planner plan --from-database {} --out DIR` writes the applied plan's files back; \
-                 finish or roll back that plan with them, or give the new plan another name",
-                plan.name, first.phase, first.applied_by, first.started_at, existing.plan_sha256, plan.name
-            ))
-            .into());
+            return Err(changed_refusal(&existing, plan, plan_sha, first).into());
         }
         sqlx::query("UPDATE planner.plans SET plan_sha256 = $2, plan_yaml = $3 WHERE name = $1")
             .bind(&plan.name)
@@ -380,6 +427,9 @@ pub async fn log(
 }
 
 pub async fn backfill_records(conn: &mut PgConnection, plan: &str) -> anyhow::Result<Vec<BackfillRecord>> {
+    if !exists(conn).await? {
+        return Ok(Vec::new());
+    }
     let rows: Vec<(String, i64, i64, String, Option<String>)> = sqlx::query_as(
         "SELECT table_name, rows_done, batches, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC'
            FROM planner.backfill_progress WHERE plan = $1 ORDER BY table_name",

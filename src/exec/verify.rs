@@ -402,7 +402,8 @@ pub async fn verify_plan(
     loaded: &super::LoadedPlan,
 ) -> anyhow::Result<VerifyReport> {
     let plan = &loaded.plan;
-    state::register_plan(session.conn(), plan, &loaded.sha256, &loaded.yaml).await?;
+    // Read-only: verify never writes (it runs on replicas and with read-only roles).
+    state::check_registered(session.conn(), plan, &loaded.sha256).await?;
     let records = state::phase_records(session.conn(), &plan.name).await?;
     let phase = plan
         .phase(PhaseKind::Contract)

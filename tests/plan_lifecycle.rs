@@ -1,0 +1,161 @@
+//! The plan folder's lifecycle as a user meets it: no silent overwrite, the applied plan written
+//! back from the database, rollback despite an edited folder, read-only status and verify, and
+//! user expressions that are refused before anything is planned.
+
+mod common;
+mod exec_support;
+
+use assert_cmd::Command;
+use exec_support::{catalog, example_db, root};
+
+fn planner(url: Option<&str>) -> Command {
+    let mut cmd = Command::cargo_bin("planner").expect("binary built");
+    cmd.current_dir(root()).env_remove("DATABASE_URL");
+    if let Some(url) = url {
+        cmd.env("DATABASE_URL", url);
+    }
+    cmd
+}
+
+fn text(out: &assert_cmd::assert::Assert) -> String {
+    let o = out.get_output();
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn planning_twice_refuses_to_overwrite_the_folder_without_force() {
+    let out = tempfile::tempdir().unwrap();
+    let plan = |extra: &[&str]| {
+        let mut cmd = planner(None);
+        cmd.args(["plan", "rename", "users.name", "full_name", "--schema", "examples/schema.sql", "--out"])
+            .arg(out.path())
+            .args(extra);
+        cmd
+    };
+    plan(&[]).assert().success();
+    let first = std::fs::read_to_string(out.path().join("rename_users_name/plan.yaml")).unwrap();
+    let refused = plan(&[]).assert().code(2);
+    assert!(text(&refused).contains("already holds plan `rename_users_name`"), "{}", text(&refused));
+    assert!(text(&refused).contains("--force"), "{}", text(&refused));
+    assert_eq!(std::fs::read_to_string(out.path().join("rename_users_name/plan.yaml")).unwrap(), first);
+    plan(&["--force"]).assert().success();
+}
+
+#[tokio::test]
+async fn an_applied_plan_comes_back_from_the_database_and_rolls_back_despite_an_edited_folder() {
+    let db = example_db(200).await;
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("rename_users_name");
+    let out = planner(Some(&db.url))
+        .args(["plan", "rename", "users.name", "full_name", "--out"])
+        .arg(work.path())
+        .assert()
+        .success();
+    let _ = out;
+    let before = catalog(&db).await;
+    planner(Some(&db.url)).args(["apply"]).arg(&dir).args(["--phase", "expand"]).assert().success();
+
+    // Planning the same name against the database again is refused: it is registered there.
+    let again = tempfile::tempdir().unwrap();
+    let refused = planner(Some(&db.url))
+        .args(["plan", "rename", "users.name", "display_name", "--name", "rename_users_name", "--out"])
+        .arg(again.path())
+        .assert()
+        .code(2);
+    assert!(text(&refused).contains("already registered in the target database"), "{}", text(&refused));
+
+    // The applied plan's files, written back from planner.plans, are byte for byte the folder.
+    let back = tempfile::tempdir().unwrap();
+    planner(Some(&db.url))
+        .args(["plan", "--from-database", "rename_users_name", "--out"])
+        .arg(back.path())
+        .assert()
+        .success();
+    for file in ["plan.yaml", "expand.up.sql", "expand.down.sql", "backfill.sql", "contract.up.sql"] {
+        assert_eq!(
+            std::fs::read(back.path().join("rename_users_name").join(file)).unwrap(),
+            std::fs::read(dir.join(file)).unwrap(),
+            "{file}"
+        );
+    }
+
+    // A reviewer's comment in contract.up.sql: apply refuses (exit 2, naming the line) ...
+    let contract = dir.join("contract.up.sql");
+    let edited = format!("{}\n-- looks good to me\n", std::fs::read_to_string(&contract).unwrap());
+    std::fs::write(&contract, edited).unwrap();
+    let refused =
+        planner(Some(&db.url)).args(["apply"]).arg(&dir).args(["--phase", "backfill"]).assert().code(2);
+    assert!(
+        text(&refused).contains("contract.up.sql differs from what planner renders"),
+        "{}",
+        text(&refused)
+    );
+    // ... but rollback undoes what ran, from the registered copy, and says so.
+    let rolled = planner(Some(&db.url)).args(["rollback"]).arg(&dir).assert().success();
+    assert!(
+        text(&rolled).contains("rolling back with plan `rename_users_name` as registered"),
+        "{}",
+        text(&rolled)
+    );
+    assert_eq!(catalog(&db).await, before, "expand undone exactly");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn status_and_verify_never_write() {
+    let db = example_db(10).await;
+    let has_schema = || async {
+        sqlx::query_scalar::<_, bool>("SELECT to_regnamespace('planner') IS NOT NULL")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    };
+    let out = planner(Some(&db.url)).args(["status"]).assert().success();
+    assert!(text(&out).contains("no plans here"), "{}", text(&out));
+    planner(Some(&db.url)).args(["verify", "plans/rename_users_name"]).assert().code(1);
+    assert!(!has_schema().await, "status and verify created schema planner");
+    db.drop().await;
+}
+
+/// Expressions are data: comments, separators, dollar quotes, subqueries and functions with side
+/// effects are refused (exit 2) before a plan is written.
+#[test]
+fn unsafe_expressions_are_refused_with_exit_2() {
+    for (flag, expr, says) in [
+        ("--default", "0 -- x", "comment"),
+        ("--backfill", "true /* x */", "comment"),
+        ("--backfill", "true; DROP TABLE users", "one expression"),
+        ("--backfill", "$x$t$x$ = ''", "dollar-quoted"),
+        ("--backfill", "(SELECT true)", "subquery"),
+        ("--backfill", "id IN (SELECT id FROM orders)", "subquery"),
+        ("--backfill", "pg_terminate_backend(pg_backend_pid())", "pg_terminate_backend"),
+        ("--default", "pg_sleep(10) IS NULL", "pg_sleep"),
+        ("--backfill", "dblink_exec('x') = ''", "dblink_exec"),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let assert = planner(None)
+            .args(["plan", "add-column", "users.flag2", "boolean", "--not-null", flag, expr])
+            .args(["--schema", "examples/schema.sql", "--out"])
+            .arg(out.path())
+            .assert()
+            .code(2);
+        assert!(text(&assert).contains(says), "{expr}: {}", text(&assert));
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "{expr}: nothing written");
+    }
+    // A function the user vouches for is accepted.
+    let out = tempfile::tempdir().unwrap();
+    planner(None)
+        .args(["plan", "add-column", "users.flag2", "boolean", "--not-null"])
+        .args([
+            "--backfill",
+            "my_flag(id)",
+            "--allow-function",
+            "my_flag",
+            "--schema",
+            "examples/schema.sql",
+            "--out",
+        ])
+        .arg(out.path())
+        .assert()
+        .success();
+}
