@@ -159,3 +159,28 @@ fn unsafe_expressions_are_refused_with_exit_2() {
         .assert()
         .success();
 }
+
+/// A dry run with a database makes the real run's checks, read-only: exit 1 where the run would
+/// refuse, 0 where it would proceed, and nothing is written either way.
+#[tokio::test]
+async fn dry_run_checks_preconditions_and_exits_1_where_the_run_would_refuse() {
+    let db = example_db(10).await;
+    let dry = |phase: &str| {
+        let mut cmd = planner(Some(&db.url));
+        cmd.args(["apply", "plans/rename_users_name", "--phase", phase, "--dry-run"]);
+        cmd
+    };
+    let refused = dry("contract").assert().code(1);
+    assert!(text(&refused).contains("phase expand has not been applied yet"), "{}", text(&refused));
+    let ready = dry("expand").assert().success();
+    assert!(text(&ready).contains("every precondition holds"), "{}", text(&ready));
+    db.exec("ALTER TABLE users ADD COLUMN surprise int").await;
+    let drifted = dry("expand").assert().code(1);
+    assert!(text(&drifted).contains("surprise"), "{}", text(&drifted));
+    let schema: bool = sqlx::query_scalar("SELECT to_regnamespace('planner') IS NOT NULL")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(!schema, "a dry run wrote schema planner");
+    db.drop().await;
+}

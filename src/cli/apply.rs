@@ -40,7 +40,7 @@ pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
     if args.dry_run {
         let phase = loaded.phase(args.phase)?;
         print!("{}", exec::dry_run::render(&loaded.plan, phase, &args.lock.session_options()));
-        return Ok(());
+        return dry_run_checks(&loaded, args.phase, target).await;
     }
     let url = target.resolve_url()?;
     let mut session = Session::open(&url, args.lock.session_options()).await?;
@@ -59,6 +59,30 @@ pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()>
     let outcome = exec::apply_next(&mut session, &loaded, &opts).await;
     session.close().await?;
     report(&loaded, outcome?);
+    Ok(())
+}
+
+/// With a database named, a dry run also makes every check the real run makes, read-only, and
+/// fails (exit 1) where the real run would refuse. Without one it says the checks were skipped.
+async fn dry_run_checks(loaded: &LoadedPlan, kind: PhaseKind, target: &TargetArgs) -> anyhow::Result<()> {
+    if !target.names_a_database() {
+        println!(
+            "-- preconditions not checked: no database named (--database-url / DATABASE_URL / --target)"
+        );
+        return Ok(());
+    }
+    let url = target.resolve_url()?;
+    let mut session = Session::observe(&url).await?;
+    let result = exec::apply::preflight(&mut session, loaded, kind).await;
+    session.close().await?;
+    match result? {
+        exec::apply::Preflight::Ready => {
+            println!("-- every precondition holds on this database: the real run would proceed")
+        }
+        exec::apply::Preflight::AlreadyDone => {
+            println!("-- {kind} is already applied on this database: the real run would do nothing")
+        }
+    }
     Ok(())
 }
 

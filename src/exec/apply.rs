@@ -119,45 +119,10 @@ pub async fn apply_phase(
 ) -> anyhow::Result<ApplyOutcome> {
     let plan = &loaded.plan;
     let phase = loaded.phase(kind)?;
+    if preflight(session, loaded, kind).await? == Preflight::AlreadyDone {
+        return Ok(ApplyOutcome::AlreadyDone { phase: kind });
+    }
     state::register_plan(session.conn(), plan, &loaded.sha256, &loaded.yaml).await?;
-    let records = state::phase_records(session.conn(), &plan.name).await?;
-    let record = records.iter().find(|r| r.phase == kind);
-    match record.map(|r| r.status) {
-        Some(PhaseStatus::Done) => return Ok(ApplyOutcome::AlreadyDone { phase: kind }),
-        Some(PhaseStatus::Running) if kind != PhaseKind::Backfill => {
-            return Err(Refusal::new(format!(
-                "phase {kind} of plan `{}` was interrupted (started {} by {}); run `planner rollback {}` \
-                 to undo what it did, then apply it again",
-                plan.name,
-                record.map(|r| r.started_at.as_str()).unwrap_or("?"),
-                record.map(|r| r.applied_by.as_str()).unwrap_or("?"),
-                loaded.dir.display()
-            ))
-            .into())
-        }
-        _ => {}
-    }
-    if let Some(later) = records
-        .iter()
-        .find(|r| r.phase > kind && r.status != PhaseStatus::RolledBack && plan.phase(r.phase).is_some())
-    {
-        return Err(Refusal::new(format!(
-            "phase {} of plan `{}` is already {}; phases run in order",
-            later.phase,
-            plan.name,
-            later.status.as_str()
-        ))
-        .into());
-    }
-
-    let mut failures = verify::failing_preconditions(session.conn(), plan, phase, &records).await?;
-    let checks_columns = phase.preconditions.iter().any(|p| matches!(p, Precondition::ColumnsMatch { .. }));
-    if kind == plan.phases.first().map(|p| p.phase).unwrap_or(kind) && !checks_columns {
-        failures.extend(schema_drift(session, plan).await?);
-    }
-    if !failures.is_empty() {
-        return Err(Refusal::new(refusal_lines(kind, &failures)).into());
-    }
 
     let checksums = state::phase_checksums(plan, &loaded.sha256, phase);
     state::start_phase(session.conn(), &plan.name, kind, &checksums).await?;
@@ -191,6 +156,64 @@ pub async fn apply_phase(
     let shapes = verify::table_shapes(session.conn(), plan).await?;
     state::finish_phase(session.conn(), &plan.name, kind, PhaseStatus::Done, None, Some(shapes)).await?;
     Ok(ApplyOutcome::Applied { phase: kind, steps: phase.steps.len() })
+}
+
+/// What a phase would meet if it ran now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preflight {
+    Ready,
+    AlreadyDone,
+}
+
+/// Every check `apply` makes before it changes anything, read-only (a `--dry-run` runs exactly
+/// these): the plan registered in the database, the order of phases, an interrupted phase, every
+/// precondition and, before the first phase, schema drift. A refusal is an error (exit 1).
+pub async fn preflight(
+    session: &mut Session,
+    loaded: &LoadedPlan,
+    kind: PhaseKind,
+) -> anyhow::Result<Preflight> {
+    let plan = &loaded.plan;
+    let phase = loaded.phase(kind)?;
+    state::check_registered(session.conn(), plan, &loaded.sha256).await?;
+    let records = state::phase_records(session.conn(), &plan.name).await?;
+    let record = records.iter().find(|r| r.phase == kind);
+    match record.map(|r| r.status) {
+        Some(PhaseStatus::Done) => return Ok(Preflight::AlreadyDone),
+        Some(PhaseStatus::Running | PhaseStatus::Partial) if kind != PhaseKind::Backfill => {
+            return Err(Refusal::new(format!(
+                "phase {kind} of plan `{}` was interrupted (started {} by {}); run `planner rollback {}` \
+                 to undo what it did, then apply it again",
+                plan.name,
+                record.map(|r| r.started_at.as_str()).unwrap_or("?"),
+                record.map(|r| r.applied_by.as_str()).unwrap_or("?"),
+                loaded.dir.display()
+            ))
+            .into())
+        }
+        _ => {}
+    }
+    if let Some(later) = records
+        .iter()
+        .find(|r| r.phase > kind && r.status != PhaseStatus::RolledBack && plan.phase(r.phase).is_some())
+    {
+        return Err(Refusal::new(format!(
+            "phase {} of plan `{}` is already {}; phases run in order",
+            later.phase,
+            plan.name,
+            later.status.as_str()
+        ))
+        .into());
+    }
+    let mut failures = verify::failing_preconditions(session.conn(), plan, phase, &records).await?;
+    let checks_columns = phase.preconditions.iter().any(|p| matches!(p, Precondition::ColumnsMatch { .. }));
+    if kind == plan.phases.first().map(|p| p.phase).unwrap_or(kind) && !checks_columns {
+        failures.extend(schema_drift(session, plan).await?);
+    }
+    if !failures.is_empty() {
+        return Err(Refusal::new(refusal_lines(kind, &failures)).into());
+    }
+    Ok(Preflight::Ready)
 }
 
 /// Run the backfill tasks unless every table already finished. Ok(false) = interrupted.
