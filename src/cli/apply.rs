@@ -37,14 +37,15 @@ pub struct NextArgs {
 
 pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = LoadedPlan::load(&args.plan_dir)?;
+    let opts = apply_options(&args.throttle, &args.lock, args.phase == PhaseKind::Backfill && !args.dry_run)?;
     if args.dry_run {
         let phase = loaded.phase(args.phase)?;
         print!("{}", exec::dry_run::render(&loaded.plan, phase, &args.lock.session_options()));
         return Ok(());
     }
     let url = target.resolve_url()?;
-    let mut session = Session::open(&url, args.lock.session_options()).await?;
-    let opts = apply_options(&args.throttle, &args.lock, args.phase == PhaseKind::Backfill);
+    let label = format!("planner/{}/{}", loaded.plan.name, args.phase);
+    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     let outcome = exec::apply_phase(&mut session, &loaded, args.phase, &opts).await;
     session.close().await?;
     report(&loaded, outcome?);
@@ -53,9 +54,10 @@ pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
 
 pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = LoadedPlan::load(&args.plan_dir)?;
+    let opts = apply_options(&args.throttle, &args.lock, true)?;
     let url = target.resolve_url()?;
-    let mut session = Session::open(&url, args.lock.session_options()).await?;
-    let opts = apply_options(&args.throttle, &args.lock, true);
+    let label = format!("planner/{}/next", loaded.plan.name);
+    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     let outcome = exec::apply_next(&mut session, &loaded, &opts).await;
     session.close().await?;
     report(&loaded, outcome?);
@@ -65,13 +67,18 @@ pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()>
 /// Backfill throttling plus the lock timeout each batch waits with. With `backfill_signals`,
 /// Ctrl-C / SIGTERM stop the backfill after its current batch (and save the checkpoint) instead
 /// of killing the process; DDL phases keep the default behaviour.
-pub fn apply_options(throttle: &ThrottleArgs, lock: &LockArgs, backfill_signals: bool) -> ApplyOptions {
+pub fn apply_options(
+    throttle: &ThrottleArgs,
+    lock: &LockArgs,
+    backfill_signals: bool,
+) -> Result<ApplyOptions, crate::error::InputError> {
+    throttle.validate()?;
     let mut backfill = throttle.to_options();
     backfill.lock_timeout = Some(lock.lock_timeout);
     if backfill_signals {
         backfill.stop.listen_for_signals();
     }
-    ApplyOptions { backfill, print_backfill_report: true }
+    Ok(ApplyOptions { backfill, print_backfill_report: true })
 }
 
 pub fn report(loaded: &LoadedPlan, outcome: ApplyOutcome) {

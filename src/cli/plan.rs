@@ -75,7 +75,7 @@ pub struct PlanOptions {
     #[arg(long, global = true, value_name = "FILE")]
     pub schema: Option<PathBuf>,
     /// PostgreSQL major version to plan for with --schema (a live database reports its own).
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", value_parser = super::args::pg_major)]
     pub pg_version: Option<u32>,
     /// Folder that receives <plan-name>/.
     #[arg(long, global = true, default_value = "plans", value_name = "DIR")]
@@ -200,8 +200,7 @@ pub fn load_model_from(
         let url = target.resolve_url()?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         return runtime.block_on(async {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&url)
+            let mut conn = crate::exec::connect::connect(&url, "planner/plan")
                 .await
                 .context("connecting to the database to read its schema")?;
             let model = crate::model::introspect::introspect(&mut conn, &[]).await?;

@@ -18,7 +18,8 @@ pub struct RollbackArgs {
 pub async fn run(args: RollbackArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     let url = target.resolve_url()?;
-    let mut session = Session::open(&url, args.lock.session_options()).await?;
+    let label = format!("planner/{}/rollback", loaded.plan.name);
+    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     let result = exec::rollback_latest(&mut session, &loaded).await;
     session.close().await?;
     let phase = result?;

@@ -23,12 +23,24 @@ pub struct StatusArgs {
 pub async fn run(args: StatusArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = args.plan_dir.as_deref().map(LoadedPlan::load).transpose()?;
     if args.all_targets {
+        let mut failed: Vec<String> = Vec::new();
         for (name, url) in crate::config::all_targets(target)? {
             println!("== target {name}");
             match status_text(&url, loaded.as_ref()).await {
                 Ok(text) => print!("{text}"),
-                Err(e) => println!("  error: {e:#}"),
+                Err(e) => {
+                    println!("  error: {}", crate::exec::failure::render(&e).replace('\n', "\n  "));
+                    failed.push(name);
+                }
             }
+        }
+        // An unreachable target is counted, never skipped silently.
+        if !failed.is_empty() {
+            return Err(crate::error::CannotRun {
+                message: format!("status failed for {} target(s): {}", failed.len(), failed.join(", ")),
+                help: None,
+            }
+            .into());
         }
         return Ok(());
     }

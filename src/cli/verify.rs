@@ -17,7 +17,8 @@ pub struct VerifyArgs {
 pub async fn run(args: VerifyArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     let url = target.resolve_url()?;
-    let mut session = Session::open(&url, SessionOptions::default()).await?;
+    let label = format!("planner/{}/verify", loaded.plan.name);
+    let mut session = Session::open_as(&url, SessionOptions::default(), &label).await?;
     let result = exec::verify::verify_plan(&mut session, &loaded).await;
     session.close().await?;
     let report = result?;
