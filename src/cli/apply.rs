@@ -36,8 +36,8 @@ pub struct NextArgs {
 }
 
 pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
-    let loaded = LoadedPlan::load(&args.plan_dir)?;
     let opts = apply_options(&args.throttle, &args.lock, args.phase == PhaseKind::Backfill && !args.dry_run)?;
+    let loaded = LoadedPlan::load(&args.plan_dir)?;
     if args.dry_run {
         let phase = loaded.phase(args.phase)?;
         print!("{}", exec::dry_run::render(&loaded.plan, phase, &args.lock.session_options()));
@@ -53,8 +53,8 @@ pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
 }
 
 pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()> {
-    let loaded = LoadedPlan::load(&args.plan_dir)?;
     let opts = apply_options(&args.throttle, &args.lock, true)?;
+    let loaded = LoadedPlan::load(&args.plan_dir)?;
     let url = target.resolve_url()?;
     let label = format!("planner/{}/next", loaded.plan.name);
     let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;

@@ -49,7 +49,7 @@ pub struct ThrottleArgs {
     #[arg(long, value_parser = duration, default_value = "0s")]
     pub sleep: Duration,
     /// At most this many rows per second (averaged over the run; no batch exceeds a second's worth).
-    #[arg(long, value_name = "ROWS_PER_S", value_parser = rate)]
+    #[arg(long, value_name = "ROWS_PER_S", value_parser = rate, allow_negative_numbers = true)]
     pub max_rate: Option<f64>,
     /// Adapt the batch size so each batch takes about this long (e.g. 100ms), within
     /// --min-batch..--max-batch.
@@ -131,8 +131,8 @@ pub struct BackfillArgs {
 /// The backfill phase of a plan, with throttling: the same as `apply --phase backfill`
 /// (phase bookkeeping, preconditions, checkpoints), plus a resume hint when interrupted.
 pub async fn run(args: BackfillArgs, target: &TargetArgs) -> anyhow::Result<()> {
-    let loaded = LoadedPlan::load(&args.plan_dir)?;
     let opts = super::apply::apply_options(&args.throttle, &args.lock, true)?;
+    let loaded = LoadedPlan::load(&args.plan_dir)?;
     let url = target.resolve_url()?;
     let label = format!("planner/{}/backfill", loaded.plan.name);
     let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;

@@ -19,6 +19,10 @@ pub struct PlanArgs {
     /// A YAML change file (see README: `name:` and `changes:`).
     #[arg(required = true)]
     pub change_file: Option<PathBuf>,
+    /// Words after a change file: a mistyped change kind (`renam users.name x`), reported with
+    /// a "did you mean" instead of clap's "subcommand cannot be used".
+    #[arg(hide = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
     #[command(subcommand)]
     pub shorthand: Option<Shorthand>,
     #[command(flatten)]
@@ -94,7 +98,39 @@ pub enum SummaryFormat {
     Json,
 }
 
+/// `planner plan WORD ...` where WORD is no file: most likely a mistyped change kind.
+fn unknown_kind(word: &str, rest: &[String]) -> Option<InputError> {
+    if rest.is_empty() && Path::new(word).exists() {
+        return None;
+    }
+    let kinds: Vec<String> = <Shorthand as clap::Subcommand>::augment_subcommands(clap::Command::new("plan"))
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let near = kinds.iter().min_by_key(|k| strsim::levenshtein(k, word)).filter(|k| {
+        strsim::levenshtein(k, word) <= 2
+            || k.starts_with(word)
+            || k.replace('-', "_") == word.replace('-', "_")
+    });
+    if rest.is_empty() && near.is_none() {
+        return None; // a missing change file: parse_change_file says so
+    }
+    let mut err = InputError::new(format!("unknown change kind `{word}`"));
+    err = match near {
+        Some(k) => {
+            err.help(format!("did you mean `{}`?", format!("planner plan {k} {}", rest.join(" ")).trim_end()))
+        }
+        None => err.help(format!("pass a change file, or one of: {}", kinds.join(", "))),
+    };
+    Some(err)
+}
+
 pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
+    if let (None, Some(word)) = (&args.shorthand, &args.change_file) {
+        if let Some(err) = unknown_kind(&word.to_string_lossy(), &args.rest) {
+            return Err(err.into());
+        }
+    }
     let located = match (&args.shorthand, &args.change_file) {
         (Some(short), _) => shorthand_changes(short)?,
         (None, Some(file)) => change::parse_change_file(file)?,

@@ -124,9 +124,9 @@ impl Session {
             .await?;
             let who = match holder {
                 Some((pid, app, addr)) => format!(
-                    "pid {pid} ({}{})",
+                    "pid {pid} (the server backend's pid, see pg_stat_activity; application_name `{}`, client {})",
                     app.unwrap_or_default(),
-                    addr.map(|a| format!(" from {a}")).unwrap_or_default()
+                    addr.unwrap_or_else(|| "local socket".to_string())
                 ),
                 None => "another session".to_string(),
             };
