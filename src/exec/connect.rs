@@ -615,11 +615,15 @@ fn certificate_wording(cause: &str) -> String {
 /// backend that changes between statements (refused) and warns when the server listens on
 /// another port than the one we connected to (a proxy or pooler in between).
 async fn ensure_session_pinned(conn: &mut PgConnection, client_port: Option<u16>) -> anyhow::Result<()> {
+    use sqlx::Row;
     let mut first: Option<i32> = None;
     for _ in 0..3 {
-        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        // Simple protocol: a pooler in transaction mode would lose a prepared statement between
+        // backends and fail with a confusing error before we could say what is wrong.
+        let pid: i32 = sqlx::raw_sql("SELECT pg_backend_pid()")
             .fetch_one(&mut *conn)
             .await
+            .and_then(|row| row.try_get(0))
             .context("checking the backend")?;
         match first {
             None => first = Some(pid),
@@ -635,9 +639,10 @@ async fn ensure_session_pinned(conn: &mut PgConnection, client_port: Option<u16>
             Some(_) => {}
         }
     }
-    let server_port: Option<i32> = sqlx::query_scalar("SELECT inet_server_port()")
+    let server_port: Option<i32> = sqlx::raw_sql("SELECT inet_server_port()")
         .fetch_one(&mut *conn)
         .await
+        .and_then(|row| row.try_get(0))
         .context("checking the backend")?;
     if let (Some(server), Some(client)) = (server_port, client_port) {
         if server != client as i32 {

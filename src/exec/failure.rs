@@ -17,6 +17,13 @@ pub fn describe_sqlx(err: &sqlx::Error) -> String {
             if let Some(code) = db.code() {
                 out.push_str(&format!(" (SQLSTATE {code})"));
             }
+            // 26000 on one of sqlx's own statements: it was prepared on another server backend.
+            if db.code().as_deref() == Some("26000") && db.message().contains("sqlx_s_") {
+                out.push_str(
+                    "\n  help: a connection pooler in transaction mode (PgBouncer pool_mode=transaction) moved this \
+                     session to another server backend; connect to PostgreSQL directly or through a session-mode pool",
+                );
+            }
             out
         }
         sqlx::Error::Io(io) => io.to_string(),
