@@ -48,8 +48,7 @@ pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     let outcome = exec::apply_phase(&mut session, &loaded, args.phase, &opts).await;
     session.close().await?;
-    report(&loaded, outcome?);
-    Ok(())
+    finish(&loaded, outcome?)
 }
 
 pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()> {
@@ -60,7 +59,20 @@ pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()>
     let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     let outcome = exec::apply_next(&mut session, &loaded, &opts).await;
     session.close().await?;
-    report(&loaded, outcome?);
+    finish(&loaded, outcome?)
+}
+
+/// Report, and make an interrupted backfill exit 1 like `planner backfill` (not done is not ok).
+fn finish(loaded: &LoadedPlan, outcome: ApplyOutcome) -> anyhow::Result<()> {
+    let interrupted = matches!(outcome, ApplyOutcome::Interrupted { .. });
+    report(loaded, outcome);
+    if interrupted {
+        return Err(crate::error::Refusal::new(format!(
+            "backfill of plan {} stopped before the end",
+            loaded.plan.name
+        ))
+        .into());
+    }
     Ok(())
 }
 
