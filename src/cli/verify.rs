@@ -12,6 +12,9 @@ use crate::exec::{self, LoadedPlan, Session, SessionOptions};
 pub struct VerifyArgs {
     /// The plan folder written by `planner plan`.
     pub plan_dir: PathBuf,
+    /// Output format: human, or json (a versioned document, see README "JSON output").
+    #[arg(long, value_enum, default_value_t = super::json::OutputFormat::Human)]
+    pub format: super::json::OutputFormat,
 }
 
 pub async fn run(args: VerifyArgs, target: &TargetArgs) -> anyhow::Result<()> {
@@ -23,6 +26,30 @@ pub async fn run(args: VerifyArgs, target: &TargetArgs) -> anyhow::Result<()> {
     session.close().await?;
     let report = result?;
     let phase = report.phase;
+    if args.format == super::json::OutputFormat::Json {
+        let preconditions =
+            loaded.plan.phase(phase).map(|p| serde_json::to_value(&p.preconditions)).transpose()?;
+        let ready = report.already_applied || report.failures.is_empty();
+        super::json::print(&super::json::VerifyDoc {
+            format: "planner.verify",
+            version: super::json::VERSION,
+            plan: loaded.plan.name.clone(),
+            phase: phase.as_str().to_string(),
+            ready,
+            already_applied: report.already_applied,
+            preconditions: preconditions.unwrap_or(serde_json::Value::Array(vec![])),
+            failures: report.failures.clone(),
+        })?;
+        if !ready {
+            // The document says why; the error line is for the terminal.
+            return Err(Refusal::new(format!(
+                "not ready: {} failing precondition(s)",
+                report.failures.len()
+            ))
+            .into());
+        }
+        return Ok(());
+    }
     if report.already_applied {
         println!("{phase} of plan {} is already applied; nothing to verify", loaded.plan.name);
         return Ok(());
