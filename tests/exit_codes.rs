@@ -135,3 +135,23 @@ async fn status_of_all_targets_counts_an_unreachable_one() {
         .stderr(predicate::str::contains("status failed for 1 target(s): down"));
     db.drop().await;
 }
+
+#[test]
+fn a_server_that_never_answers_times_out_with_exit_3() {
+    // The kernel completes the TCP handshake for a listener that never accepts or answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let started = std::time::Instant::now();
+    planner()
+        .args([
+            "status",
+            "--database-url",
+            &format!("host=127.0.0.1 port={port} user=postgres connect_timeout=2"),
+        ])
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("no answer within 2s"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    drop(silent);
+}

@@ -9,7 +9,9 @@ use clap::Args;
 #[derive(Debug, Clone, Args, Default)]
 #[command(next_help_heading = "Target database")]
 pub struct TargetArgs {
-    /// PostgreSQL connection URL (e.g. postgres://postgres@127.0.0.1:5432/app). A --target wins
+    /// PostgreSQL connection string: a URL (postgres://user@host:5432/app?sslmode=verify-full) or
+    /// libpq key=value pairs (host=... dbname=... sslmode=require). Unset parts come from PGHOST,
+    /// PGPORT, PGUSER, PGDATABASE, PGPASSWORD/~/.pgpass, PGSSLMODE, PGSSLROOTCERT. A --target wins
     /// over DATABASE_URL from the environment.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
