@@ -48,7 +48,11 @@ async fn status_and_verify_as_json() {
     assert_eq!(doc["phase"], "contract");
     assert_eq!(doc["ready"], false);
     assert!(!doc["failures"].as_array().expect("failures").is_empty(), "{doc}");
-    assert!(doc["preconditions"].as_array().is_some_and(|p| !p.is_empty()), "{doc}");
+    let pre = doc["preconditions"].as_array().expect("preconditions");
+    let no_nulls = pre.iter().find(|p| p["check"] == "no_nulls").expect("a no_nulls precondition");
+    assert_eq!(no_nulls["ok"], false, "{doc}");
+    assert!(no_nulls["reason"].as_str().is_some_and(|r| r.contains("NULL values")), "{doc}");
+    assert!(pre.iter().any(|p| p["check"] == "trigger_present" && p["ok"] == true), "{doc}");
 
     let out = planner(&db.url).args(["status", dir, "--format", "json"]).assert().success();
     let doc = json(&out);
@@ -65,5 +69,6 @@ async fn status_and_verify_as_json() {
     let doc = json(&out);
     assert_eq!(doc["ready"], true, "{doc}");
     assert_eq!(doc["failures"].as_array().map(Vec::len), Some(0));
+    assert!(doc["preconditions"].as_array().expect("preconditions").iter().all(|p| p["ok"] == true), "{doc}");
     db.drop().await;
 }

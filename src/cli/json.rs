@@ -150,10 +150,34 @@ pub struct VerifyDoc {
     /// Every precondition holds (exit 0); false = exit 1.
     pub ready: bool,
     pub already_applied: bool,
-    /// The preconditions the plan names for that phase, as in plan.yaml.
-    pub preconditions: serde_json::Value,
+    /// Each precondition the plan names for that phase (as in plan.yaml) with `ok` and, when it
+    /// fails, `reason` with its figures. Empty when the phase is already applied.
+    pub preconditions: Vec<serde_json::Value>,
     /// Every failing reason, with its figures (NULL counts, example keys, ...).
     pub failures: Vec<String>,
+}
+
+/// Every precondition of `phase` checked one by one: its plan.yaml form plus `ok` / `reason`.
+pub async fn precondition_checks(
+    session: &mut Session,
+    plan: &Plan,
+    phase: crate::plan::PhaseKind,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let records = state::phase_records(session.conn(), &plan.name).await?;
+    let mut out = Vec::new();
+    for pre in plan.phase(phase).map(|p| p.preconditions.as_slice()).unwrap_or_default() {
+        let reason = crate::exec::verify::check(session.conn(), plan, pre, &records).await?;
+        let mut value = serde_json::to_value(pre)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("ok".into(), serde_json::Value::Bool(reason.is_none()));
+            map.insert(
+                "reason".into(),
+                reason.map(serde_json::Value::String).unwrap_or(serde_json::Value::Null),
+            );
+        }
+        out.push(value);
+    }
+    Ok(out)
 }
 
 pub fn print<T: Serialize>(doc: &T) -> anyhow::Result<()> {

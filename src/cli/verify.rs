@@ -23,12 +23,20 @@ pub async fn run(args: VerifyArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let label = format!("planner/{}/verify", loaded.plan.name);
     let mut session = Session::open_as(&url, SessionOptions::default(), &label).await?;
     let result = exec::verify::verify_plan(&mut session, &loaded).await;
+    let checks = match &result {
+        Ok(r) if args.format == super::json::OutputFormat::Json && !r.already_applied => {
+            Some(super::json::precondition_checks(&mut session, &loaded.plan, r.phase).await)
+        }
+        _ => None,
+    };
     session.close().await?;
     let report = result?;
     let phase = report.phase;
     if args.format == super::json::OutputFormat::Json {
-        let preconditions =
-            loaded.plan.phase(phase).map(|p| serde_json::to_value(&p.preconditions)).transpose()?;
+        let preconditions = match checks {
+            Some(c) => c?,
+            None => Vec::new(),
+        };
         let ready = report.already_applied || report.failures.is_empty();
         super::json::print(&super::json::VerifyDoc {
             format: "planner.verify",
@@ -37,7 +45,7 @@ pub async fn run(args: VerifyArgs, target: &TargetArgs) -> anyhow::Result<()> {
             phase: phase.as_str().to_string(),
             ready,
             already_applied: report.already_applied,
-            preconditions: preconditions.unwrap_or(serde_json::Value::Array(vec![])),
+            preconditions,
             failures: report.failures.clone(),
         })?;
         if !ready {
