@@ -155,3 +155,23 @@ fn a_server_that_never_answers_times_out_with_exit_3() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
     drop(silent);
 }
+
+#[test]
+fn an_over_long_input_is_shortened_in_the_error() {
+    let name = "a".repeat(1_000_000);
+    let out = planner()
+        .args([
+            "plan",
+            "rename",
+            "users.name",
+            "full_name",
+            "--schema",
+            "examples/schema.sql",
+            "--name",
+            &name,
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bytes left out"));
+    assert!(out.get_output().stderr.len() < 5000, "{} bytes of stderr", out.get_output().stderr.len());
+}

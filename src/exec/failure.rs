@@ -47,7 +47,7 @@ pub fn render(err: &anyhow::Error) -> String {
         if text.is_empty() || parts.iter().any(|p| p.contains(text.as_str())) {
             continue;
         }
-        parts.push(text);
+        parts.push(shorten(&text));
         if cause.downcast_ref::<sqlx::Error>().is_some() {
             // describe_sqlx already said what its sources say.
             break;
@@ -56,9 +56,34 @@ pub fn render(err: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
+/// Longest part of an error printed in full: a pasted 30 MB plan name must not flood the terminal.
+const MAX_PART: usize = 2000;
+
+/// `text` with its middle elided when it is longer than [`MAX_PART`] bytes.
+fn shorten(text: &str) -> String {
+    if text.len() <= MAX_PART {
+        return text.to_string();
+    }
+    let head_end = (0..=MAX_PART / 2).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    let tail_start =
+        (text.len() - MAX_PART / 4..text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+    format!("{}… ({} bytes left out) …{}", &text[..head_end], tail_start - head_end, &text[tail_start..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_parts_are_shortened() {
+        let long = format!("bad name `{}é` here", "x".repeat(5_000_000));
+        let out = render(&anyhow::anyhow!(long));
+        assert!(out.len() < 2 * MAX_PART, "{}", out.len());
+        assert!(
+            out.starts_with("bad name `xxx") && out.ends_with("é` here") && out.contains("bytes left out")
+        );
+        assert_eq!(render(&anyhow::anyhow!("short")), "short");
+    }
 
     #[test]
     fn each_cause_once() {
