@@ -253,7 +253,11 @@ impl ConnConfig {
         if let Some(key) = &self.sslkey {
             o = o.ssl_client_key(key);
         }
-        if let Some(options) = &self.options {
+        // sqlx's base already holds PGOPTIONS; a different string's options come after it, and
+        // the server lets a later `-c` win.
+        if let Some(options) =
+            self.options.as_ref().filter(|o| std::env::var("PGOPTIONS").ok().as_ref() != Some(*o))
+        {
             o = o.options(parse_options(options));
         }
         o = o.application_name(self.application_name.as_deref().unwrap_or(label));
