@@ -156,12 +156,50 @@ pub async fn run(args: BackfillArgs, target: &TargetArgs) -> anyhow::Result<()> 
 
 /// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for messages.
 fn hide_password(arg: &str) -> String {
+    hide_password_param(&hide_url_password(arg))
+}
+
+fn hide_url_password(arg: &str) -> String {
     let Some((scheme, rest)) = arg.split_once("://") else { return arg.to_string() };
     let Some((userinfo, host)) = rest.rsplit_once('@') else { return arg.to_string() };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => arg.to_string(),
     }
+}
+
+/// `password=...` in a key=value connection string or a URL query (`?password=...`).
+fn hide_password_param(arg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = arg;
+    while let Some(i) = rest.find("password=") {
+        let (before, after) = rest.split_at(i + "password=".len());
+        out.push_str(before);
+        out.push_str("***");
+        let end = if let Some(quoted) = after.strip_prefix('\'') {
+            // up to the closing quote that is not escaped
+            let mut chars = quoted.char_indices();
+            let mut end = quoted.len();
+            while let Some((j, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '\'' => {
+                        end = j + 1;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            1 + end
+        } else {
+            after.find(|c: char| c.is_whitespace() || c == '&').unwrap_or(after.len())
+        };
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -177,5 +215,11 @@ mod tests {
         );
         assert_eq!(hide_password("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(hide_password("--batch"), "--batch");
+        assert_eq!(hide_password("host=db password=pw dbname=x"), "host=db password=*** dbname=x");
+        assert_eq!(hide_password(r"host=db password='a \' b' dbname=x"), "host=db password=*** dbname=x");
+        assert_eq!(
+            hide_password("postgres://db/x?password=pw&sslmode=require"),
+            "postgres://db/x?password=***&sslmode=require"
+        );
     }
 }
