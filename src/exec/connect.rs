@@ -58,7 +58,9 @@ impl SslMode {
     fn to_sqlx(self) -> PgSslMode {
         match self {
             SslMode::Disable => PgSslMode::Disable,
-            SslMode::Allow => PgSslMode::Allow,
+            // sqlx's Allow never tries TLS, so a TLS-only server would refuse us; libpq's allow
+            // falls back to TLS. Prefer gets there too (TLS when offered, plain otherwise).
+            SslMode::Allow => PgSslMode::Prefer,
             SslMode::Prefer => PgSslMode::Prefer,
             SslMode::Require => PgSslMode::Require,
             SslMode::VerifyCa => PgSslMode::VerifyCa,
