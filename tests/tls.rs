@@ -249,6 +249,8 @@ async fn require_connects_and_plain_text_is_refused() {
         .stdout(predicate::str::contains("no plans"));
     // The default (prefer) upgrades to TLS when the server offers it, as libpq does.
     status(&format!("postgres://postgres@127.0.0.1:{}/{db}", c.port)).success();
+    // allow falls back to TLS when plain text is refused, as in libpq.
+    status(&format!("postgres://postgres@127.0.0.1:{}/{db}?sslmode=allow", c.port)).success();
     status(&format!("postgres://postgres@127.0.0.1:{}/{db}?sslmode=disable", c.port))
         .code(3)
         .stderr(predicate::str::contains("no encryption"))
