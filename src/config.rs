@@ -223,9 +223,18 @@ pub fn resolve_database_url(args: &TargetArgs) -> anyhow::Result<String> {
         ))
         .into());
     }
+    if libpq_env_names_a_database() {
+        // An empty connection string: libpq's PG* variables say it all, as for psql.
+        return Ok(String::new());
+    }
     Err(InputError::new("no database given")
-        .help("pass --database-url URL, set DATABASE_URL, or name a --target from planner.yaml")
+        .help("pass --database-url URL, set DATABASE_URL (or PGHOST/PGDATABASE), or name a --target from planner.yaml")
         .into())
+}
+
+/// PGHOST / PGHOSTADDR / PGDATABASE name a server without any URL (psql users rely on it).
+pub fn libpq_env_names_a_database() -> bool {
+    ["PGHOST", "PGHOSTADDR", "PGDATABASE"].iter().any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
 }
 
 /// Every target of the config with its resolved URL, for `status --all-targets`.

@@ -1,6 +1,7 @@
 //! Errors that decide the exit code. Everything else is `anyhow` with context.
 //!
-//! Exit codes: 0 ok, 1 a finding or a refused precondition, 2 bad usage or bad input.
+//! Exit codes: 0 ok, 1 a finding or a refused precondition (or not ready), 2 bad usage or bad
+//! input, 3 planner could not do the job (connection, permission, server error, I/O).
 
 use std::fmt;
 
@@ -59,6 +60,14 @@ impl Refusal {
 #[error("{0}")]
 pub struct FindingsReported(pub String);
 
+/// Planner could not do the job: the server is unreachable, refused us, or failed. Exit code 3.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}{}", help.as_ref().map(|h| format!("\n  help: {h}")).unwrap_or_default())]
+pub struct CannotRun {
+    pub message: String,
+    pub help: Option<String>,
+}
+
 /// Map an error chain to the process exit code.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
@@ -73,8 +82,11 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         if cause.downcast_ref::<clap::Error>().is_some() {
             return 2;
         }
+        if cause.downcast_ref::<CannotRun>().is_some() {
+            return 3;
+        }
     }
-    // Unexpected failures (connection refused, I/O) are operational errors: exit 1 would
-    // read as "a finding"; 2 reads as "fix your input". We choose 1 for "did not succeed".
-    1
+    // Anything else (a server error, I/O) is an operational failure, not a verdict on the
+    // database (1) nor on the input (2).
+    3
 }

@@ -7,7 +7,7 @@ fn main() {
         Ok(()) => 0,
         Err(err) if is_broken_pipe(&err) => 141,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", planner::exec::failure::render(&err));
             planner::error::exit_code(&err)
         }
     };

@@ -62,7 +62,7 @@ async fn targets_resolve_from_env_files_and_missing_variables_are_named() {
         .args(["status", "--target", "users"])
         .env("USERS_URL", "postgres://postgres@127.0.0.1:5432/planner_no_such_db")
         .assert()
-        .code(1);
+        .code(3);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
     assert!(stderr.contains("planner_no_such_db"), "{stderr}");
 

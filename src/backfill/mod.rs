@@ -142,11 +142,7 @@ impl fmt::Display for BackfillReport {
 /// A pool for the backfill (its own connection, one for pause checks, one for the lock probe),
 /// with the `planner` state schema in place.
 pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(3)
-        .connect(url)
-        .await
-        .context("connecting to the database")?;
+    let pool = crate::exec::connect::pool(url, "planner/backfill", 3).await?;
     let mut conn = pool.acquire().await?;
     crate::exec::state::ensure_schema(&mut conn).await?;
     drop(conn);

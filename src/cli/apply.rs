@@ -36,6 +36,7 @@ pub struct NextArgs {
 }
 
 pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
+    let opts = apply_options(&args.throttle, &args.lock, args.phase == PhaseKind::Backfill && !args.dry_run)?;
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     if args.dry_run {
         let phase = loaded.phase(args.phase)?;
@@ -43,22 +44,35 @@ pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
         return dry_run_checks(&loaded, args.phase, target).await;
     }
     let url = target.resolve_url()?;
-    let mut session = Session::open(&url, args.lock.session_options()).await?;
-    let opts = apply_options(&args.throttle, &args.lock, args.phase == PhaseKind::Backfill);
+    let label = format!("planner/{}/{}", loaded.plan.name, args.phase);
+    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     let outcome = exec::apply_phase(&mut session, &loaded, args.phase, &opts).await;
     session.close().await?;
-    report(&loaded, outcome?);
-    Ok(())
+    finish(&loaded, outcome?)
 }
 
 pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()> {
+    let opts = apply_options(&args.throttle, &args.lock, true)?;
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     let url = target.resolve_url()?;
-    let mut session = Session::open(&url, args.lock.session_options()).await?;
-    let opts = apply_options(&args.throttle, &args.lock, true);
+    let label = format!("planner/{}/next", loaded.plan.name);
+    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     let outcome = exec::apply_next(&mut session, &loaded, &opts).await;
     session.close().await?;
-    report(&loaded, outcome?);
+    finish(&loaded, outcome?)
+}
+
+/// Report, and make an interrupted backfill exit 1 like `planner backfill` (not done is not ok).
+fn finish(loaded: &LoadedPlan, outcome: ApplyOutcome) -> anyhow::Result<()> {
+    let interrupted = matches!(outcome, ApplyOutcome::Interrupted { .. });
+    report(loaded, outcome);
+    if interrupted {
+        return Err(crate::error::Refusal::new(format!(
+            "backfill of plan {} stopped before the end",
+            loaded.plan.name
+        ))
+        .into());
+    }
     Ok(())
 }
 
@@ -89,13 +103,18 @@ async fn dry_run_checks(loaded: &LoadedPlan, kind: PhaseKind, target: &TargetArg
 /// Backfill throttling plus the lock timeout each batch waits with. With `backfill_signals`,
 /// Ctrl-C / SIGTERM stop the backfill after its current batch (and save the checkpoint) instead
 /// of killing the process; DDL phases keep the default behaviour.
-pub fn apply_options(throttle: &ThrottleArgs, lock: &LockArgs, backfill_signals: bool) -> ApplyOptions {
+pub fn apply_options(
+    throttle: &ThrottleArgs,
+    lock: &LockArgs,
+    backfill_signals: bool,
+) -> Result<ApplyOptions, crate::error::InputError> {
+    throttle.validate()?;
     let mut backfill = throttle.to_options();
     backfill.lock_timeout = Some(lock.lock_timeout);
     if backfill_signals {
         backfill.stop.listen_for_signals();
     }
-    ApplyOptions { backfill, print_backfill_report: true }
+    Ok(ApplyOptions { backfill, print_backfill_report: true })
 }
 
 pub fn report(loaded: &LoadedPlan, outcome: ApplyOutcome) {

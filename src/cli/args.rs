@@ -9,7 +9,9 @@ use clap::Args;
 #[derive(Debug, Clone, Args, Default)]
 #[command(next_help_heading = "Target database")]
 pub struct TargetArgs {
-    /// PostgreSQL connection URL (e.g. postgres://postgres@127.0.0.1:5432/app). A --target wins
+    /// PostgreSQL connection string: a URL (postgres://user@host:5432/app?sslmode=verify-full) or
+    /// libpq key=value pairs (host=... dbname=... sslmode=require). Unset parts come from PGHOST,
+    /// PGPORT, PGUSER, PGDATABASE, PGPASSWORD/~/.pgpass, PGSSLMODE, PGSSLROOTCERT. A --target wins
     /// over DATABASE_URL from the environment.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
@@ -27,7 +29,7 @@ pub struct TargetArgs {
 impl TargetArgs {
     /// Was a database named at all (flag, environment or --target)?
     pub fn names_a_database(&self) -> bool {
-        self.database_url.is_some() || self.target.is_some()
+        self.database_url.is_some() || self.target.is_some() || crate::config::libpq_env_names_a_database()
     }
 }
 
@@ -38,12 +40,37 @@ impl TargetArgs {
     }
 }
 
+/// A duration above zero: PostgreSQL reads `lock_timeout = 0` as "wait forever", the opposite
+/// of what a user typing 0 next to a timeout likely wants.
+fn nonzero_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 500ms, 2s)"))?;
+    if d.is_zero() {
+        return Err("must be above zero (0 would mean: wait forever)".to_string());
+    }
+    Ok(d)
+}
+
+/// A PostgreSQL major version planner knows how to plan for.
+pub fn pg_major(s: &str) -> Result<u32, String> {
+    let v: u32 = s.parse().map_err(|e| format!("{e}: expected a major version such as 15"))?;
+    if !(PG_MAJOR_MIN..=PG_MAJOR_MAX).contains(&v) {
+        return Err(format!(
+            "PostgreSQL {v} is not a version planner supports ({PG_MAJOR_MIN} to {PG_MAJOR_MAX})"
+        ));
+    }
+    Ok(v)
+}
+
+/// Oldest and newest PostgreSQL majors accepted by --pg-version.
+pub const PG_MAJOR_MIN: u32 = 11;
+pub const PG_MAJOR_MAX: u32 = 19;
+
 /// How DDL (and each backfill batch) waits for locks.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Locks")]
 pub struct LockArgs {
     /// How long each DDL statement may wait for its lock before giving up and retrying (e.g. 2s, 500ms).
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "2s", value_parser = nonzero_duration)]
     pub lock_timeout: std::time::Duration,
     /// Retries after a lock timeout, with exponential backoff and jitter; then planner gives up cleanly.
     #[arg(long, default_value_t = 5)]

@@ -23,6 +23,18 @@ fn threshold(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// `--max-rate`: a positive, finite number of rows per second (leave the flag out for no limit).
+fn rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        Ok(_) => {
+            Err("must be a positive number of rows per second (leave --max-rate out for no limit)"
+                .to_string())
+        }
+        Err(e) => Err(format!("{e}: expected rows per second, e.g. 5000")),
+    }
+}
+
 fn enabled(d: Duration) -> Option<Duration> {
     (!d.is_zero()).then_some(d)
 }
@@ -37,17 +49,17 @@ pub struct ThrottleArgs {
     #[arg(long, value_parser = duration, default_value = "0s")]
     pub sleep: Duration,
     /// At most this many rows per second (averaged over the run; no batch exceeds a second's worth).
-    #[arg(long, value_name = "ROWS_PER_S")]
+    #[arg(long, value_name = "ROWS_PER_S", value_parser = rate, allow_negative_numbers = true)]
     pub max_rate: Option<f64>,
     /// Adapt the batch size so each batch takes about this long (e.g. 100ms), within
     /// --min-batch..--max-batch.
     #[arg(long, value_parser = duration)]
     pub target_batch_time: Option<Duration>,
     /// Smallest batch when adapting.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub min_batch: u32,
     /// Largest batch when adapting (larger batches gain no speed but hold row locks longer).
-    #[arg(long, default_value_t = crate::backfill::throttle::DEFAULT_MAX_BATCH)]
+    #[arg(long, default_value_t = crate::backfill::throttle::DEFAULT_MAX_BATCH, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_batch: u32,
     /// Pause while a standby lags more than this (pg_stat_replication); 0 disables.
     #[arg(long, value_parser = threshold, default_value = "10s")]
@@ -69,6 +81,18 @@ pub struct ThrottleArgs {
 }
 
 impl ThrottleArgs {
+    /// What clap cannot check alone: flags that must agree with each other.
+    pub fn validate(&self) -> Result<(), crate::error::InputError> {
+        if self.min_batch > self.max_batch {
+            return Err(crate::error::InputError::new(format!(
+                "--min-batch {} is above --max-batch {}",
+                self.min_batch, self.max_batch
+            ))
+            .help("--min-batch must be at most --max-batch"));
+        }
+        Ok(())
+    }
+
     /// The engine's options from these flags.
     pub fn to_options(&self) -> BackfillOptions {
         BackfillOptions {
@@ -107,10 +131,11 @@ pub struct BackfillArgs {
 /// The backfill phase of a plan, with throttling: the same as `apply --phase backfill`
 /// (phase bookkeeping, preconditions, checkpoints), plus a resume hint when interrupted.
 pub async fn run(args: BackfillArgs, target: &TargetArgs) -> anyhow::Result<()> {
+    let opts = super::apply::apply_options(&args.throttle, &args.lock, true)?;
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     let url = target.resolve_url()?;
-    let mut session = Session::open(&url, args.lock.session_options()).await?;
-    let opts = super::apply::apply_options(&args.throttle, &args.lock, true);
+    let label = format!("planner/{}/backfill", loaded.plan.name);
+    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     let outcome = exec::apply_phase(&mut session, &loaded, PhaseKind::Backfill, &opts).await;
     session.close().await?;
     let outcome = outcome?;
@@ -119,19 +144,62 @@ pub async fn run(args: BackfillArgs, target: &TargetArgs) -> anyhow::Result<()> 
     if interrupted {
         let resume: Vec<String> = std::env::args().map(|a| hide_password(&a)).collect();
         eprintln!("the checkpoint is saved; resume with:\n  {}", resume.join(" "));
-        anyhow::bail!("backfill of plan {} stopped before the end", loaded.plan.name);
+        // Not done is exit 1 (like "not ready"), not a failure to run (3).
+        return Err(crate::error::Refusal::new(format!(
+            "backfill of plan {} stopped before the end",
+            loaded.plan.name
+        ))
+        .into());
     }
     Ok(())
 }
 
 /// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for messages.
 fn hide_password(arg: &str) -> String {
+    hide_password_param(&hide_url_password(arg))
+}
+
+fn hide_url_password(arg: &str) -> String {
     let Some((scheme, rest)) = arg.split_once("://") else { return arg.to_string() };
     let Some((userinfo, host)) = rest.rsplit_once('@') else { return arg.to_string() };
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => arg.to_string(),
     }
+}
+
+/// `password=...` in a key=value connection string or a URL query (`?password=...`).
+fn hide_password_param(arg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = arg;
+    while let Some(i) = rest.find("password=") {
+        let (before, after) = rest.split_at(i + "password=".len());
+        out.push_str(before);
+        out.push_str("***");
+        let end = if let Some(quoted) = after.strip_prefix('\'') {
+            // up to the closing quote that is not escaped
+            let mut chars = quoted.char_indices();
+            let mut end = quoted.len();
+            while let Some((j, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        chars.next();
+                    }
+                    '\'' => {
+                        end = j + 1;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            1 + end
+        } else {
+            after.find(|c: char| c.is_whitespace() || c == '&').unwrap_or(after.len())
+        };
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -147,5 +215,11 @@ mod tests {
         );
         assert_eq!(hide_password("postgres://app@db/x"), "postgres://app@db/x");
         assert_eq!(hide_password("--batch"), "--batch");
+        assert_eq!(hide_password("host=db password=pw dbname=x"), "host=db password=*** dbname=x");
+        assert_eq!(hide_password(r"host=db password='a \' b' dbname=x"), "host=db password=*** dbname=x");
+        assert_eq!(
+            hide_password("postgres://db/x?password=pw&sslmode=require"),
+            "postgres://db/x?password=***&sslmode=require"
+        );
     }
 }

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod args;
 pub mod backfill;
 pub mod check;
+pub mod json;
 pub mod plan;
 pub mod rollback;
 pub mod status;

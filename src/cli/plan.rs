@@ -19,6 +19,10 @@ pub struct PlanArgs {
     /// A YAML change file (see README: `name:` and `changes:`).
     #[arg(required_unless_present = "from_database")]
     pub change_file: Option<PathBuf>,
+    /// Words after a change file: a mistyped change kind (`renam users.name x`), reported with
+    /// a "did you mean" instead of clap's "subcommand cannot be used".
+    #[arg(hide = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
     #[command(subcommand)]
     pub shorthand: Option<Shorthand>,
     #[command(flatten)]
@@ -75,7 +79,7 @@ pub struct PlanOptions {
     #[arg(long, global = true, value_name = "FILE")]
     pub schema: Option<PathBuf>,
     /// PostgreSQL major version to plan for with --schema (a live database reports its own).
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", value_parser = super::args::pg_major)]
     pub pg_version: Option<u32>,
     /// Folder that receives <plan-name>/.
     #[arg(long, global = true, default_value = "plans", value_name = "DIR")]
@@ -106,9 +110,41 @@ pub enum SummaryFormat {
     Json,
 }
 
+/// `planner plan WORD ...` where WORD is no file: most likely a mistyped change kind.
+fn unknown_kind(word: &str, rest: &[String]) -> Option<InputError> {
+    if rest.is_empty() && Path::new(word).exists() {
+        return None;
+    }
+    let kinds: Vec<String> = <Shorthand as clap::Subcommand>::augment_subcommands(clap::Command::new("plan"))
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let near = kinds.iter().min_by_key(|k| strsim::levenshtein(k, word)).filter(|k| {
+        strsim::levenshtein(k, word) <= 2
+            || k.starts_with(word)
+            || k.replace('-', "_") == word.replace('-', "_")
+    });
+    if rest.is_empty() && near.is_none() {
+        return None; // a missing change file: parse_change_file says so
+    }
+    let mut err = InputError::new(format!("unknown change kind `{word}`"));
+    err = match near {
+        Some(k) => {
+            err.help(format!("did you mean `{}`?", format!("planner plan {k} {}", rest.join(" ")).trim_end()))
+        }
+        None => err.help(format!("pass a change file, or one of: {}", kinds.join(", "))),
+    };
+    Some(err)
+}
+
 pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
     if let Some(name) = &args.options.from_database {
         return write_registered(name, &args.options, target);
+    }
+    if let (None, Some(word)) = (&args.shorthand, &args.change_file) {
+        if let Some(err) = unknown_kind(&word.to_string_lossy(), &args.rest) {
+            return Err(err.into());
+        }
     }
     let located = match (&args.shorthand, &args.change_file) {
         (Some(short), _) => shorthand_changes(short)?,
@@ -321,8 +357,7 @@ pub fn load_model_from(
         let url = target.resolve_url()?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         return runtime.block_on(async {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&url)
+            let mut conn = crate::exec::connect::connect(&url, "planner/plan")
                 .await
                 .context("connecting to the database to read its schema")?;
             let model = crate::model::introspect::introspect(&mut conn, &[]).await?;

@@ -26,13 +26,17 @@ pub struct RollbackArgs {
 pub async fn run(args: RollbackArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let on_disk = LoadedPlan::load(&args.plan_dir);
     let url = target.resolve_url()?;
-    let mut session = Session::open(&url, args.lock.session_options()).await?;
+    let name = match &on_disk {
+        Ok(loaded) => loaded.plan.name.clone(),
+        Err(_) => plan_name(&args.plan_dir).unwrap_or_else(|| "plan".into()),
+    };
+    let label = format!("planner/{name}/rollback");
+    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     // An edited folder (a reviewer's comment in contract.up.sql) must not block the way back:
     // rollback undoes what the database ran, from the copy registered when it ran.
     let loaded = match on_disk {
         Ok(loaded) => loaded,
         Err(err) if err.downcast_ref::<PlanEdited>().is_some() => {
-            let Some(name) = plan_name(&args.plan_dir) else { return Err(err) };
             match LoadedPlan::registered(session.conn(), &args.plan_dir, &name).await {
                 Ok(registered) => {
                     eprintln!("warning: {err:#}\nwarning: rolling back with plan `{name}` as registered in the database");

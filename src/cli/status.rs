@@ -18,22 +18,75 @@ pub struct StatusArgs {
     /// Show every target of planner.yaml, one after the other.
     #[arg(long, conflicts_with = "target")]
     pub all_targets: bool,
+    /// Output format: human, or json (a versioned document, see README "JSON output").
+    #[arg(long, value_enum, default_value_t = super::json::OutputFormat::Human)]
+    pub format: super::json::OutputFormat,
 }
 
 pub async fn run(args: StatusArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = args.plan_dir.as_deref().map(LoadedPlan::load).transpose()?;
+    if args.format == super::json::OutputFormat::Json {
+        return run_json(&args, target, loaded.as_ref()).await;
+    }
     if args.all_targets {
+        let mut failed: Vec<String> = Vec::new();
         for (name, url) in crate::config::all_targets(target)? {
             println!("== target {name}");
             match status_text(&url, loaded.as_ref()).await {
                 Ok(text) => print!("{text}"),
-                Err(e) => println!("  error: {e:#}"),
+                Err(e) => {
+                    println!("  error: {}", crate::exec::failure::render(&e).replace('\n', "\n  "));
+                    failed.push(name);
+                }
             }
+        }
+        // An unreachable target is counted, never skipped silently.
+        if !failed.is_empty() {
+            return Err(crate::error::CannotRun {
+                message: format!("status failed for {} target(s): {}", failed.len(), failed.join(", ")),
+                help: None,
+            }
+            .into());
         }
         return Ok(());
     }
     let url = target.resolve_url()?;
     print!("{}", status_text(&url, loaded.as_ref()).await?);
+    Ok(())
+}
+
+/// `status --format json`: one document whatever happens to each target (an unreachable one is
+/// `ok: false` with its error, and the exit code is 3 as for the human report).
+async fn run_json(args: &StatusArgs, target: &TargetArgs, loaded: Option<&LoadedPlan>) -> anyhow::Result<()> {
+    use super::json::{StatusDoc, TargetStatus};
+    let targets: Vec<(Option<String>, String)> = if args.all_targets {
+        crate::config::all_targets(target)?.into_iter().map(|(n, u)| (Some(n), u)).collect()
+    } else {
+        vec![(target.target.clone(), target.resolve_url()?)]
+    };
+    let mut doc = StatusDoc { format: "planner.status", version: super::json::VERSION, targets: Vec::new() };
+    for (name, url) in targets {
+        doc.targets.push(match super::json::target_status(&url, loaded).await {
+            Ok(plans) => TargetStatus { target: name, ok: true, error: None, plans },
+            Err(e) if !args.all_targets => return Err(e),
+            Err(e) => TargetStatus {
+                target: name,
+                ok: false,
+                error: Some(crate::exec::failure::render(&e)),
+                plans: Vec::new(),
+            },
+        });
+    }
+    super::json::print(&doc)?;
+    let failed: Vec<&str> =
+        doc.targets.iter().filter(|t| !t.ok).filter_map(|t| t.target.as_deref()).collect();
+    if !failed.is_empty() {
+        return Err(crate::error::CannotRun {
+            message: format!("status failed for {} target(s): {}", failed.len(), failed.join(", ")),
+            help: None,
+        }
+        .into());
+    }
     Ok(())
 }
 

@@ -226,11 +226,8 @@ async fn run_backfill(session: &mut Session, plan: &Plan, opts: &ApplyOptions) -
     if all_done {
         return Ok(true);
     }
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&session.url)
-        .await
-        .context("connecting the backfill pool")?;
+    let label = format!("planner/{}/backfill", plan.name);
+    let pool = super::connect::pool(&session.url, &label, 2).await.context("connecting the backfill pool")?;
     let report = crate::backfill::run(&pool, plan, &opts.backfill).await;
     pool.close().await;
     let report = report?;

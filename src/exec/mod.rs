@@ -1,7 +1,9 @@
 //! Running plans against a live database: sessions, state, preconditions, apply and rollback.
 
 pub mod apply;
+pub mod connect;
 pub mod dry_run;
+pub mod failure;
 pub mod rollback;
 pub mod session;
 pub mod state;

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 
 use crate::error::Refusal;
@@ -66,21 +65,32 @@ impl Session {
     /// Connect, create/migrate schema `planner`, and take the advisory lock (refusing, with the
     /// holder's pid, when another planner is running against this database).
     pub async fn open(url: &str, opts: SessionOptions) -> anyhow::Result<Session> {
-        Session::connect(url, opts, true).await
+        Session::connect(url, opts, true, "planner").await
+    }
+
+    /// [`Session::open`] with an application_name such as `planner/<plan>/<phase>`, so DBAs see
+    /// what runs in pg_stat_activity.
+    pub async fn open_as(url: &str, opts: SessionOptions, label: &str) -> anyhow::Result<Session> {
+        Session::connect(url, opts, true, label).await
     }
 
     /// A session that only reads state (`status`): it does not take the advisory lock, so it
     /// works while another planner is applying a phase.
     pub async fn observe(url: &str) -> anyhow::Result<Session> {
-        Session::connect(url, SessionOptions::default(), false).await
+        Session::connect(url, SessionOptions::default(), false, "planner/status").await
     }
 
-    async fn connect(url: &str, opts: SessionOptions, lock: bool) -> anyhow::Result<Session> {
-        let conn_opts: PgConnectOptions =
-            url.parse().with_context(|| "invalid database URL (expected postgres://user@host:port/db)")?;
-        let mut conn = PgConnection::connect_with(&conn_opts.application_name("planner"))
-            .await
-            .with_context(|| format!("connecting to {}", redact(url)))?;
+    /// [`Session::observe`] under another application_name (`planner/<plan>/verify`).
+    pub async fn observe_as(url: &str, label: &str) -> anyhow::Result<Session> {
+        Session::connect(url, SessionOptions::default(), false, label).await
+    }
+
+    async fn connect(url: &str, opts: SessionOptions, lock: bool, label: &str) -> anyhow::Result<Session> {
+        let mut conn = if lock {
+            super::connect::connect_session(url, label).await?
+        } else {
+            super::connect::connect(url, label).await?
+        };
         let got: bool = !lock
             || sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
                 .bind(LOCK_KEY1)
@@ -100,9 +110,9 @@ impl Session {
             .await?;
             let who = match holder {
                 Some((pid, app, addr)) => format!(
-                    "pid {pid} ({}{})",
+                    "pid {pid} (the server backend's pid, see pg_stat_activity; application_name `{}`, client {})",
                     app.unwrap_or_default(),
-                    addr.map(|a| format!(" from {a}")).unwrap_or_default()
+                    addr.unwrap_or_else(|| "local socket".to_string())
                 ),
                 None => "another session".to_string(),
             };

@@ -174,6 +174,7 @@ pub fn actor() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .or_else(|_| std::env::var("USERNAME"))
+        .or_else(|_| whoami::username())
         .unwrap_or_else(|_| "unknown".into());
     let host = std::env::var("HOSTNAME")
         .ok()

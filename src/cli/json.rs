@@ -1,0 +1,186 @@
+//! `--format json` for `status` and `verify`: one JSON document on stdout with a `format` name and
+//! a `version`, bumped when a field changes meaning or goes away (new fields may appear anytime).
+//! The shapes are documented in the README ("JSON output").
+
+use serde::Serialize;
+
+use crate::exec::apply::next_pending;
+use crate::exec::state;
+use crate::exec::{LoadedPlan, Session};
+use crate::plan::Plan;
+
+/// Version of the documents below.
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusDoc {
+    pub format: &'static str,
+    pub version: u32,
+    pub targets: Vec<TargetStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TargetStatus {
+    /// planner.yaml target name; null for --database-url / DATABASE_URL.
+    pub target: Option<String>,
+    pub ok: bool,
+    /// Why the target could not be read (ok = false).
+    pub error: Option<String>,
+    pub plans: Vec<PlanStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanStatus {
+    pub name: String,
+    /// null when the plan folder given has not been applied to this database yet
+    pub registered_at: Option<String>,
+    pub registered_by: Option<String>,
+    /// plan.yaml on disk differs from the applied one (only with a plan folder)
+    pub drift: bool,
+    pub phases: Vec<PhaseStatusJson>,
+    pub backfill: Vec<BackfillStatus>,
+    /// The next phase to apply, null when every phase is applied.
+    pub next_phase: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PhaseStatusJson {
+    pub phase: String,
+    /// pending, running, done, failed, rolled_back (as stored)
+    pub status: String,
+    pub applied_by: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BackfillStatus {
+    pub table: String,
+    pub rows_done: i64,
+    pub batches: i64,
+    pub finished: bool,
+    pub updated_at: String,
+}
+
+/// One target's status as data (the same sources as the human report).
+pub async fn target_status(url: &str, only: Option<&LoadedPlan>) -> anyhow::Result<Vec<PlanStatus>> {
+    let mut session = Session::observe(url).await?;
+    let result = plans(&mut session, only).await;
+    session.close().await?;
+    result
+}
+
+async fn plans(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Result<Vec<PlanStatus>> {
+    let mut found: Vec<(Plan, Option<state::PlanRecord>, bool)> = Vec::new();
+    for record in state::all_plans(session.conn()).await? {
+        if only.is_some_and(|l| l.plan.name != record.name) {
+            continue;
+        }
+        let plan: Plan = serde_yaml_ng::from_str(&record.plan_yaml)?;
+        let drift = only.is_some_and(|l| l.sha256 != record.plan_sha256);
+        found.push((plan, Some(record), drift));
+    }
+    if let Some(l) = only {
+        if found.is_empty() {
+            found.push((l.plan.clone(), None, false));
+        }
+    }
+    let mut out = Vec::new();
+    for (plan, record, drift) in found {
+        let records = state::phase_records(session.conn(), &plan.name).await?;
+        let backfill = state::backfill_records(session.conn(), &plan.name).await?;
+        let phases = plan
+            .phases
+            .iter()
+            .map(|p| match records.iter().find(|r| r.phase == p.phase) {
+                None => PhaseStatusJson {
+                    phase: p.phase.as_str().to_string(),
+                    status: "pending".to_string(),
+                    applied_by: None,
+                    started_at: None,
+                    finished_at: None,
+                    error: None,
+                },
+                Some(r) => PhaseStatusJson {
+                    phase: p.phase.as_str().to_string(),
+                    status: r.status.as_str().to_string(),
+                    applied_by: Some(r.applied_by.clone()),
+                    started_at: Some(r.started_at.clone()),
+                    finished_at: r.finished_at.clone(),
+                    error: r.error.clone(),
+                },
+            })
+            .collect();
+        out.push(PlanStatus {
+            name: plan.name.clone(),
+            registered_at: record.as_ref().map(|r| r.registered_at.clone()),
+            registered_by: record.as_ref().map(|r| r.registered_by.clone()),
+            drift,
+            phases,
+            backfill: backfill
+                .into_iter()
+                .map(|b| BackfillStatus {
+                    table: b.table,
+                    rows_done: b.rows_done,
+                    batches: b.batches,
+                    finished: b.finished_at.is_some(),
+                    updated_at: b.updated_at,
+                })
+                .collect(),
+            next_phase: next_pending(&plan, &records).map(|k| k.as_str().to_string()),
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Serialize)]
+pub struct VerifyDoc {
+    pub format: &'static str,
+    pub version: u32,
+    pub plan: String,
+    /// The phase whose preconditions were checked (contract, or the plan's last phase).
+    pub phase: String,
+    /// Every precondition holds (exit 0); false = exit 1.
+    pub ready: bool,
+    pub already_applied: bool,
+    /// Each precondition the plan names for that phase (as in plan.yaml) with `ok` and, when it
+    /// fails, `reason` with its figures. Empty when the phase is already applied.
+    pub preconditions: Vec<serde_json::Value>,
+    /// Every failing reason, with its figures (NULL counts, example keys, ...).
+    pub failures: Vec<String>,
+}
+
+/// Every precondition of `phase` checked one by one: its plan.yaml form plus `ok` / `reason`.
+pub async fn precondition_checks(
+    session: &mut Session,
+    plan: &Plan,
+    phase: crate::plan::PhaseKind,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let records = state::phase_records(session.conn(), &plan.name).await?;
+    let mut out = Vec::new();
+    for pre in plan.phase(phase).map(|p| p.preconditions.as_slice()).unwrap_or_default() {
+        let reason = crate::exec::verify::check(session.conn(), plan, pre, &records).await?;
+        let mut value = serde_json::to_value(pre)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("ok".into(), serde_json::Value::Bool(reason.is_none()));
+            map.insert(
+                "reason".into(),
+                reason.map(serde_json::Value::String).unwrap_or(serde_json::Value::Null),
+            );
+        }
+        out.push(value);
+    }
+    Ok(out)
+}
+
+pub fn print<T: Serialize>(doc: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(doc)?);
+    Ok(())
+}
