@@ -260,3 +260,61 @@ fn suggested_planner_commands_run_against_the_example_schema() {
             .code(0);
     }
 }
+
+#[test]
+fn tool_prisma_runs_a_single_statement_file_outside_a_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    let one = "SET lock_timeout = '2s';\n";
+    // One statement: Prisma sends it alone, so CONCURRENTLY works.
+    write(&m, "20240101_idx/migration.sql", "CREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n");
+    write(&m, "migration_lock.toml", "provider = \"postgresql\"\n");
+    write(&m, "seed.sql", "UPDATE users SET a = 1;\n");
+    check().arg("--tool=prisma").arg(&m).assert().code(0).stdout(predicate::str::contains("ok: 1 file(s)"));
+    // Several statements: one implicit transaction, CONCURRENTLY fails.
+    write(
+        &m,
+        "20240102_two/migration.sql",
+        &format!("{one}CREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n"),
+    );
+    check().arg("--tool=prisma").arg(&m).assert().code(1).stdout(
+        predicate::str::contains("concurrently-in-transaction").and(predicate::str::contains("2 file(s)")),
+    );
+    // Without --tool --assume-in-transaction flags even the single-statement file.
+    check().arg("--assume-in-transaction").arg(m.join("20240101_idx/migration.sql")).assert().code(1);
+}
+
+#[test]
+fn tool_golang_migrate_reads_up_files_and_dialect_suffixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m");
+    write(&m, "0001_init.up.sql", "CREATE TABLE t (id bigint PRIMARY KEY);\n");
+    write(&m, "0001_init.down.sql", "DROP TABLE t;\n");
+    write(
+        &m,
+        "0002_more.up.sql.postgres",
+        "SET lock_timeout = '2s';\nALTER TABLE t RENAME COLUMN id TO key;\n",
+    );
+    write(&m, "0002_more.up.sql.sqlite", "ALTER TABLE t RENAME COLUMN id TO key;\n");
+    check().arg("--tool=golang-migrate").arg(&m).assert().code(1).stdout(
+        predicate::str::contains("2 file(s)")
+            .and(predicate::str::contains("0002_more.up.sql.postgres:2:1"))
+            .and(predicate::str::contains("drop-table").not())
+            .and(
+                predicate::str::contains("note:")
+                    .and(predicate::str::contains("sqlite SQL (not PostgreSQL)")),
+            ),
+    );
+}
+
+#[test]
+fn tool_goose_reads_the_up_section_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "20240101_x.sql",
+        "-- +goose Up\nSET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN a int;\n-- +goose Down\nALTER TABLE t DROP COLUMN a;\n",
+    );
+    check().arg("--tool=goose").arg(&f).assert().code(0);
+    check().arg(&f).assert().code(1).stdout(predicate::str::contains("drop-column"));
+}

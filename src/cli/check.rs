@@ -7,7 +7,8 @@ use clap::Args;
 
 use super::args::TargetArgs;
 use crate::error::{FindingsReported, InputError};
-use crate::lint::{config, KnownSchema, LintOptions, LintReport};
+use crate::lint::tool::{self, Pick, Tool};
+use crate::lint::{config, FileTx, KnownSchema, LintOptions, LintReport};
 use crate::report::Format;
 
 #[derive(Debug, Args)]
@@ -26,9 +27,17 @@ pub struct CheckArgs {
     /// Make statements that cannot be parsed errors instead of warnings.
     #[arg(long)]
     pub strict: bool,
-    /// Treat each file as one transaction, as sqlx, Rails, Flyway and golang-migrate run them.
-    #[arg(long)]
+    /// Treat each file as one transaction (for tools `--tool` does not name).
+    #[arg(long, conflicts_with = "tool")]
     pub assume_in_transaction: bool,
+    /// The migration tool that runs these files: decides which files a directory walk reads
+    /// (Flyway `V…__*.sql`, golang-migrate `*.up.sql`, Prisma `migration.sql`, no `structure.sql`
+    /// for Rails ...), which part of a file runs (goose, dbmate and node-pg-migrate up sections)
+    /// and how each file is wrapped in a transaction (Prisma and golang-migrate: only a file of
+    /// several statements; sqlx `-- no-transaction`, Diesel `metadata.toml`, Flyway `.conf`,
+    /// goose and dbmate annotations).
+    #[arg(long, value_enum)]
+    pub tool: Option<Tool>,
     /// Colour in human output: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub color: Colour,
@@ -67,7 +76,7 @@ pub fn run(args: CheckArgs, target: &TargetArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let sql: Vec<PathBuf> = sql.into_iter().cloned().collect();
-    let report = lint_paths(&sql, &opts)?;
+    let report = lint_paths_with(&sql, &opts, args.tool)?;
     let colour = match args.color {
         Colour::Always => true,
         Colour::Never => false,
@@ -99,7 +108,17 @@ fn options(args: &CheckArgs, target: &TargetArgs) -> Result<LintOptions, InputEr
 
 /// Lint every input in order. Column types learnt from earlier files inform later ones.
 pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> anyhow::Result<LintReport> {
+    lint_paths_with(paths, opts, None)
+}
+
+/// [`lint_paths`] for files run by `tool`.
+pub fn lint_paths_with(
+    paths: &[PathBuf],
+    opts: &LintOptions,
+    tool: Option<Tool>,
+) -> anyhow::Result<LintReport> {
     let mut report = LintReport::default();
+    let default_tx = if opts.assume_in_transaction { FileTx::Wrapped } else { FileTx::Explicit };
     let mut known = KnownSchema::default();
     for path in paths {
         if path.as_os_str() == "-" {
@@ -107,7 +126,11 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> anyhow::Result<LintR
             std::io::stdin()
                 .read_to_string(&mut sql)
                 .map_err(|e| InputError::new(format!("cannot read stdin: {e}")))?;
-            report.lint_source("<stdin>", &sql, opts, &mut known);
+            let prepared = match tool {
+                Some(t) => t.prepare(Path::new("<stdin>"), &sql, &|_| None),
+                None => tool::Prepared { sql: sql.as_str().into(), tx: default_tx },
+            };
+            report.lint_file("<stdin>", &prepared.sql, opts, prepared.tx, &mut known);
             continue;
         }
         let meta = std::fs::metadata(path).map_err(|e| {
@@ -116,13 +139,17 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> anyhow::Result<LintR
         })?;
         let files = if meta.is_dir() {
             let mut files = Vec::new();
-            walk(path, &mut files)?;
+            walk(path, tool, &mut files, &mut report.notes)?;
             if files.is_empty() {
+                let what = tool.map_or(".sql files".to_string(), |t| format!("migrations {t:?} runs"));
                 return Err(
-                    InputError::new(format!("{}: no .sql files in this directory", path.display())).into()
+                    InputError::new(format!("{}: no {what} in this directory", path.display())).into()
                 );
             }
             files
+        } else if let Pick::Skip(note) = tool::pick(None, path) {
+            report.notes.push(note);
+            continue;
         } else {
             vec![path.clone()]
         };
@@ -141,7 +168,11 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> anyhow::Result<LintR
                 .map_err(|e| InputError::new(format!("{}: not UTF-8 text ({e})", file.display())))?;
             // Editors on Windows save a byte-order mark; it is not SQL.
             let sql = sql.strip_prefix('\u{feff}').unwrap_or(&sql);
-            report.lint_source(&file.display().to_string(), sql, opts, &mut known);
+            let prepared = match tool {
+                Some(t) => t.prepare(&file, sql, &|p| std::fs::read_to_string(p).ok()),
+                None => tool::Prepared { sql: sql.into(), tx: default_tx },
+            };
+            report.lint_file(&file.display().to_string(), &prepared.sql, opts, prepared.tx, &mut known);
         }
     }
     Ok(report)
@@ -174,8 +205,15 @@ pub fn check_change_file(path: &Path, args: &CheckArgs, target: &TargetArgs) -> 
     ))
 }
 
-/// *.sql files under `dir`, sorted by path so migrations are read in the order tools apply them.
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
+/// The SQL files under `dir` that `tool` runs (every *.sql, *.sql.postgres, *.postgres.sql
+/// without one), sorted by path so migrations are read in the order tools apply them. Files of
+/// another dialect (`*.sqlite`, `*.mysql.sql`) are skipped with a note.
+fn walk(
+    dir: &Path,
+    tool: Option<Tool>,
+    files: &mut Vec<PathBuf>,
+    notes: &mut Vec<String>,
+) -> Result<(), InputError> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| InputError::new(format!("cannot read directory {}: {e}", dir.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -183,9 +221,13 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            walk(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "sql") {
-            files.push(path);
+            walk(&path, tool, files, notes)?;
+            continue;
+        }
+        match tool::pick(tool, &path) {
+            Pick::Read => files.push(path),
+            Pick::Skip(note) => notes.push(format!("{}: {}", dir.display(), note)),
+            Pick::Ignore => {}
         }
     }
     Ok(())

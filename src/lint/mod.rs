@@ -10,6 +10,7 @@ pub mod rule;
 pub mod rules;
 pub mod source;
 pub mod suppress;
+pub mod tool;
 
 use std::collections::BTreeMap;
 
@@ -48,6 +49,9 @@ impl Default for LintOptions {
 pub struct LintReport {
     pub findings: Vec<Finding>,
     pub summary: Summary,
+    /// What the run did not read and why (`x.sqlite: skipped, sqlite SQL`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
