@@ -318,3 +318,48 @@ fn tool_goose_reads_the_up_section_only() {
     check().arg("--tool=goose").arg(&f).assert().code(0);
     check().arg(&f).assert().code(1).stdout(predicate::str::contains("drop-column"));
 }
+
+#[test]
+fn changed_since_reports_changed_files_with_the_context_of_earlier_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    let m = dir.path().join("migrations");
+    write(&m, "001_users.sql", "CREATE TABLE users (name varchar(20));\nDROP TABLE legacy;\n");
+    git(&["add", "."]);
+    git(&["commit", "-qm", "one"]);
+    // Widening a varchar declared by the unchanged file: no rewrite, known only from its context.
+    write(
+        &m,
+        "002_widen.sql",
+        "SET lock_timeout = '2s';\nALTER TABLE users ALTER COLUMN name TYPE varchar(40);\n",
+    );
+    check().args(["--changed-since", "HEAD", "migrations"]).current_dir(dir.path()).assert().code(0).stdout(
+        predicate::str::contains("ok: 1 file(s)")
+            .and(predicate::str::contains("1 unchanged file(s) read"))
+            .and(predicate::str::contains("drop-table").not()),
+    );
+    // The full run still fails on the first file.
+    check()
+        .arg("migrations")
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("drop-table"));
+    // Without the first file's context the widening would be reported.
+    check()
+        .arg(m.join("002_widen.sql"))
+        .current_dir(dir.path())
+        .assert()
+        .stdout(predicate::str::contains("change-column-type"));
+}

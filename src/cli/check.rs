@@ -1,5 +1,6 @@
 //! `planner check PATH...`: lint SQL migrations.
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,11 @@ pub struct CheckArgs {
     /// goose and dbmate annotations).
     #[arg(long, value_enum)]
     pub tool: Option<Tool>,
+    /// Report findings only for files changed since this git ref (committed, staged, unstaged
+    /// or untracked), still reading every earlier file for what it declares, so a pull
+    /// request's check gives the verdicts of a full run on its files.
+    #[arg(long, value_name = "GIT_REF")]
+    pub changed_since: Option<String>,
     /// Colour in human output: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub color: Colour,
@@ -76,7 +82,11 @@ pub fn run(args: CheckArgs, target: &TargetArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let sql: Vec<PathBuf> = sql.into_iter().cloned().collect();
-    let report = lint_paths_with(&sql, &opts, args.tool)?;
+    let changed = match &args.changed_since {
+        Some(r) => Some(changed_files(r)?),
+        None => None,
+    };
+    let report = lint_paths_with(&sql, &opts, args.tool, changed.as_ref())?;
     let colour = match args.color {
         Colour::Always => true,
         Colour::Never => false,
@@ -108,15 +118,40 @@ fn options(args: &CheckArgs, target: &TargetArgs) -> Result<LintOptions, InputEr
 
 /// Lint every input in order. Column types learnt from earlier files inform later ones.
 pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> anyhow::Result<LintReport> {
-    lint_paths_with(paths, opts, None)
+    lint_paths_with(paths, opts, None, None)
 }
 
-/// [`lint_paths`] for files run by `tool`.
+/// Files changed since `git_ref` (canonical paths): committed since, staged, unstaged, untracked.
+fn changed_files(git_ref: &str) -> anyhow::Result<HashSet<PathBuf>> {
+    let git = |args: &[&str]| -> Result<String, InputError> {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .output()
+            .map_err(|e| InputError::new(format!("--changed-since needs git: {e}")))?;
+        if !out.status.success() {
+            return Err(InputError::new(format!(
+                "--changed-since {git_ref}: git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
+    let mut listed = git(&["diff", "--name-only", "--no-renames", git_ref, "--"])?;
+    listed.push_str(&git(&["ls-files", "--others", "--exclude-standard", "--full-name"])?);
+    Ok(listed.lines().filter(|l| !l.is_empty()).filter_map(|l| top.join(l).canonicalize().ok()).collect())
+}
+
+/// [`lint_paths`] for files run by `tool`; with `changed`, findings only for those files (the
+/// others are read for context).
 pub fn lint_paths_with(
     paths: &[PathBuf],
     opts: &LintOptions,
     tool: Option<Tool>,
+    changed: Option<&HashSet<PathBuf>>,
 ) -> anyhow::Result<LintReport> {
+    let mut context_files = 0usize;
     let mut report = LintReport::default();
     let default_tx = if opts.assume_in_transaction { FileTx::Wrapped } else { FileTx::Explicit };
     let mut known = KnownSchema::default();
@@ -172,8 +207,19 @@ pub fn lint_paths_with(
                 Some(t) => t.prepare(&file, sql, &|p| std::fs::read_to_string(p).ok()),
                 None => tool::Prepared { sql: sql.into(), tx: default_tx },
             };
+            if let Some(changed) = changed {
+                report.context_only = !file.canonicalize().is_ok_and(|c| changed.contains(&c));
+                context_files += usize::from(report.context_only);
+            }
             report.lint_file(&file.display().to_string(), &prepared.sql, opts, prepared.tx, &mut known);
         }
+    }
+    report.context_only = false;
+    if changed.is_some() {
+        report.notes.push(format!(
+            "--changed-since: {} changed file(s) checked; {context_files} unchanged file(s) read for what they declare",
+            report.summary.files
+        ));
     }
     Ok(report)
 }

@@ -52,6 +52,10 @@ pub struct LintReport {
     /// What the run did not read and why (`x.sqlite: skipped, sqlite SQL`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// While set, files are read for what they declare (context for later files) but not
+    /// checked or counted (`--changed-since`: earlier, unchanged files).
+    #[serde(skip)]
+    pub context_only: bool,
 }
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -183,6 +187,20 @@ impl LintReport {
         tx: FileTx,
         known: &mut KnownSchema,
     ) {
+        if self.context_only {
+            // Only what the file declares, for the files after it.
+            let mut stmts = Vec::new();
+            if source::for_each_statement(sql, |s| stmts.push(s)).is_ok() {
+                let statements = stmts.iter().filter(|s| s.origin == source::Origin::File).count();
+                let mut cx = FileCx::new(CxOptions { pg_version: opts.pg_version, tx, statements }, known);
+                for stmt in &stmts {
+                    cx.observe(stmt);
+                }
+                let delta = cx.finish();
+                known.absorb(delta);
+            }
+            return;
+        }
         self.summary.files += 1;
         let run = FileRun { opts, file, lines: source::Lines::new(sql) };
         let mut stmts = Vec::new();
