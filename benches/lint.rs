@@ -34,7 +34,7 @@ fn migration(i: usize) -> String {
         sql.push_str(&format!("CREATE INDEX CONCURRENTLY t{p}_c{i}_idx ON t{p} (c{i});\n"));
         sql.push_str(&format!("UPDATE t{p} SET c{i} = name WHERE id BETWEEN 1 AND 1000;\n"));
     }
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         sql.push_str(&format!(
             "CREATE FUNCTION f{i}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  NEW.name := lower(NEW.name);\n  RETURN NEW;\nEND $$;\n"
         ));

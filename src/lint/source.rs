@@ -393,20 +393,28 @@ fn finish(
         })
         .take(LEADING_WORDS)
         .collect();
-    let fallback_tokens = tokens.clone();
+    // The tokenizer-level reading needs the tokens after the parser took them: kept only for
+    // the statements it reads (tables and functions).
+    let w = words_of(&words);
+    let is_function =
+        matches!(w.as_slice(), ["CREATE", "FUNCTION", ..] | ["CREATE", "OR", "REPLACE", "FUNCTION", ..]);
+    let keep = is_function
+        || matches!(w.as_slice(), ["ALTER", "TABLE", ..] | ["CREATE", ..] | ["DROP", "TABLE", ..]);
+    let fallback_tokens = if keep { tokens.clone() } else { Vec::new() };
     let mut parsed = parse_one(dialect, tokens);
     let mut reading = Reading::default();
-    if let Parsed::No { .. } = &parsed {
-        let words: Vec<&str> = words_of(&words);
+    if let (Parsed::No { .. }, true) = (&parsed, keep) {
         if let Some((ast, unread)) = fallback::alter_table_actions(dialect, &fallback_tokens) {
             reading.unread_actions = unread;
             if let Some(ast) = ast {
                 parsed = Parsed::Yes(Box::new(ast));
             }
         }
-        reading.target = fallback::target(dialect, &words, &fallback_tokens);
+        reading.target = fallback::target(dialect, &w, &fallback_tokens);
     }
-    reading.function = fallback::function_decl(dialect, &fallback_tokens);
+    if is_function {
+        reading.function = fallback::function_decl(dialect, &fallback_tokens);
+    }
     Stmt { index, start, end, words, leading_comments: comments, parsed, origin, reading }
 }
 

@@ -213,7 +213,7 @@ mod tests {
         let f: Vec<_> = report.findings.iter().filter(|f| f.rule == ID).collect();
         assert_eq!((f.len(), f[0].severity), (1, crate::lint::Severity::Info), "{f:?}");
         report.lint_source("3.sql", "ALTER TABLE e ALTER COLUMN other TYPE timestamp with time zone;", &opts, &mut known);
-        let last = report.findings.iter().filter(|f| f.rule == ID).last().unwrap();
+        let last = report.findings.iter().rfind(|f| f.rule == ID).unwrap();
         assert_eq!((last.file.as_str(), last.severity), ("3.sql", crate::lint::Severity::Error));
         let pg11 = findings_with(utc, ID, &pg(11));
         assert_eq!(pg11[0].severity, crate::lint::Severity::Error);
