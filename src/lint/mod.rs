@@ -222,9 +222,11 @@ impl LintReport {
             cx.observe(stmt);
         }
         let mut found = Findings::new();
+        let first_finding = self.findings.len();
         for stmt in &stmts {
             self.check_statement(&run, stmt, &cx, &mut found);
         }
+        self.collapse_template(first_finding, sql);
         let open_begin = cx.open_begin;
         if let Some(e) = unreadable {
             self.summary.unparsed += 1;
@@ -243,6 +245,41 @@ impl LintReport {
             .with_help("end the file with `COMMIT;`");
             self.push(&run, draft, start, end);
         }
+    }
+
+    /// A file with template placeholders (`{{ .Schema }}`, `{% if %}`, `<%= %>`) whose statements
+    /// do not parse is an unrendered template: one finding says so instead of one per statement.
+    fn collapse_template(&mut self, first: usize, sql: &str) {
+        let unparsed = self.findings[first..].iter().filter(|f| f.rule == UNPARSED.id).count();
+        let marker = ["{{", "{%", "<%"].into_iter().find(|m| sql.contains(m));
+        let (true, Some(marker)) = (unparsed >= 2, marker) else { return };
+        let mut kept = Vec::with_capacity(self.findings.len() - first - unparsed + 1);
+        let mut first_unparsed = None;
+        for f in self.findings.drain(first..) {
+            if f.rule != UNPARSED.id {
+                kept.push(f);
+                continue;
+            }
+            match f.severity {
+                Severity::Error => self.summary.errors -= 1,
+                Severity::Warning => self.summary.warnings -= 1,
+                Severity::Info => self.summary.infos -= 1,
+            }
+            first_unparsed.get_or_insert(f);
+        }
+        let mut f = first_unparsed.expect("counted above");
+        f.message = format!(
+            "this looks like an unrendered template (`{marker}` placeholders): {unparsed} statement(s) not checked"
+        );
+        f.help = Some("check the rendered SQL (the file your tool runs), not the template".into());
+        match f.severity {
+            Severity::Error => self.summary.errors += 1,
+            Severity::Warning => self.summary.warnings += 1,
+            Severity::Info => self.summary.infos += 1,
+        }
+        kept.insert(0, f);
+        kept.sort_by_key(|f| f.start);
+        self.findings.extend(kept);
     }
 
     /// Run every enabled rule on one statement and record what is not suppressed.
