@@ -346,7 +346,7 @@ fn changed_since_reports_changed_files_with_the_context_of_earlier_ones() {
     );
     check().args(["--changed-since", "HEAD", "migrations"]).current_dir(dir.path()).assert().code(0).stdout(
         predicate::str::contains("ok: 1 file(s)")
-            .and(predicate::str::contains("1 unchanged file(s) read"))
+            .and(predicate::str::contains("1 other file(s) only read"))
             .and(predicate::str::contains("drop-table").not()),
     );
     // The full run still fails on the first file.
@@ -362,4 +362,23 @@ fn changed_since_reports_changed_files_with_the_context_of_earlier_ones() {
         .current_dir(dir.path())
         .assert()
         .stdout(predicate::str::contains("change-column-type"));
+}
+
+#[test]
+fn latest_reports_the_last_files_with_the_context_of_earlier_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    write(&m, "001_users.sql", "CREATE TABLE users (name varchar(20));\nDROP TABLE legacy;\n");
+    write(
+        &m,
+        "002_widen.sql",
+        "SET lock_timeout = '2s';\nALTER TABLE users ALTER COLUMN name TYPE varchar(40);\n",
+    );
+    check()
+        .args(["--latest", "1"])
+        .arg(&m)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("ok: 1 file(s)").and(predicate::str::contains("drop-table").not()));
+    check().args(["--latest", "2"]).arg(&m).assert().code(1).stdout(predicate::str::contains("drop-table"));
 }

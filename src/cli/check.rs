@@ -44,6 +44,10 @@ pub struct CheckArgs {
     /// request's check gives the verdicts of a full run on its files.
     #[arg(long, value_name = "GIT_REF")]
     pub changed_since: Option<String>,
+    /// Report findings only for the last N files (in the order they run), still reading every
+    /// earlier file for what it declares.
+    #[arg(long, value_name = "N", conflicts_with = "changed_since")]
+    pub latest: Option<usize>,
     /// Colour in human output: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub color: Colour,
@@ -82,11 +86,12 @@ pub fn run(args: CheckArgs, target: &TargetArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let sql: Vec<PathBuf> = sql.into_iter().cloned().collect();
-    let changed = match &args.changed_since {
-        Some(r) => Some(changed_files(r)?),
-        None => None,
+    let scope = match (&args.changed_since, args.latest) {
+        (Some(r), _) => Scope::Changed(changed_files(r)?),
+        (None, Some(n)) => Scope::Latest(n),
+        (None, None) => Scope::All,
     };
-    let report = lint_paths_with(&sql, &opts, args.tool, changed.as_ref())?;
+    let report = lint_paths_with(&sql, &opts, args.tool, &scope)?;
     let colour = match args.color {
         Colour::Always => true,
         Colour::Never => false,
@@ -118,7 +123,7 @@ fn options(args: &CheckArgs, target: &TargetArgs) -> Result<LintOptions, InputEr
 
 /// Lint every input in order. Column types learnt from earlier files inform later ones.
 pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> anyhow::Result<LintReport> {
-    lint_paths_with(paths, opts, None, None)
+    lint_paths_with(paths, opts, None, &Scope::All)
 }
 
 /// Files changed since `git_ref` (canonical paths): committed since, staged, unstaged, untracked.
@@ -143,20 +148,66 @@ fn changed_files(git_ref: &str) -> anyhow::Result<HashSet<PathBuf>> {
     Ok(listed.lines().filter(|l| !l.is_empty()).filter_map(|l| top.join(l).canonicalize().ok()).collect())
 }
 
-/// [`lint_paths`] for files run by `tool`; with `changed`, findings only for those files (the
+/// Which files get findings; the others are only read for what they declare.
+#[derive(Debug, Default)]
+pub enum Scope {
+    #[default]
+    All,
+    /// `--changed-since`: these files (canonical paths).
+    Changed(HashSet<PathBuf>),
+    /// `--latest N`: the last N files of the run.
+    Latest(usize),
+}
+
+/// [`lint_paths`] for files run by `tool`, reporting findings for the files `scope` names (the
 /// others are read for context).
 pub fn lint_paths_with(
     paths: &[PathBuf],
     opts: &LintOptions,
     tool: Option<Tool>,
-    changed: Option<&HashSet<PathBuf>>,
+    scope: &Scope,
 ) -> anyhow::Result<LintReport> {
-    let mut context_files = 0usize;
     let mut report = LintReport::default();
     let default_tx = if opts.assume_in_transaction { FileTx::Wrapped } else { FileTx::Explicit };
     let mut known = KnownSchema::default();
+    // Every input first (so `--latest` knows which files are last), then lint in order.
+    let mut inputs: Vec<Option<PathBuf>> = Vec::new(); // None: stdin
     for path in paths {
         if path.as_os_str() == "-" {
+            inputs.push(None);
+            continue;
+        }
+        let meta = std::fs::metadata(path).map_err(|e| {
+            InputError::new(format!("cannot read {}: {e}", path.display()))
+                .help("pass SQL files, directories or `-`")
+        })?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            walk(path, tool, &mut files, &mut report.notes)?;
+            if files.is_empty() {
+                let what = tool.map_or(".sql files".to_string(), |t| format!("migrations {t:?} runs"));
+                return Err(
+                    InputError::new(format!("{}: no {what} in this directory", path.display())).into()
+                );
+            }
+            inputs.extend(files.into_iter().map(Some));
+        } else if let Pick::Skip(note) = tool::pick(None, path) {
+            report.notes.push(note);
+        } else {
+            inputs.push(Some(path.clone()));
+        }
+    }
+    let total = inputs.len();
+    let mut context_files = 0usize;
+    for (i, input) in inputs.into_iter().enumerate() {
+        report.context_only = match (scope, &input) {
+            (Scope::All, _) => false,
+            (Scope::Latest(n), _) => i + n < total,
+            (Scope::Changed(changed), Some(file)) => !file.canonicalize().is_ok_and(|c| changed.contains(&c)),
+            (Scope::Changed(_), None) => false,
+        };
+        context_files += usize::from(report.context_only);
+        let Some(file) = input else {
             let mut sql = String::new();
             std::io::stdin()
                 .read_to_string(&mut sql)
@@ -167,57 +218,36 @@ pub fn lint_paths_with(
             };
             report.lint_file("<stdin>", &prepared.sql, opts, prepared.tx, &mut known);
             continue;
-        }
-        let meta = std::fs::metadata(path).map_err(|e| {
-            InputError::new(format!("cannot read {}: {e}", path.display()))
-                .help("pass SQL files, directories or `-`")
-        })?;
-        let files = if meta.is_dir() {
-            let mut files = Vec::new();
-            walk(path, tool, &mut files, &mut report.notes)?;
-            if files.is_empty() {
-                let what = tool.map_or(".sql files".to_string(), |t| format!("migrations {t:?} runs"));
-                return Err(
-                    InputError::new(format!("{}: no {what} in this directory", path.display())).into()
-                );
-            }
-            files
-        } else if let Pick::Skip(note) = tool::pick(None, path) {
-            report.notes.push(note);
-            continue;
-        } else {
-            vec![path.clone()]
         };
-        for file in files {
-            if is_change_file(&file) {
-                return Err(InputError::new(format!(
-                    "{}: change files are checked when named directly",
-                    file.display()
-                ))
-                .help("run `planner check CHANGE.yaml --schema FILE.sql`")
-                .into());
-            }
-            let bytes = std::fs::read(&file)
-                .map_err(|e| InputError::new(format!("cannot read {}: {e}", file.display())))?;
-            let sql = String::from_utf8(bytes)
-                .map_err(|e| InputError::new(format!("{}: not UTF-8 text ({e})", file.display())))?;
-            // Editors on Windows save a byte-order mark; it is not SQL.
-            let sql = sql.strip_prefix('\u{feff}').unwrap_or(&sql);
-            let prepared = match tool {
-                Some(t) => t.prepare(&file, sql, &|p| std::fs::read_to_string(p).ok()),
-                None => tool::Prepared { sql: sql.into(), tx: default_tx },
-            };
-            if let Some(changed) = changed {
-                report.context_only = !file.canonicalize().is_ok_and(|c| changed.contains(&c));
-                context_files += usize::from(report.context_only);
-            }
-            report.lint_file(&file.display().to_string(), &prepared.sql, opts, prepared.tx, &mut known);
+        if is_change_file(&file) {
+            return Err(InputError::new(format!(
+                "{}: change files are checked when named directly",
+                file.display()
+            ))
+            .help("run `planner check CHANGE.yaml --schema FILE.sql`")
+            .into());
         }
+        let bytes = std::fs::read(&file)
+            .map_err(|e| InputError::new(format!("cannot read {}: {e}", file.display())))?;
+        let sql = String::from_utf8(bytes)
+            .map_err(|e| InputError::new(format!("{}: not UTF-8 text ({e})", file.display())))?;
+        // Editors on Windows save a byte-order mark; it is not SQL.
+        let sql = sql.strip_prefix('\u{feff}').unwrap_or(&sql);
+        let prepared = match tool {
+            Some(t) => t.prepare(&file, sql, &|p| std::fs::read_to_string(p).ok()),
+            None => tool::Prepared { sql: sql.into(), tx: default_tx },
+        };
+        report.lint_file(&file.display().to_string(), &prepared.sql, opts, prepared.tx, &mut known);
     }
     report.context_only = false;
-    if changed.is_some() {
+    let flag = match scope {
+        Scope::All => None,
+        Scope::Changed(_) => Some("--changed-since"),
+        Scope::Latest(_) => Some("--latest"),
+    };
+    if let Some(flag) = flag {
         report.notes.push(format!(
-            "--changed-since: {} changed file(s) checked; {context_files} unchanged file(s) read for what they declare",
+            "{flag}: {} file(s) checked; {context_files} other file(s) only read for what they declare",
             report.summary.files
         ));
     }
