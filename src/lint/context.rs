@@ -92,6 +92,8 @@ pub struct FileCx<'k> {
     in_tx: bool,
     tx_count: u32,
     tx: u32,
+    /// The last statement of the file itself (the DO or CREATE FUNCTION around a body statement).
+    outer: usize,
     /// Where an explicit BEGIN that has not been committed or rolled back yet starts.
     pub open_begin: Option<(super::source::Pos, super::source::Pos)>,
     session_timeout: bool,
@@ -157,6 +159,7 @@ impl<'k> FileCx<'k> {
             in_tx,
             tx_count: u32::from(in_tx),
             tx: u32::from(in_tx),
+            outer: 0,
             open_begin: None,
             session_timeout: false,
             local_timeout: false,
@@ -179,10 +182,18 @@ impl<'k> FileCx<'k> {
             in_transaction: self.in_tx || in_body,
             lock_timeout_set: self.session_timeout || self.local_timeout,
             timezone_utc: self.timezone_utc,
-            tx: if self.tx == 0 && in_body { u32::MAX - i as u32 } else { self.tx },
+            // Outside a transaction, a DO block is one of its own (numbered after its statement).
+            tx: if self.tx == 0 && in_body { u32::MAX - self.outer as u32 } else { self.tx },
         };
+        if !in_body {
+            self.outer = i;
+        }
         self.stmts.push(state);
-        if !state.lock_timeout_set && super::rules::takes_blocking_lock(stmt, self).is_some() {
+        // A function body's locks are taken when it is called, under the caller's settings.
+        if stmt.origin != Origin::FunctionBody
+            && !state.lock_timeout_set
+            && super::rules::takes_blocking_lock(stmt, self).is_some()
+        {
             self.unprotected_locks.push(i);
         }
         if let Some((name, volatility)) = &stmt.reading.function {

@@ -60,6 +60,12 @@ mod tests {
     }
 
     #[test]
+    fn one_do_block_is_one_transaction() {
+        assert_eq!(count(&format!("DO $$\nBEGIN\n  {ADD}\n  {VALIDATE}\nEND $$;"), ID), 1);
+        assert_eq!(count(&format!("DO $$ BEGIN {ADD} END $$;\nDO $$ BEGIN {VALIDATE} END $$;"), ID), 0);
+    }
+
+    #[test]
     fn a_commit_between_them_or_autocommit_is_fine() {
         assert_eq!(count(&format!("BEGIN;\n{ADD}\nCOMMIT;\nBEGIN;\n{VALIDATE}\nCOMMIT;"), ID), 0);
         assert_eq!(count(&format!("{ADD}\n{VALIDATE}"), ID), 0);
