@@ -260,3 +260,125 @@ fn suggested_planner_commands_run_against_the_example_schema() {
             .code(0);
     }
 }
+
+#[test]
+fn tool_prisma_runs_a_single_statement_file_outside_a_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    let one = "SET lock_timeout = '2s';\n";
+    // One statement: Prisma sends it alone, so CONCURRENTLY works.
+    write(&m, "20240101_idx/migration.sql", "CREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n");
+    write(&m, "migration_lock.toml", "provider = \"postgresql\"\n");
+    write(&m, "seed.sql", "UPDATE users SET a = 1;\n");
+    check().arg("--tool=prisma").arg(&m).assert().code(0).stdout(predicate::str::contains("ok: 1 file(s)"));
+    // Several statements: one implicit transaction, CONCURRENTLY fails.
+    write(
+        &m,
+        "20240102_two/migration.sql",
+        &format!("{one}CREATE INDEX CONCURRENTLY users_name_idx ON users (name);\n"),
+    );
+    check().arg("--tool=prisma").arg(&m).assert().code(1).stdout(
+        predicate::str::contains("concurrently-in-transaction").and(predicate::str::contains("2 file(s)")),
+    );
+    // Without --tool --assume-in-transaction flags even the single-statement file.
+    check().arg("--assume-in-transaction").arg(m.join("20240101_idx/migration.sql")).assert().code(1);
+}
+
+#[test]
+fn tool_golang_migrate_reads_up_files_and_dialect_suffixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("m");
+    write(&m, "0001_init.up.sql", "CREATE TABLE t (id bigint PRIMARY KEY);\n");
+    write(&m, "0001_init.down.sql", "DROP TABLE t;\n");
+    write(
+        &m,
+        "0002_more.up.sql.postgres",
+        "SET lock_timeout = '2s';\nALTER TABLE t RENAME COLUMN id TO key;\n",
+    );
+    write(&m, "0002_more.up.sql.sqlite", "ALTER TABLE t RENAME COLUMN id TO key;\n");
+    check().arg("--tool=golang-migrate").arg(&m).assert().code(1).stdout(
+        predicate::str::contains("2 file(s)")
+            .and(predicate::str::contains("0002_more.up.sql.postgres:2:1"))
+            .and(predicate::str::contains("drop-table").not())
+            .and(
+                predicate::str::contains("note:")
+                    .and(predicate::str::contains("sqlite SQL (not PostgreSQL)")),
+            ),
+    );
+}
+
+#[test]
+fn tool_goose_reads_the_up_section_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "20240101_x.sql",
+        "-- +goose Up\nSET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN a int;\n-- +goose Down\nALTER TABLE t DROP COLUMN a;\n",
+    );
+    check().arg("--tool=goose").arg(&f).assert().code(0);
+    check().arg(&f).assert().code(1).stdout(predicate::str::contains("drop-column"));
+}
+
+#[test]
+fn changed_since_reports_changed_files_with_the_context_of_earlier_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    let m = dir.path().join("migrations");
+    write(&m, "001_users.sql", "CREATE TABLE users (name varchar(20));\nDROP TABLE legacy;\n");
+    git(&["add", "."]);
+    git(&["commit", "-qm", "one"]);
+    // Widening a varchar declared by the unchanged file: no rewrite, known only from its context.
+    write(
+        &m,
+        "002_widen.sql",
+        "SET lock_timeout = '2s';\nALTER TABLE users ALTER COLUMN name TYPE varchar(40);\n",
+    );
+    check().args(["--changed-since", "HEAD", "migrations"]).current_dir(dir.path()).assert().code(0).stdout(
+        predicate::str::contains("ok: 1 file(s)")
+            .and(predicate::str::contains("1 other file(s) only read"))
+            .and(predicate::str::contains("drop-table").not()),
+    );
+    // The full run still fails on the first file.
+    check()
+        .arg("migrations")
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("drop-table"));
+    // Without the first file's context the widening would be reported.
+    check()
+        .arg(m.join("002_widen.sql"))
+        .current_dir(dir.path())
+        .assert()
+        .stdout(predicate::str::contains("change-column-type"));
+}
+
+#[test]
+fn latest_reports_the_last_files_with_the_context_of_earlier_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    write(&m, "001_users.sql", "CREATE TABLE users (name varchar(20));\nDROP TABLE legacy;\n");
+    write(
+        &m,
+        "002_widen.sql",
+        "SET lock_timeout = '2s';\nALTER TABLE users ALTER COLUMN name TYPE varchar(40);\n",
+    );
+    check()
+        .args(["--latest", "1"])
+        .arg(&m)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("ok: 1 file(s)").and(predicate::str::contains("drop-table").not()));
+    check().args(["--latest", "2"]).arg(&m).assert().code(1).stdout(predicate::str::contains("drop-table"));
+}

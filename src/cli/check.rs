@@ -1,5 +1,6 @@
 //! `planner check PATH...`: lint SQL migrations.
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -7,7 +8,8 @@ use clap::Args;
 
 use super::args::TargetArgs;
 use crate::error::{FindingsReported, InputError};
-use crate::lint::{config, KnownSchema, LintOptions, LintReport};
+use crate::lint::tool::{self, Pick, Tool};
+use crate::lint::{config, FileTx, KnownSchema, LintOptions, LintReport};
 use crate::report::Format;
 
 #[derive(Debug, Args)]
@@ -26,9 +28,26 @@ pub struct CheckArgs {
     /// Make statements that cannot be parsed errors instead of warnings.
     #[arg(long)]
     pub strict: bool,
-    /// Treat each file as one transaction, as sqlx, Rails, Flyway and golang-migrate run them.
-    #[arg(long)]
+    /// Treat each file as one transaction (for tools `--tool` does not name).
+    #[arg(long, conflicts_with = "tool")]
     pub assume_in_transaction: bool,
+    /// The migration tool that runs these files: decides which files a directory walk reads
+    /// (Flyway `V…__*.sql`, golang-migrate `*.up.sql`, Prisma `migration.sql`, no `structure.sql`
+    /// for Rails ...), which part of a file runs (goose, dbmate and node-pg-migrate up sections)
+    /// and how each file is wrapped in a transaction (Prisma and golang-migrate: only a file of
+    /// several statements; sqlx `-- no-transaction`, Diesel `metadata.toml`, Flyway `.conf`,
+    /// goose and dbmate annotations).
+    #[arg(long, value_enum)]
+    pub tool: Option<Tool>,
+    /// Report findings only for files changed since this git ref (committed, staged, unstaged
+    /// or untracked), still reading every earlier file for what it declares, so a pull
+    /// request's check gives the verdicts of a full run on its files.
+    #[arg(long, value_name = "GIT_REF")]
+    pub changed_since: Option<String>,
+    /// Report findings only for the last N files (in the order they run), still reading every
+    /// earlier file for what it declares.
+    #[arg(long, value_name = "N", conflicts_with = "changed_since")]
+    pub latest: Option<usize>,
     /// Colour in human output: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, value_enum, default_value_t = Colour::Auto)]
     pub color: Colour,
@@ -67,7 +86,12 @@ pub fn run(args: CheckArgs, target: &TargetArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let sql: Vec<PathBuf> = sql.into_iter().cloned().collect();
-    let report = lint_paths(&sql, &opts)?;
+    let scope = match (&args.changed_since, args.latest) {
+        (Some(r), _) => Scope::Changed(changed_files(r)?),
+        (None, Some(n)) => Scope::Latest(n),
+        (None, None) => Scope::All,
+    };
+    let report = lint_paths_with(&sql, &opts, args.tool, &scope)?;
     let colour = match args.color {
         Colour::Always => true,
         Colour::Never => false,
@@ -99,50 +123,133 @@ fn options(args: &CheckArgs, target: &TargetArgs) -> Result<LintOptions, InputEr
 
 /// Lint every input in order. Column types learnt from earlier files inform later ones.
 pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> anyhow::Result<LintReport> {
+    lint_paths_with(paths, opts, None, &Scope::All)
+}
+
+/// Files changed since `git_ref` (canonical paths): committed since, staged, unstaged, untracked.
+fn changed_files(git_ref: &str) -> anyhow::Result<HashSet<PathBuf>> {
+    let git = |args: &[&str]| -> Result<String, InputError> {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .output()
+            .map_err(|e| InputError::new(format!("--changed-since needs git: {e}")))?;
+        if !out.status.success() {
+            return Err(InputError::new(format!(
+                "--changed-since {git_ref}: git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
+    let mut listed = git(&["diff", "--name-only", "--no-renames", git_ref, "--"])?;
+    listed.push_str(&git(&["ls-files", "--others", "--exclude-standard", "--full-name"])?);
+    Ok(listed.lines().filter(|l| !l.is_empty()).filter_map(|l| top.join(l).canonicalize().ok()).collect())
+}
+
+/// Which files get findings; the others are only read for what they declare.
+#[derive(Debug, Default)]
+pub enum Scope {
+    #[default]
+    All,
+    /// `--changed-since`: these files (canonical paths).
+    Changed(HashSet<PathBuf>),
+    /// `--latest N`: the last N files of the run.
+    Latest(usize),
+}
+
+/// [`lint_paths`] for files run by `tool`, reporting findings for the files `scope` names (the
+/// others are read for context).
+pub fn lint_paths_with(
+    paths: &[PathBuf],
+    opts: &LintOptions,
+    tool: Option<Tool>,
+    scope: &Scope,
+) -> anyhow::Result<LintReport> {
     let mut report = LintReport::default();
+    let default_tx = if opts.assume_in_transaction { FileTx::Wrapped } else { FileTx::Explicit };
     let mut known = KnownSchema::default();
+    // Every input first (so `--latest` knows which files are last), then lint in order.
+    let mut inputs: Vec<Option<PathBuf>> = Vec::new(); // None: stdin
     for path in paths {
         if path.as_os_str() == "-" {
-            let mut sql = String::new();
-            std::io::stdin()
-                .read_to_string(&mut sql)
-                .map_err(|e| InputError::new(format!("cannot read stdin: {e}")))?;
-            report.lint_source("<stdin>", &sql, opts, &mut known);
+            inputs.push(None);
             continue;
         }
         let meta = std::fs::metadata(path).map_err(|e| {
             InputError::new(format!("cannot read {}: {e}", path.display()))
                 .help("pass SQL files, directories or `-`")
         })?;
-        let files = if meta.is_dir() {
+        if meta.is_dir() {
             let mut files = Vec::new();
-            walk(path, &mut files)?;
+            walk(path, tool, &mut files, &mut report.notes)?;
             if files.is_empty() {
+                let what = tool.map_or(".sql files".to_string(), |t| format!("migrations {t:?} runs"));
                 return Err(
-                    InputError::new(format!("{}: no .sql files in this directory", path.display())).into()
+                    InputError::new(format!("{}: no {what} in this directory", path.display())).into()
                 );
             }
-            files
+            inputs.extend(files.into_iter().map(Some));
+        } else if let Pick::Skip(note) = tool::pick(None, path) {
+            report.notes.push(note);
         } else {
-            vec![path.clone()]
-        };
-        for file in files {
-            if is_change_file(&file) {
-                return Err(InputError::new(format!(
-                    "{}: change files are checked when named directly",
-                    file.display()
-                ))
-                .help("run `planner check CHANGE.yaml --schema FILE.sql`")
-                .into());
-            }
-            let bytes = std::fs::read(&file)
-                .map_err(|e| InputError::new(format!("cannot read {}: {e}", file.display())))?;
-            let sql = String::from_utf8(bytes)
-                .map_err(|e| InputError::new(format!("{}: not UTF-8 text ({e})", file.display())))?;
-            // Editors on Windows save a byte-order mark; it is not SQL.
-            let sql = sql.strip_prefix('\u{feff}').unwrap_or(&sql);
-            report.lint_source(&file.display().to_string(), sql, opts, &mut known);
+            inputs.push(Some(path.clone()));
         }
+    }
+    let total = inputs.len();
+    let mut context_files = 0usize;
+    for (i, input) in inputs.into_iter().enumerate() {
+        report.context_only = match (scope, &input) {
+            (Scope::All, _) => false,
+            (Scope::Latest(n), _) => i + n < total,
+            (Scope::Changed(changed), Some(file)) => !file.canonicalize().is_ok_and(|c| changed.contains(&c)),
+            (Scope::Changed(_), None) => false,
+        };
+        context_files += usize::from(report.context_only);
+        let Some(file) = input else {
+            let mut sql = String::new();
+            std::io::stdin()
+                .read_to_string(&mut sql)
+                .map_err(|e| InputError::new(format!("cannot read stdin: {e}")))?;
+            let prepared = match tool {
+                Some(t) => t.prepare(Path::new("<stdin>"), &sql, &|_| None),
+                None => tool::Prepared { sql: sql.as_str().into(), tx: default_tx },
+            };
+            report.lint_file("<stdin>", &prepared.sql, opts, prepared.tx, &mut known);
+            continue;
+        };
+        if is_change_file(&file) {
+            return Err(InputError::new(format!(
+                "{}: change files are checked when named directly",
+                file.display()
+            ))
+            .help("run `planner check CHANGE.yaml --schema FILE.sql`")
+            .into());
+        }
+        let bytes = std::fs::read(&file)
+            .map_err(|e| InputError::new(format!("cannot read {}: {e}", file.display())))?;
+        let sql = String::from_utf8(bytes)
+            .map_err(|e| InputError::new(format!("{}: not UTF-8 text ({e})", file.display())))?;
+        // Editors on Windows save a byte-order mark; it is not SQL.
+        let sql = sql.strip_prefix('\u{feff}').unwrap_or(&sql);
+        let prepared = match tool {
+            Some(t) => t.prepare(&file, sql, &|p| std::fs::read_to_string(p).ok()),
+            None => tool::Prepared { sql: sql.into(), tx: default_tx },
+        };
+        report.lint_file(&file.display().to_string(), &prepared.sql, opts, prepared.tx, &mut known);
+    }
+    report.context_only = false;
+    let flag = match scope {
+        Scope::All => None,
+        Scope::Changed(_) => Some("--changed-since"),
+        Scope::Latest(_) => Some("--latest"),
+    };
+    if let Some(flag) = flag {
+        report.notes.push(format!(
+            "{flag}: {} file(s) checked; {context_files} other file(s) only read for what they declare",
+            report.summary.files
+        ));
     }
     Ok(report)
 }
@@ -174,8 +281,15 @@ pub fn check_change_file(path: &Path, args: &CheckArgs, target: &TargetArgs) -> 
     ))
 }
 
-/// *.sql files under `dir`, sorted by path so migrations are read in the order tools apply them.
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
+/// The SQL files under `dir` that `tool` runs (every *.sql, *.sql.postgres, *.postgres.sql
+/// without one), sorted by path so migrations are read in the order tools apply them. Files of
+/// another dialect (`*.sqlite`, `*.mysql.sql`) are skipped with a note.
+fn walk(
+    dir: &Path,
+    tool: Option<Tool>,
+    files: &mut Vec<PathBuf>,
+    notes: &mut Vec<String>,
+) -> Result<(), InputError> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| InputError::new(format!("cannot read directory {}: {e}", dir.display())))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -183,9 +297,13 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), InputError> {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            walk(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "sql") {
-            files.push(path);
+            walk(&path, tool, files, notes)?;
+            continue;
+        }
+        match tool::pick(tool, &path) {
+            Pick::Read => files.push(path),
+            Pick::Skip(note) => notes.push(format!("{}: {}", dir.display(), note)),
+            Pick::Ignore => {}
         }
     }
     Ok(())

@@ -10,12 +10,13 @@ pub mod rule;
 pub mod rules;
 pub mod source;
 pub mod suppress;
+pub mod tool;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use context::{CxOptions, FileCx, KnownSchema};
+pub use context::{CxOptions, FileCx, FileTx, KnownSchema};
 use rule::{Draft, Findings};
 pub use rule::{Finding, Rule, RuleMeta, Severity};
 use source::{Parsed, Pos};
@@ -48,6 +49,13 @@ impl Default for LintOptions {
 pub struct LintReport {
     pub findings: Vec<Finding>,
     pub summary: Summary,
+    /// What the run did not read and why (`x.sqlite: skipped, sqlite SQL`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// While set, files are read for what they declare (context for later files) but not
+    /// checked or counted (`--changed-since`: earlier, unchanged files).
+    #[serde(skip)]
+    pub context_only: bool,
 }
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -134,9 +142,27 @@ pub fn rule_by_id(id: &str) -> Option<&'static RuleMeta> {
     all_rules().find(|m| m.id == id)
 }
 
-/// Statements whose leading words a rule recognises even though sqlparser cannot parse them.
-const RECOGNISED_UNPARSED: &[&[&str]] =
-    &[&["REINDEX"], &["CLUSTER"], &["DROP", "INDEX", "CONCURRENTLY"], &["VACUUM"]];
+/// Statements sqlparser 0.64 cannot parse that are still read: a rule recognises them by their
+/// leading words (REINDEX, CLUSTER, ...), their body is checked statement by statement (DO,
+/// CREATE FUNCTION/PROCEDURE: name and volatility read from the tokens), or they only change the
+/// catalog under a brief lock (COMMENT ON, ALTER SEQUENCE, statistics objects, ALTER DOMAIN's
+/// catalog forms).
+const RECOGNISED_UNPARSED: &[&[&str]] = &[
+    &["REINDEX"],
+    &["CLUSTER"],
+    &["DROP", "INDEX", "CONCURRENTLY"],
+    &["VACUUM"],
+    &["DO"],
+    &["CREATE", "FUNCTION"],
+    &["CREATE", "OR", "REPLACE", "FUNCTION"],
+    &["CREATE", "PROCEDURE"],
+    &["CREATE", "OR", "REPLACE", "PROCEDURE"],
+    &["COMMENT", "ON"],
+    &["ALTER", "SEQUENCE"],
+    &["CREATE", "STATISTICS"],
+    &["ALTER", "STATISTICS"],
+    &["DROP", "STATISTICS"],
+];
 
 /// The file being linted: where its findings point and how they are rated.
 struct FileRun<'a> {
@@ -146,41 +172,72 @@ struct FileRun<'a> {
 }
 
 impl LintReport {
-    /// Lint one file's text, appending to this report. `known` carries column types across files.
+    /// Lint one file's text, appending to this report. `known` carries what earlier files declared.
     pub fn lint_source(&mut self, file: &str, sql: &str, opts: &LintOptions, known: &mut KnownSchema) {
+        let tx = if opts.assume_in_transaction { FileTx::Wrapped } else { FileTx::Explicit };
+        self.lint_file(file, sql, opts, tx, known);
+    }
+
+    /// [`Self::lint_source`] with the way the migration tool wraps this file in a transaction.
+    pub fn lint_file(
+        &mut self,
+        file: &str,
+        sql: &str,
+        opts: &LintOptions,
+        tx: FileTx,
+        known: &mut KnownSchema,
+    ) {
+        if self.context_only {
+            // Only what the file declares, for the files after it.
+            let mut stmts = Vec::new();
+            if source::for_each_statement(sql, |s| stmts.push(s)).is_ok() {
+                let statements = stmts.iter().filter(|s| s.origin == source::Origin::File).count();
+                let mut cx = FileCx::new(CxOptions { pg_version: opts.pg_version, tx, statements }, known);
+                for stmt in &stmts {
+                    cx.observe(stmt);
+                }
+                let delta = cx.finish();
+                known.absorb(delta);
+            }
+            return;
+        }
         self.summary.files += 1;
         let run = FileRun { opts, file, lines: source::Lines::new(sql) };
-        let mut cx = FileCx::new(
-            CxOptions { pg_version: opts.pg_version, assume_in_transaction: opts.assume_in_transaction },
-            known,
-        );
-        let mut found = Findings::new();
-        let mut result = source::for_each_statement(sql, |stmt| {
-            cx.observe(&stmt);
-            self.check_statement(&run, &stmt, &cx, &mut found);
-        });
-        if let Err(e) = &result {
+        let mut stmts = Vec::new();
+        let mut unreadable = None;
+        if let Err(e) = source::for_each_statement(sql, |s| stmts.push(s)) {
             // The tokenizer stops at an unterminated quote and splits nothing: check the lines
             // before it, report the rest as unread.
             if e.pos.line > 1 {
                 let prefix_end = sql.match_indices('\n').nth(e.pos.line - 2).map_or(0, |(i, _)| i + 1);
-                let checked = source::for_each_statement(&sql[..prefix_end], |stmt| {
-                    cx.observe(&stmt);
-                    self.check_statement(&run, &stmt, &cx, &mut found);
-                });
-                self.summary.statements += checked.unwrap_or(0);
+                let _ = source::for_each_statement(&sql[..prefix_end], |s| stmts.push(s));
             }
+            unreadable = Some(e);
+        }
+        self.summary.statements += stmts.len();
+        // Context first (it may look ahead: a table the file recreates), then the rules.
+        let statements = stmts.iter().filter(|s| s.origin == source::Origin::File).count();
+        let mut cx = FileCx::new(CxOptions { pg_version: opts.pg_version, tx, statements }, known);
+        for stmt in &stmts {
+            cx.observe(stmt);
+        }
+        let mut found = Findings::new();
+        let first_finding = self.findings.len();
+        for stmt in &stmts {
+            self.check_statement(&run, stmt, &cx, &mut found);
+        }
+        self.collapse_template(first_finding, sql);
+        let open_begin = cx.open_begin;
+        if let Some(e) = unreadable {
             self.summary.unparsed += 1;
             let draft = Draft::new(&UNPARSED, format!("cannot read the file from here on: {}", e.message))
                 .with_help("close the string, quoted identifier or dollar quote that starts here");
             self.push(&run, draft, e.pos, e.pos);
-            result = Ok(0);
+        } else {
+            let delta = cx.finish();
+            known.absorb(delta);
         }
-        if let Ok(count) = result {
-            self.summary.statements += count;
-            cx.finish(known);
-        }
-        if let Some((start, end)) = cx.open_begin {
+        if let Some((start, end)) = open_begin {
             let draft = Draft::new(
                 &UNCOMMITTED,
                 "this BEGIN is never committed: the migration's changes are rolled back or left pending",
@@ -188,6 +245,41 @@ impl LintReport {
             .with_help("end the file with `COMMIT;`");
             self.push(&run, draft, start, end);
         }
+    }
+
+    /// A file with template placeholders (`{{ .Schema }}`, `{% if %}`, `<%= %>`) whose statements
+    /// do not parse is an unrendered template: one finding says so instead of one per statement.
+    fn collapse_template(&mut self, first: usize, sql: &str) {
+        let unparsed = self.findings[first..].iter().filter(|f| f.rule == UNPARSED.id).count();
+        let marker = ["{{", "{%", "<%"].into_iter().find(|m| sql.contains(m));
+        let (true, Some(marker)) = (unparsed >= 2, marker) else { return };
+        let mut kept = Vec::with_capacity(self.findings.len() - first - unparsed + 1);
+        let mut first_unparsed = None;
+        for f in self.findings.drain(first..) {
+            if f.rule != UNPARSED.id {
+                kept.push(f);
+                continue;
+            }
+            match f.severity {
+                Severity::Error => self.summary.errors -= 1,
+                Severity::Warning => self.summary.warnings -= 1,
+                Severity::Info => self.summary.infos -= 1,
+            }
+            first_unparsed.get_or_insert(f);
+        }
+        let mut f = first_unparsed.expect("counted above");
+        f.message = format!(
+            "this looks like an unrendered template (`{marker}` placeholders): {unparsed} statement(s) not checked"
+        );
+        f.help = Some("check the rendered SQL (the file your tool runs), not the template".into());
+        match f.severity {
+            Severity::Error => self.summary.errors += 1,
+            Severity::Warning => self.summary.warnings += 1,
+            Severity::Info => self.summary.infos += 1,
+        }
+        kept.insert(0, f);
+        kept.sort_by_key(|f| f.start);
+        self.findings.extend(kept);
     }
 
     /// Run every enabled rule on one statement and record what is not suppressed.
@@ -201,8 +293,20 @@ impl LintReport {
             .with_help("use an id from `planner check --list-rules`, or `all`");
             self.push(run, draft, stmt.start, stmt.end);
         }
+        if !stmt.reading.unread_actions.is_empty() && stmt.ast().is_some() {
+            self.summary.unparsed += 1;
+            let actions = stmt.reading.unread_actions.join("`, `");
+            found.items.push(
+                Draft::new(&UNPARSED, format!("ALTER TABLE action(s) not checked: `{actions}`"))
+                    .with_help("the statement's other actions were checked; review these by hand"),
+            );
+        }
         if let Parsed::No { error } = &stmt.parsed {
-            if !RECOGNISED_UNPARSED.iter().any(|w| stmt.starts_with(w)) {
+            // An ALTER TABLE whose every action was read (parsed alone, or catalog-only).
+            let altered_and_read = stmt.starts_with(&["ALTER", "TABLE"])
+                && stmt.reading.target.is_some()
+                && stmt.reading.unread_actions.is_empty();
+            if !altered_and_read && !RECOGNISED_UNPARSED.iter().any(|w| stmt.starts_with(w)) {
                 self.summary.unparsed += 1;
                 found.items.push(Draft::new(&UNPARSED, format!("statement not checked: {error}")).with_help(
                     "review it by hand; `-- planner:ignore unparsed-statement <reason>` silences this",

@@ -47,6 +47,9 @@ impl Reporter for Github {
                 escape_data(&message)
             )?;
         }
+        for note in &report.notes {
+            writeln!(out, "::notice title=planner check::{}", escape_data(note))?;
+        }
         Ok(())
     }
 }

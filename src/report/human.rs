@@ -65,6 +65,9 @@ impl Reporter for Human {
             }
             writeln!(out)?;
         }
+        for note in &report.notes {
+            writeln!(out, "{}: {note}", self.paint("1;34", "note"))?;
+        }
         let s = &report.summary;
         let verdict = if s.errors > 0 { self.paint("1;31", "failed") } else { self.paint("1;32", "ok") };
         writeln!(

@@ -1,5 +1,6 @@
 //! add-column-rewrite
 use super::prelude::*;
+use crate::lint::source::Volatility;
 use super::{classify_default, DefaultKind};
 
 pub struct AddColumnRewrite;
@@ -29,7 +30,7 @@ impl Rule for AddColumnRewrite {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        let Some((at, table)) = existing_alter_table(stmt, cx) else { return };
+        let Some((at, table)) = populated_alter_table(stmt, cx) else { return };
         for op in &at.operations {
             let AlterTableOperation::AddColumn { column_def: c, .. } = op else { continue };
             let col = format!("{table}.{}", c.name);
@@ -68,16 +69,41 @@ impl Rule for AddColumnRewrite {
                                 .help("add the column without a default, `ALTER COLUMN ... SET DEFAULT` for new rows, backfill existing rows in batches")
                                 .suggest(suggest.clone());
                         }
-                        DefaultKind::Unknown(f) => {
-                            out.report(&META, format!("default of new column {col} calls {f}(): if it is VOLATILE the table is rewritten under ACCESS EXCLUSIVE"))
-                                .help("check the function is STABLE or IMMUTABLE; otherwise add the column without a default and backfill")
-                                .severity(Severity::Warning);
-                        }
+                        DefaultKind::Unknown(f) => match cx.function_volatility(&f, stmt.index) {
+                            Some(Volatility::Volatile) => {
+                                out.report(&META, format!("default of new column {col} calls {f}(), which this migration history declares VOLATILE (the default when CREATE FUNCTION names none): evaluated per row, the table is rewritten under ACCESS EXCLUSIVE"))
+                                    .help("declare the function STABLE or IMMUTABLE if it is, or add the column without a default, `ALTER COLUMN ... SET DEFAULT` for new rows, backfill existing rows in batches")
+                                    .suggest(suggest.clone());
+                            }
+                            Some(Volatility::Stable | Volatility::Immutable) => {}
+                            None => {
+                                out.report(&META, format!("default of new column {col} calls {f}(): if it is VOLATILE the table is rewritten under ACCESS EXCLUSIVE"))
+                                    .help("check the function is STABLE or IMMUTABLE; otherwise add the column without a default and backfill")
+                                    .severity(Severity::Warning);
+                            }
+                        },
                     },
                     _ => {}
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod function_tests {
+    use crate::lint::rules::testing::*;
+
+    #[test]
+    fn a_default_calling_a_function_declared_here_uses_its_volatility() {
+        let f = "CREATE FUNCTION next_code() RETURNS text LANGUAGE sql AS $$ SELECT md5(random()::text) $$;\n";
+        let sql = format!("{f}ALTER TABLE t ADD COLUMN code text DEFAULT next_code();");
+        let found = findings(&sql, "add-column-rewrite");
+        assert_eq!((found.len(), found[0].severity), (1, crate::lint::Severity::Error), "{found:?}");
+        let stable = "CREATE FUNCTION tenant() RETURNS int LANGUAGE sql STABLE COST 100 AS $$ SELECT 1 $$;\n\
+                      ALTER TABLE t ADD COLUMN tenant int DEFAULT tenant();";
+        assert_eq!(count(stable, "add-column-rewrite"), 0);
+        assert_eq!(count("ALTER TABLE t ADD COLUMN x int DEFAULT f();", "add-column-rewrite"), 1);
     }
 }
 

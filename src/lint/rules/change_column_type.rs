@@ -17,6 +17,11 @@ EXCLUSIVE, and the running app may not understand the new type. Binary-compatibl
 exempt: `varchar(n)` to a longer `varchar`, to unbounded `varchar` or `text`, `numeric(p,s)` to a
 larger precision or unbounded `numeric`, `cidr` to `inet`.
 
+`timestamp` to `timestamptz` is catalog-only on PostgreSQL 12+ when the session's `timezone` is
+UTC (`SET timezone = 'UTC'` earlier in the file): the stored values mean the same instants. Only
+the indexes on the column are rebuilt (under ACCESS EXCLUSIVE, as long as building them takes),
+so it is reported as info. Without the `SET` it is a rewrite.
+
 ## What to do
 Add a new column of the new type, keep it in sync with a trigger, backfill, switch the app, drop the
 old column: `planner plan add-column TABLE.NEW_COL TYPE --backfill \"old_col::TYPE\"`, then
@@ -51,7 +56,7 @@ fn numeric_precision(ty: &str) -> Option<Option<(u64, u64)>> {
 /// No rewrite needed from `old` to `new` (PostgreSQL only checks or relabels).
 fn is_binary_compatible(old: &str, new: &str) -> bool {
     let (old_l, new_l) = (old.to_lowercase(), new.to_lowercase());
-    if old_l == new_l {
+    if old_l == new_l || timestamp_kind(&old_l).is_some_and(|k| Some(k) == timestamp_kind(&new_l)) {
         return true;
     }
     let text_like = |t: &str| t == "text" || varchar_len(t) == Some(None);
@@ -76,6 +81,31 @@ fn is_binary_compatible(old: &str, new: &str) -> bool {
     old_l == "cidr" && new_l == "inet"
 }
 
+/// `timestamp[(p)] [without time zone]` -> Some((false, p)), `timestamptz` / `with time zone` -> Some((true, p)).
+fn timestamp_kind(ty: &str) -> Option<(bool, String)> {
+    let t = ty.to_lowercase();
+    let rest = t.strip_prefix("timestamp")?;
+    let (tz_short, rest) = match rest.strip_prefix("tz") {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let rest = rest.trim_start();
+    let (precision, rest) = match rest.strip_prefix('(') {
+        Some(r) => {
+            let (p, r) = r.split_once(')')?;
+            (p.trim().to_string(), r.trim())
+        }
+        None => (String::new(), rest),
+    };
+    let tz = match rest {
+        "" => tz_short,
+        "with time zone" if !tz_short => true,
+        "without time zone" if !tz_short => false,
+        _ => return None,
+    };
+    Some((tz, precision))
+}
+
 /// The help of every finding that rewrites the table.
 const EXPAND_CONTRACT: &str =
     "add a column of the new type, sync it with a trigger, backfill, switch the app, drop the old column";
@@ -85,7 +115,7 @@ impl Rule for ChangeColumnType {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        let Some((at, table)) = existing_alter_table(stmt, cx) else { return };
+        let Some((at, table)) = populated_alter_table(stmt, cx) else { return };
         for op in &at.operations {
             let AlterTableOperation::AlterColumn {
                 column_name,
@@ -110,8 +140,22 @@ impl Rule for ChangeColumnType {
                     .suggest(suggest);
                 continue;
             }
+            let to_tz = timestamp_kind(&new).filter(|(tz, _)| *tz);
+            let utc = cx.pg_version >= 12 && cx.at(stmt.index).timezone_utc;
             match old {
                 Some(old) if is_binary_compatible(old, &new) => {}
+                Some(old)
+                    if utc && to_tz.is_some() && timestamp_kind(old).is_some_and(|(tz, p)| !tz && Some(&p) == to_tz.as_ref().map(|(_, p)| p)) =>
+                {
+                    out.report(&META, format!("{col} from timestamp to timestamptz with timezone UTC: no table rewrite on PostgreSQL 12+, but indexes on the column are rebuilt under ACCESS EXCLUSIVE"))
+                        .help("fine for an unindexed column; for an indexed one, expect the lock for as long as the index builds take")
+                        .severity(Severity::Info);
+                }
+                None if utc && to_tz.is_some() => {
+                    out.report(&META, format!("changing {col} to timestamptz with timezone UTC: no rewrite on PostgreSQL 12+ if it is `timestamp` now (old type unknown here); indexes on it are rebuilt"))
+                        .help("from any other type it rewrites the table: add a column, backfill, swap")
+                        .severity(Severity::Warning);
+                }
                 Some(old) => {
                     out.report(&META, format!("changing {col} from {} to {} rewrites the table and its indexes under ACCESS EXCLUSIVE", old.to_lowercase(), new.to_lowercase()))
                         .help(EXPAND_CONTRACT)
@@ -155,6 +199,25 @@ mod tests {
         assert!(report.findings.iter().all(|f| f.rule != ID), "{:?}", report.findings);
         report.lint_source("3.sql", "ALTER TABLE u ALTER COLUMN name TYPE varchar(10);", &opts, &mut known);
         assert_eq!(report.findings.iter().filter(|f| f.rule == ID).count(), 1);
+    }
+
+    #[test]
+    fn timestamp_to_timestamptz_under_utc_is_info_on_pg12() {
+        let base = "CREATE TABLE e (at timestamp, other timestamp);";
+        let opts = crate::lint::LintOptions::default();
+        let mut known = crate::lint::KnownSchema::default();
+        let mut report = crate::lint::LintReport::default();
+        report.lint_source("1.sql", base, &opts, &mut known);
+        let utc = "SET timezone = 'UTC';\nALTER TABLE e ALTER COLUMN at TYPE timestamptz;";
+        report.lint_source("2.sql", utc, &opts, &mut known);
+        let f: Vec<_> = report.findings.iter().filter(|f| f.rule == ID).collect();
+        assert_eq!((f.len(), f[0].severity), (1, crate::lint::Severity::Info), "{f:?}");
+        report.lint_source("3.sql", "ALTER TABLE e ALTER COLUMN other TYPE timestamp with time zone;", &opts, &mut known);
+        let last = report.findings.iter().rfind(|f| f.rule == ID).unwrap();
+        assert_eq!((last.file.as_str(), last.severity), ("3.sql", crate::lint::Severity::Error));
+        let pg11 = findings_with(utc, ID, &pg(11));
+        assert_eq!(pg11[0].severity, crate::lint::Severity::Error);
+        assert_eq!(super::timestamp_kind("TIMESTAMP(3) WITHOUT TIME ZONE"), Some((false, "3".into())));
     }
 
     #[test]

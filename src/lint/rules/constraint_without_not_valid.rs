@@ -14,6 +14,7 @@ pub static META: RuleMeta = RuleMeta {
 ## Why it matters
 The constraint is checked against every existing row while the table is locked (ACCESS
 EXCLUSIVE for CHECK; SHARE ROW EXCLUSIVE on both tables for a FOREIGN KEY, which blocks writes).
+`ADD COLUMN c int CHECK (c > 0)` does the same: the new column's check is verified on every row.
 
 ## What to do
 Add it `NOT VALID` (instant; new rows are checked), then `VALIDATE CONSTRAINT` in a separate
@@ -30,7 +31,7 @@ impl Rule for ConstraintWithoutNotValid {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        let Some((at, table)) = existing_alter_table(stmt, cx) else { return };
+        let Some((at, table)) = populated_alter_table(stmt, cx) else { return };
         for op in &at.operations {
             let (kind, name) = match op {
                 AlterTableOperation::AddConstraint { constraint: TableConstraint::ForeignKey(fk), not_valid: false } => {
@@ -45,6 +46,18 @@ impl Rule for ConstraintWithoutNotValid {
                         && column_def.options.iter().any(|o| matches!(o.option, ColumnOption::Default(_))) =>
                 {
                     ("FOREIGN KEY", None)
+                }
+                // A new column with a CHECK: PostgreSQL checks every row while it holds ACCESS EXCLUSIVE.
+                AlterTableOperation::AddColumn { column_def, .. }
+                    if column_def.options.iter().any(|o| matches!(o.option, ColumnOption::Check(_))) =>
+                {
+                    let col = &column_def.name;
+                    out.report(&META, format!("adding column {table}.{col} with a CHECK checks every row of {table} under ACCESS EXCLUSIVE"))
+                        .help(format!(
+                            "add the column without the check, then add it NOT VALID and validate it:\nALTER TABLE {table} ADD CONSTRAINT {}_{}_check CHECK (...) NOT VALID;\nALTER TABLE {table} VALIDATE CONSTRAINT {}_{}_check;",
+                            bare_table_name(&at.name), col.value, bare_table_name(&at.name), col.value
+                        ));
+                    continue;
                 }
                 _ => continue,
             };
@@ -67,6 +80,12 @@ mod tests {
     fn flags_validated_fk_and_check() {
         assert_eq!(count("ALTER TABLE o ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id);", ID), 1);
         assert_eq!(count("ALTER TABLE o ADD CONSTRAINT c CHECK (amount > 0);", ID), 1);
+    }
+
+    #[test]
+    fn a_new_column_with_a_check_scans() {
+        assert_eq!(count("ALTER TABLE o ADD COLUMN qty int CHECK (qty > 0);", ID), 1);
+        assert_eq!(count("CREATE TABLE o (a int);\nALTER TABLE o ADD COLUMN qty int CHECK (qty > 0);", ID), 0);
     }
 
     #[test]

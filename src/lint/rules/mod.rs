@@ -30,6 +30,7 @@ crate::register_rules![
     set_logged::SetLogged,
     refresh_without_concurrently::RefreshWithoutConcurrently,
     enum_add_value_in_transaction::EnumAddValueInTransaction,
+    validate_in_same_transaction::ValidateInSameTransaction,
 ];
 
 /// What every rule file needs.
@@ -38,7 +39,7 @@ mod prelude {
         AlterColumnOperation, AlterTableOperation, ColumnOption, ObjectType, Statement, TableConstraint,
     };
 
-    pub use super::{bare_table_name, existing_alter, existing_alter_table, shell_arg, table_arg};
+    pub use super::{bare_table_name, existing_alter, populated_alter_table, shell_arg, table_arg};
     pub use crate::lint::context::{column_key, FileCx};
     pub use crate::lint::rule::{Findings, Rule, RuleMeta, Severity};
     pub use crate::lint::source::Stmt;
@@ -56,6 +57,14 @@ pub fn existing_alter<'a>(stmt: &'a Stmt, cx: &FileCx) -> Option<&'a AlterTable>
 /// [`existing_alter`] with its table as the `planner plan` CLI takes it ([`table_arg`]).
 pub fn existing_alter_table<'a>(stmt: &'a Stmt, cx: &FileCx) -> Option<(&'a AlterTable, String)> {
     existing_alter(stmt, cx).map(|at| (at, table_arg(&at.name)))
+}
+
+/// [`existing_alter_table`] on a table that may hold rows: not one the file created, nor one an
+/// earlier statement of the file proved empty (it added a NOT NULL column without a default,
+/// which fails on any row). Scans and rewrites of such a table are instant and were reported at
+/// that statement, so rules about scans and rewrites use this.
+pub fn populated_alter_table<'a>(stmt: &'a Stmt, cx: &FileCx) -> Option<(&'a AlterTable, String)> {
+    existing_alter_table(stmt, cx).filter(|(at, _)| cx.required_empty(&at.name, stmt.index).is_none())
 }
 
 /// The last part of a table name without quotes (`billing."Users"` -> `Users`): the stem of the
@@ -139,6 +148,11 @@ pub fn takes_blocking_lock(stmt: &Stmt, cx: &FileCx) -> Option<String> {
     }
     if stmt.starts_with(&["REINDEX"]) && !stmt.words.iter().any(|w| w == "CONCURRENTLY") {
         return Some("REINDEX".into());
+    }
+    if let (None, Some(target)) = (stmt.ast(), &stmt.reading.target) {
+        if stmt.starts_with(&["ALTER", "TABLE"]) && !cx.is_new_table(target, stmt.index) {
+            return Some(format!("ALTER TABLE {target}"));
+        }
     }
     match stmt.ast()? {
         Statement::AlterTable(at) if !cx.is_new_table(&at.name, stmt.index) => {

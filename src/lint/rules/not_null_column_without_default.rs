@@ -28,6 +28,10 @@ impl Rule for NotNullColumnWithoutDefault {
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
         let Some(at) = existing_alter(stmt, cx) else { return };
+        // A second such column on a table already required to be empty adds nothing.
+        if cx.required_empty(&at.name, stmt.index).is_some() {
+            return;
+        }
         for op in &at.operations {
             let AlterTableOperation::AddColumn { column_def: c, .. } = op else { continue };
             let has = |f: fn(&ColumnOption) -> bool| c.options.iter().any(|o| f(&o.option));

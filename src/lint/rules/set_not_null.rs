@@ -32,7 +32,7 @@ impl Rule for SetNotNull {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        let Some((at, table)) = existing_alter_table(stmt, cx) else { return };
+        let Some((at, table)) = populated_alter_table(stmt, cx) else { return };
         for op in &at.operations {
             let AlterTableOperation::AlterColumn { column_name, op: AlterColumnOperation::SetNotNull } = op else {
                 continue;

@@ -30,7 +30,7 @@ impl Rule for UniqueWithoutIndex {
         &META
     }
     fn check(&self, stmt: &Stmt, cx: &FileCx, out: &mut Findings) {
-        let Some((at, table)) = existing_alter_table(stmt, cx) else { return };
+        let Some((at, table)) = populated_alter_table(stmt, cx) else { return };
         for op in &at.operations {
             let (kind, columns, name) = match op {
                 AlterTableOperation::AddConstraint { constraint: TableConstraint::Unique(u), .. } => {
