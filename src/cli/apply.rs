@@ -93,6 +93,9 @@ async fn dry_run_checks(loaded: &LoadedPlan, kind: PhaseKind, target: &TargetArg
         exec::apply::Preflight::Ready => {
             println!("-- every precondition holds on this database: the real run would proceed")
         }
+        exec::apply::Preflight::Resume(n) => println!(
+            "-- an earlier run of {kind} was interrupted after step {n}: the real run would resume after it"
+        ),
         exec::apply::Preflight::AlreadyDone => {
             println!("-- {kind} is already applied on this database: the real run would do nothing")
         }

@@ -154,6 +154,28 @@ async fn render(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Res
                 ),
             };
             let _ = writeln!(out, "  {:<9} {line}", phase.phase.as_str());
+            let dir =
+                only.map(|l| l.dir.display().to_string()).unwrap_or_else(|| format!("plans/{}", plan.name));
+            if let Some(r) = record.filter(|_| phase.phase != PhaseKind::Backfill) {
+                let total = phase.steps.len();
+                match r.status {
+                    PhaseStatus::Running => {
+                        let _ = writeln!(
+                            out,
+                            "              interrupted after step {} of {total} (unless a planner is still running it); resume: planner apply {dir} --phase {}; or undo the {} committed step(s): planner rollback {dir}",
+                            r.steps_done, phase.phase, r.steps_done
+                        );
+                    }
+                    PhaseStatus::Partial => {
+                        let _ = writeln!(
+                            out,
+                            "              partly applied ({} of {total} steps); undo it: planner rollback {dir}",
+                            r.steps_done
+                        );
+                    }
+                    _ => {}
+                }
+            }
             if phase.phase == PhaseKind::Backfill {
                 for b in &backfill {
                     let _ = writeln!(

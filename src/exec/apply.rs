@@ -119,13 +119,36 @@ pub async fn apply_phase(
 ) -> anyhow::Result<ApplyOutcome> {
     let plan = &loaded.plan;
     let phase = loaded.phase(kind)?;
-    if preflight(session, loaded, kind).await? == Preflight::AlreadyDone {
-        return Ok(ApplyOutcome::AlreadyDone { phase: kind });
-    }
+    let resume_from = match preflight(session, loaded, kind).await? {
+        Preflight::AlreadyDone => return Ok(ApplyOutcome::AlreadyDone { phase: kind }),
+        Preflight::Resume(n) => Some(n.min(phase.steps.len())),
+        Preflight::Ready => None,
+    };
     state::register_plan(session.conn(), plan, &loaded.sha256, &loaded.yaml).await?;
 
-    let checksums = state::phase_checksums(plan, &loaded.sha256, phase);
-    state::start_phase(session.conn(), &plan.name, kind, &checksums).await?;
+    match resume_from {
+        Some(n) => {
+            eprintln!(
+                "resuming phase {kind} of plan `{}` after step {n} of {} (an earlier run was interrupted; its committed steps stay)",
+                plan.name,
+                phase.steps.len()
+            );
+            state::log(
+                session.conn(),
+                &plan.name,
+                kind,
+                "resume",
+                "running",
+                Some(&format!("after step {n}")),
+            )
+            .await?;
+        }
+        None => {
+            let checksums = state::phase_checksums(plan, &loaded.sha256, phase);
+            state::start_phase(session.conn(), &plan.name, kind, &checksums).await?;
+        }
+    }
+    let start = resume_from.unwrap_or(0);
 
     if kind == PhaseKind::Backfill && !phase.backfill.is_empty() {
         match run_backfill(session, plan, opts).await {
@@ -143,7 +166,8 @@ pub async fn apply_phase(
         }
     }
 
-    if let Err(e) = run_steps(session, &phase.steps).await {
+    let progress = Progress { plan: &plan.name, phase: kind, offset: start };
+    if let Err(e) = Box::pin(run_steps_inner(session, &phase.steps[start..], Some(progress))).await {
         let msg = format!("{e:#}");
         let status = if e.downcast_ref::<PartiallyApplied>().is_some() {
             PhaseStatus::Partial
@@ -163,6 +187,8 @@ pub async fn apply_phase(
 pub enum Preflight {
     Ready,
     AlreadyDone,
+    /// A run of this phase was killed after its first N steps committed: the next run resumes.
+    Resume(usize),
 }
 
 /// Every check `apply` makes before it changes anything, read-only (a `--dry-run` runs exactly
@@ -180,7 +206,10 @@ pub async fn preflight(
     let record = records.iter().find(|r| r.phase == kind);
     match record.map(|r| r.status) {
         Some(PhaseStatus::Done) => return Ok(Preflight::AlreadyDone),
-        Some(PhaseStatus::Running | PhaseStatus::Partial) if kind != PhaseKind::Backfill => {
+        Some(PhaseStatus::Running) if kind != PhaseKind::Backfill => {
+            return Ok(Preflight::Resume(record.map(|r| r.steps_done).unwrap_or(0)));
+        }
+        Some(PhaseStatus::Partial) if kind != PhaseKind::Backfill => {
             return Err(Refusal::new(format!(
                 "phase {kind} of plan `{}` was interrupted (started {} by {}); run `planner rollback {}` \
                  to undo what it did, then apply it again",
@@ -245,22 +274,51 @@ pub struct PartiallyApplied(pub String);
 /// Run steps unit by unit (the phase's script with this session's timeouts); if one fails, undo
 /// the units that committed (newest first), so the phase is either fully applied or not at all.
 pub async fn run_steps(session: &mut Session, steps: &[Step]) -> anyhow::Result<()> {
-    Box::pin(run_steps_inner(session, steps)).await
+    Box::pin(run_steps_inner(session, steps, None)).await
 }
 
-async fn run_steps_inner(session: &mut Session, steps: &[Step]) -> anyhow::Result<()> {
+/// Which phase's `steps_done` to record, and how many of its steps ran before `steps`.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    pub plan: &'a str,
+    pub phase: PhaseKind,
+    pub offset: usize,
+}
+
+async fn run_steps_inner(
+    session: &mut Session,
+    steps: &[Step],
+    progress: Option<Progress<'_>>,
+) -> anyhow::Result<()> {
     let script = Script::build(steps, session.timeouts());
+    let mut done = progress.map(|p| p.offset).unwrap_or(0);
     for (i, unit) in script.units.iter().enumerate() {
-        if let Err(err) = session.run_unit(unit).await {
-            if i == 0 {
+        done += unit.statements.len();
+        let record = progress.map(|p| (p.plan, p.phase, done));
+        if let Err(err) = session.run_unit_recorded(unit, record).await {
+            let offset = progress.map(|p| p.offset).unwrap_or(0);
+            if i == 0 && offset == 0 {
                 return Err(err);
+            }
+            if i == 0 {
+                return Err(err.context(PartiallyApplied(format!(
+                    "this run resumed after step {offset}; those steps stay applied"
+                ))));
             }
             let committed: Vec<Step> =
                 script.units[..i].iter().flat_map(|u| u.statements.iter().map(|s| s.step.clone())).collect();
             return match undo(session, &committed, false).await {
-                Ok(()) => Err(
+                Ok(()) if offset == 0 => Err(
                     err.context("nothing of this phase is left applied (the steps that had run were undone)")
                 ),
+                Ok(()) => {
+                    if let Some(p) = progress {
+                        state::set_steps_done(session.conn(), p.plan, p.phase, offset).await?;
+                    }
+                    Err(err.context(PartiallyApplied(format!(
+                        "the steps this run made were undone; the {offset} steps before it (an earlier, interrupted run) stay applied"
+                    ))))
+                }
                 Err(undo_err) => Err(err.context(PartiallyApplied(format!("{undo_err:#}")))),
             };
         }

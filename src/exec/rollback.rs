@@ -32,7 +32,19 @@ pub async fn rollback_latest(session: &mut Session, loaded: &LoadedPlan) -> anyh
     // A failed phase already undid its committed steps, unless it says otherwise.
     let already_undone = latest.status == PhaseStatus::Failed;
     state::log(session.conn(), &plan.name, kind, "rollback", "running", None).await?;
-    let result = if already_undone { Ok(()) } else { undo(session, &phase.steps, tolerant).await };
+    // Only what committed is undone: a phase killed (or failed) half-way recorded how many of its
+    // steps committed; the one in flight outside a transaction (CREATE INDEX CONCURRENTLY) may
+    // have left something behind, so its undo runs too (tolerantly). An irreversible step that
+    // never ran does not block the way back.
+    let ran: &[crate::plan::Step] = if latest.status == PhaseStatus::Done {
+        &phase.steps
+    } else {
+        let done = latest.steps_done.min(phase.steps.len());
+        let in_flight =
+            phase.steps.get(done).is_some_and(|s| s.transaction == crate::plan::TxMode::NoTransaction);
+        &phase.steps[..if in_flight { done + 1 } else { done }]
+    };
+    let result = if already_undone { Ok(()) } else { undo(session, ran, tolerant).await };
     if let Err(e) = result {
         let msg = format!("{e:#}");
         state::log(session.conn(), &plan.name, kind, "rollback", "failed", Some(&msg)).await?;

@@ -156,9 +156,19 @@ impl Session {
     /// Run one unit with lock_timeout, retrying lock timeouts with backoff and jitter. When it
     /// gives up, nothing of the unit is applied and the error names what blocked it.
     pub async fn run_unit(&mut self, unit: &Unit) -> anyhow::Result<()> {
+        self.run_unit_recorded(unit, None).await
+    }
+
+    /// [`run_unit`](Self::run_unit), recording in planner.phases that the phase's first
+    /// `progress.2` steps are done, atomically with the unit when it runs in a transaction.
+    pub async fn run_unit_recorded(
+        &mut self,
+        unit: &Unit,
+        progress: Option<(&str, crate::plan::PhaseKind, usize)>,
+    ) -> anyhow::Result<()> {
         let mut attempt = 0u32;
         loop {
-            let result = self.try_unit(unit).await;
+            let result = self.try_unit(unit, progress).await;
             let err = match result {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
@@ -188,7 +198,11 @@ impl Session {
     }
 
     /// Run the unit's statements exactly as the script has them (the same text the files hold).
-    async fn try_unit(&mut self, unit: &Unit) -> anyhow::Result<()> {
+    async fn try_unit(
+        &mut self,
+        unit: &Unit,
+        progress: Option<(&str, crate::plan::PhaseKind, usize)>,
+    ) -> anyhow::Result<()> {
         match unit.tx {
             TxMode::InTransaction | TxMode::OwnTransaction => {
                 let mut tx = self.conn.begin().await?;
@@ -201,6 +215,7 @@ impl Session {
                         .await
                         .with_context(|| step_context(&s.step, &s.sql))?;
                 }
+                record_progress(&mut tx, progress).await?;
                 tx.commit().await?;
             }
             TxMode::NoTransaction => {
@@ -219,6 +234,7 @@ impl Session {
                         return Err(anyhow::Error::new(e).context(step_context(&s.step, &s.sql)));
                     }
                 }
+                record_progress(&mut self.conn, progress).await?;
             }
         }
         Ok(())
@@ -293,6 +309,22 @@ impl Session {
         }
         Ok(out)
     }
+}
+
+/// Record how many steps of a phase committed (see `state::steps_done_sql`).
+async fn record_progress(
+    conn: &mut PgConnection,
+    progress: Option<(&str, crate::plan::PhaseKind, usize)>,
+) -> anyhow::Result<()> {
+    if let Some((plan, phase, done)) = progress {
+        sqlx::query(super::state::steps_done_sql())
+            .bind(plan)
+            .bind(phase.as_str())
+            .bind(done as i32)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// pid, lock mode, state, query, seconds the transaction has been open.

@@ -57,6 +57,12 @@ ALTER TABLE planner.phases DROP CONSTRAINT IF EXISTS phases_status_check;
 ALTER TABLE planner.phases ADD CONSTRAINT phases_status_check
     CHECK (status IN ('running', 'done', 'failed', 'partial', 'rolled_back'));
 "#,
+    // 4: how many steps of a running phase have committed, recorded in the same transaction as
+    //    each unit, so a killed phase resumes from its first unfinished step or is undone from its
+    //    last finished one.
+    r#"
+ALTER TABLE planner.phases ADD COLUMN IF NOT EXISTS steps_done int NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// Create schema `planner` and bring it to the latest version. Safe to call concurrently:
@@ -149,6 +155,8 @@ pub struct PhaseRecord {
     pub error: Option<String>,
     /// Table (short name) -> columns, taken when the phase finished.
     pub table_shapes: Option<serde_json::Value>,
+    /// Steps of the phase that committed (all of them once done).
+    pub steps_done: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -242,16 +250,18 @@ pub async fn phase_records(conn: &mut PgConnection, plan: &str) -> anyhow::Resul
         return Ok(Vec::new());
     }
     #[allow(clippy::type_complexity)]
-    let rows: Vec<(String, String, serde_json::Value, String, String, Option<String>, Option<String>, Option<serde_json::Value>)> =
+    let rows: Vec<(String, String, serde_json::Value, String, String, Option<String>, Option<String>, Option<serde_json::Value>, i32)> =
         sqlx::query_as(
-            "SELECT phase, status, checksums, applied_by, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', error, table_shapes
+            "SELECT phase, status, checksums, applied_by, to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', error, table_shapes, steps_done
                FROM planner.phases WHERE plan = $1",
         )
         .bind(plan)
         .fetch_all(&mut *conn)
         .await?;
     let mut out = Vec::new();
-    for (phase, status, checksums, applied_by, started_at, finished_at, error, table_shapes) in rows {
+    for (phase, status, checksums, applied_by, started_at, finished_at, error, table_shapes, steps_done) in
+        rows
+    {
         out.push(PhaseRecord {
             phase: phase.parse().map_err(|e: String| anyhow::anyhow!(e))?,
             status: PhaseStatus::parse(&status)?,
@@ -261,6 +271,7 @@ pub async fn phase_records(conn: &mut PgConnection, plan: &str) -> anyhow::Resul
             finished_at,
             error,
             table_shapes,
+            steps_done: steps_done.max(0) as usize,
         });
     }
     out.sort_by_key(|r| r.phase);
@@ -359,6 +370,27 @@ fn changed_file(existing: &PlanRecord, plan: &Plan, _applied: &PhaseRecord) -> S
     "plan.yaml".to_string()
 }
 
+/// The statement that records `steps_done` for a running phase; the executor runs it inside each
+/// unit's own transaction (or right after a unit that runs outside one).
+pub fn steps_done_sql() -> &'static str {
+    "UPDATE planner.phases SET steps_done = $3 WHERE plan = $1 AND phase = $2"
+}
+
+pub async fn set_steps_done(
+    conn: &mut PgConnection,
+    plan: &str,
+    phase: PhaseKind,
+    done: usize,
+) -> anyhow::Result<()> {
+    sqlx::query(steps_done_sql())
+        .bind(plan)
+        .bind(phase.as_str())
+        .bind(done as i32)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn start_phase(
     conn: &mut PgConnection,
     plan: &str,
@@ -369,7 +401,8 @@ pub async fn start_phase(
         "INSERT INTO planner.phases (plan, phase, status, checksums, applied_by, started_at)
          VALUES ($1, $2, 'running', $3, $4 || ' as ' || current_user, now())
          ON CONFLICT (plan, phase) DO UPDATE SET status = 'running', checksums = EXCLUDED.checksums,
-             applied_by = EXCLUDED.applied_by, started_at = now(), finished_at = NULL, error = NULL, table_shapes = NULL",
+             applied_by = EXCLUDED.applied_by, started_at = now(), finished_at = NULL, error = NULL, table_shapes = NULL,
+             steps_done = 0",
     )
     .bind(plan)
     .bind(phase.as_str())
