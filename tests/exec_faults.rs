@@ -126,3 +126,70 @@ async fn killed_inside_contract_validate_can_be_rolled_back_or_resumed() {
         db.drop().await;
     }
 }
+
+/// The main session (holder of the one-planner lock) is terminated mid-backfill: the backfill's
+/// writer stops before its next batch, and until it has, a second planner is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_main_session_stops_the_backfill_before_another_planner_is_admitted() {
+    let db = example_db(20_000).await;
+    let plan = plan("add_users_email_verified");
+    apply(&db, &plan, PhaseKind::Expand).await.unwrap();
+    let child = planner_cmd(&db.url)
+        .args([
+            "backfill",
+            "plans/add_users_email_verified",
+            "--batch",
+            "200",
+            "--sleep",
+            "700ms",
+            "--progress",
+            "plain",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rows_done = || async {
+        sqlx::query_scalar::<_, i64>("SELECT coalesce(max(rows_done), 0) FROM planner.backfill_progress")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap_or(0)
+    };
+    wait_for(&db, "a first batch", "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'planner' AND tablename = 'backfill_progress')").await;
+    wait_for(
+        &db,
+        "a first batch",
+        "SELECT coalesce((SELECT max(rows_done) FROM planner.backfill_progress), 0) > 0",
+    )
+    .await;
+    let killed: bool = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND objid = 1 AND objsubid = 2 AND classid = x'706c616e'::int::oid",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(killed, "terminated the main session");
+    // The writer sleeps between batches: it is still connected, holding the writer lock.
+    let early = planner::exec::Session::open(&db.url, fast_locks()).await;
+    let err = early.err().expect("a second planner is refused while the first one's writer lives");
+    assert!(format!("{err:#}").contains("backfill writer"), "{err:#}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the orphaned backfill must fail");
+    assert!(stderr.contains("main session") && stderr.contains("stopped writing"), "{stderr}");
+    let after_stop = rows_done().await;
+    let second =
+        planner::exec::Session::open(&db.url, fast_locks()).await.expect("admitted once the writer stopped");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(rows_done().await, after_stop, "nothing written after the writer stopped");
+    second.close().await.unwrap();
+    // And the backfill resumes where it stopped.
+    apply_backfill(&db, &plan).await;
+    let nulls: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE email_verified IS NULL")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(nulls, 0);
+    db.drop().await;
+}

@@ -45,6 +45,9 @@ pub struct BackfillOptions {
     pub stop: StopSignal,
     /// lock_timeout of each batch; a batch that times out is retried.
     pub lock_timeout: Option<Duration>,
+    /// Server pid of the planner session that holds the one-planner lock: every batch checks it
+    /// still does, so losing that session stops the writes before another planner is admitted.
+    pub owner_pid: Option<i32>,
 }
 
 /// What a finished (or interrupted) backfill did.
@@ -179,6 +182,19 @@ pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::
     .await
     .context("setting up the backfill session")?;
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut conn).await?;
+    if opts.owner_pid.is_some() {
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(crate::exec::session::LOCK_KEY1)
+            .bind(crate::exec::session::WRITER_KEY2)
+            .fetch_one(&mut conn)
+            .await?;
+        if !got {
+            return Err(crate::error::Refusal::new(
+                "another planner's backfill writer is still writing to this database; run again once it stopped",
+            )
+            .into());
+        }
+    }
     let mut engine = Engine {
         pool,
         conn,
@@ -304,6 +320,28 @@ const LOCK_WAIT: Duration = Duration::from_secs(30);
 const MAX_RETRIES: u32 = 8;
 
 impl Engine<'_> {
+    /// Refuse to write another batch once the planner session that holds the one-planner lock is
+    /// gone (terminated, network cut): from then on another planner could be admitted.
+    async fn check_owner(&mut self) -> anyhow::Result<()> {
+        let Some(owner) = self.opts.owner_pid else { return Ok(()) };
+        let held: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1
+                AND classid = $2::int::oid AND objid = $3::int::oid AND objsubid = 2)",
+        )
+        .bind(owner)
+        .bind(crate::exec::session::LOCK_KEY1)
+        .bind(crate::exec::session::LOCK_KEY2)
+        .fetch_one(&mut self.conn)
+        .await?;
+        if !held {
+            return Err(crate::error::Refusal::new(format!(
+                "planner's main session (server pid {owner}) is gone, and with it the one-planner lock; the backfill stopped writing after its last committed batch (checkpoint saved): run the same command again to resume"
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
     async fn run_table(
         &mut self,
         job: &TableJob,
@@ -402,6 +440,7 @@ impl Engine<'_> {
             if self.opts.stop.requested().is_some() {
                 break;
             }
+            self.check_owner().await?;
             let size = self.throttle.batch_size();
             let batch_started = Instant::now();
             let lower = cp.last_key.as_deref();

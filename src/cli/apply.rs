@@ -47,8 +47,7 @@ pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let label = format!("planner/{}/{}", loaded.plan.name, args.phase);
     let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     let outcome = exec::apply_phase(&mut session, &loaded, args.phase, &opts).await;
-    session.close().await?;
-    finish(&loaded, outcome?)
+    finish(&loaded, session.close_after(outcome).await?)
 }
 
 pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()> {
@@ -58,8 +57,7 @@ pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()>
     let label = format!("planner/{}/next", loaded.plan.name);
     let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     let outcome = exec::apply_next(&mut session, &loaded, &opts).await;
-    session.close().await?;
-    finish(&loaded, outcome?)
+    finish(&loaded, session.close_after(outcome).await?)
 }
 
 /// Report, and make an interrupted backfill exit 1 like `planner backfill` (not done is not ok).

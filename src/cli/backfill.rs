@@ -114,6 +114,8 @@ impl ThrottleArgs {
             stop: StopSignal::default(),
             // set from --lock-timeout (LockArgs) by the caller
             lock_timeout: None,
+            // set by the executor from the session that holds the one-planner lock
+            owner_pid: None,
         }
     }
 }
@@ -137,8 +139,7 @@ pub async fn run(args: BackfillArgs, target: &TargetArgs) -> anyhow::Result<()> 
     let label = format!("planner/{}/backfill", loaded.plan.name);
     let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     let outcome = exec::apply_phase(&mut session, &loaded, PhaseKind::Backfill, &opts).await;
-    session.close().await?;
-    let outcome = outcome?;
+    let outcome = session.close_after(outcome).await?;
     let interrupted = matches!(outcome, ApplyOutcome::Interrupted { .. });
     super::apply::report(&loaded, outcome);
     if interrupted {

@@ -54,8 +54,7 @@ pub async fn run(args: RollbackArgs, target: &TargetArgs) -> anyhow::Result<()> 
         }
     };
     let result = exec::rollback_latest(&mut session, &loaded).await;
-    session.close().await?;
-    let phase = result?;
+    let phase = session.close_after(result).await?;
     println!("rolled back {phase} of plan {}", loaded.plan.name);
     Ok(())
 }

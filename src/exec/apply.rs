@@ -156,8 +156,20 @@ pub async fn apply_phase(
             Ok(false) => return Ok(ApplyOutcome::Interrupted { phase: kind }),
             Err(e) => {
                 let msg = format!("{e:#}");
-                state::finish_phase(session.conn(), &plan.name, kind, PhaseStatus::Failed, Some(&msg), None)
-                    .await?;
+                // The main session may be what failed (terminated): the cause is the error to
+                // report, not the failure to record it.
+                if let Err(not_recorded) = state::finish_phase(
+                    session.conn(),
+                    &plan.name,
+                    kind,
+                    PhaseStatus::Failed,
+                    Some(&msg),
+                    None,
+                )
+                .await
+                {
+                    eprintln!("warning: could not record the failure in planner.phases: {not_recorded:#}");
+                }
                 return Err(e.context(format!(
                     "backfill of plan `{}` failed; its checkpoint is kept, run again to resume",
                     plan.name
@@ -257,7 +269,9 @@ async fn run_backfill(session: &mut Session, plan: &Plan, opts: &ApplyOptions) -
     }
     let label = format!("planner/{}/backfill", plan.name);
     let pool = super::connect::pool(&session.url, &label, 2).await.context("connecting the backfill pool")?;
-    let report = crate::backfill::run(&pool, plan, &opts.backfill).await;
+    let mut backfill = opts.backfill.clone();
+    backfill.owner_pid = Some(session.backend_pid().await?);
+    let report = crate::backfill::run(&pool, plan, &backfill).await;
     pool.close().await;
     let report = report?;
     if opts.print_backfill_report {

@@ -13,8 +13,12 @@ use crate::plan::script::{Timeouts, Unit};
 use crate::plan::{Step, TxMode};
 
 /// Advisory lock key pair: ("plan" as int4, 1). One planner at a time per database.
-const LOCK_KEY1: i32 = 0x706c_616e;
-const LOCK_KEY2: i32 = 1;
+pub(crate) const LOCK_KEY1: i32 = 0x706c_616e;
+pub(crate) const LOCK_KEY2: i32 = 1;
+/// Held by the backfill's writing connection for as long as it writes. A new planner needs it
+/// free as well: if the main session is terminated (its lock gone) while the backfill pool still
+/// writes, no second planner is admitted until that writer has stopped.
+pub(crate) const WRITER_KEY2: i32 = 2;
 
 /// SQLSTATE lock_not_available: lock_timeout expired (or NOWAIT failed).
 const LOCK_NOT_AVAILABLE: &str = "55P03";
@@ -122,6 +126,21 @@ impl Session {
             ))
             .into());
         }
+        if lock {
+            let writer_free: bool =
+                sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2) AND pg_advisory_unlock($1, $2)")
+                    .bind(LOCK_KEY1)
+                    .bind(WRITER_KEY2)
+                    .fetch_one(&mut conn)
+                    .await?;
+            if !writer_free {
+                return Err(Refusal::new(
+                    "the backfill writer of an earlier planner run is still writing to this database \
+                     (its main session is gone, it stops after its current batch); run the command again in a few seconds",
+                )
+                .into());
+            }
+        }
         // Only a session that may write (holds the lock) creates or migrates schema planner;
         // an observing one (status, verify, dry runs) changes nothing.
         if lock {
@@ -130,9 +149,29 @@ impl Session {
         Ok(Session { conn, url: url.to_string(), opts, locked: lock })
     }
 
+    /// The server pid of this session (the one holding planner's advisory lock).
+    pub async fn backend_pid(&mut self) -> anyhow::Result<i32> {
+        Ok(sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut self.conn).await?)
+    }
+
     /// The underlying connection (planner's advisory lock is held on it).
     pub fn conn(&mut self) -> &mut PgConnection {
         &mut self.conn
+    }
+
+    /// Close after `result`: when the work already failed (perhaps because this very session was
+    /// terminated), its error is the one to report, not a second one from closing.
+    pub async fn close_after<T>(self, result: anyhow::Result<T>) -> anyhow::Result<T> {
+        match result {
+            Ok(value) => {
+                self.close().await?;
+                Ok(value)
+            }
+            Err(err) => {
+                let _ = self.close().await;
+                Err(err)
+            }
+        }
     }
 
     /// Release the advisory lock and close.
