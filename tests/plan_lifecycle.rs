@@ -184,3 +184,62 @@ async fn dry_run_checks_preconditions_and_exits_1_where_the_run_would_refuse() {
     assert!(!schema, "a dry run wrote schema planner");
     db.drop().await;
 }
+
+/// set-not-null without a backfill, planned from a live table that has NULLs: refused at plan time
+/// with the count and what to pass (not later, by contract).
+#[tokio::test]
+async fn set_not_null_over_nulls_says_how_many_and_what_to_pass() {
+    let db = example_db(30).await;
+    let out = tempfile::tempdir().unwrap();
+    let refused = planner(Some(&db.url))
+        .args(["plan", "set-not-null", "users.email", "--out"])
+        .arg(out.path())
+        .assert()
+        .code(2);
+    assert!(text(&refused).contains("public.users.email has 10 NULL value(s)"), "{}", text(&refused));
+    assert!(text(&refused).contains("--backfill"), "{}", text(&refused));
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+    db.drop().await;
+}
+
+/// Two plans on one table: the refusal caused by the other plan's change names it and the way out
+/// (re-planning cannot help while it is in flight).
+#[tokio::test]
+async fn a_refusal_caused_by_another_plan_names_it() {
+    let db = example_db(30).await;
+    planner(Some(&db.url))
+        .args(["apply", "plans/add_users_email_verified", "--phase", "expand"])
+        .assert()
+        .success();
+    let refused = planner(Some(&db.url))
+        .args(["apply", "plans/rename_users_name", "--phase", "expand"])
+        .assert()
+        .code(1);
+    let message = text(&refused);
+    assert!(message.contains("email_verified"), "{message}");
+    assert!(message.contains("plan `add_users_email_verified` also changes public.users"), "{message}");
+    assert!(!message.contains("re-plan"), "{message}");
+    db.drop().await;
+}
+
+/// One byte changed in the plan registered in the database: refused, nothing runs.
+#[tokio::test]
+async fn a_tampered_registered_plan_is_refused() {
+    let db = example_db(30).await;
+    planner(Some(&db.url)).args(["apply", "plans/rename_users_name", "--phase", "expand"]).assert().success();
+    let before = catalog(&db).await;
+    db.exec("UPDATE planner.plans SET plan_yaml = replace(plan_yaml, 'lock: none', 'lock: share')").await;
+    for args in [
+        &["apply", "plans/rename_users_name", "--phase", "backfill"][..],
+        &["rollback", "plans/rename_users_name"],
+    ] {
+        let refused = planner(Some(&db.url)).args(args).assert().code(1);
+        assert!(
+            text(&refused).contains("registered in planner.plans was changed"),
+            "{args:?}: {}",
+            text(&refused)
+        );
+    }
+    assert_eq!(catalog(&db).await, before);
+    db.drop().await;
+}

@@ -160,7 +160,7 @@ pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
         build_plan_with(&located, &model, args.options.name.as_deref(), &args.options.allow_functions)?;
     refuse_overwrite(&args.options.out.join(&plan.name), &plan.name, args.options.force)?;
     if args.options.schema.is_none() && target.names_a_database() {
-        check_target_plans(&plan, target, args.options.force)?;
+        check_target_plans(&plan, &located, target, args.options.force)?;
     }
     let dir = plan::write_plan_dir(&args.options.out, &mut plan)?;
     match args.options.format {
@@ -186,7 +186,12 @@ fn refuse_overwrite(dir: &Path, name: &str, force: bool) -> anyhow::Result<()> {
 
 /// Planning against a live database: refuse a name the database already knows, and warn about
 /// other plans in flight on the same tables (their triggers and columns meet this plan's).
-fn check_target_plans(plan: &Plan, target: &TargetArgs, force: bool) -> anyhow::Result<()> {
+fn check_target_plans(
+    plan: &Plan,
+    located: &LocatedChanges,
+    target: &TargetArgs,
+    force: bool,
+) -> anyhow::Result<()> {
     let url = target.resolve_url()?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
@@ -200,6 +205,25 @@ fn check_target_plans(plan: &Plan, target: &TargetArgs, force: bool) -> anyhow::
                 ))
                 .help("pick another --name, or pass --force if that plan was never applied (planner refuses to apply a changed plan that was)")
                 .into());
+            }
+            // set_not_null without a backfill: the contract would refuse over NULLs; say it now.
+            for (index, change) in located.file.changes.iter().enumerate() {
+                let Change::SetNotNull(SetNotNull { table, column, backfill: None }) = change else { continue };
+                let (Ok(t), Ok(c)) = (crate::sql::QualifiedName::from_user(table, "public"), crate::sql::Ident::from_user(column)) else {
+                    continue;
+                };
+                let nulls = crate::exec::verify::count_nulls(session.conn(), &t, &c).await?;
+                if nulls > 0 {
+                    return Err(located.locate(
+                        index,
+                        change::ChangeError::new(
+                            "column",
+                            format!("{}.{} has {} NULL value(s); NOT NULL cannot hold over them", t.display_short(), crate::sql::ident::short(&c), crate::exec::verify::thousands(nulls)),
+                        )
+                        .help("give `backfill: <expression over the row>` (shorthand: --backfill \"'unknown'\") to fill them and every NULL written until contract, or fill them first"),
+                    )
+                    .into());
+                }
             }
             let tables: Vec<String> = plan.tables.iter().map(|t| t.table.display_short()).collect();
             for other in state::all_plans(session.conn()).await? {

@@ -282,6 +282,14 @@ pub async fn phase_records(conn: &mut PgConnection, plan: &str) -> anyhow::Resul
 /// `Ok(true)` when the database already holds exactly this plan.
 pub async fn check_registered(conn: &mut PgConnection, plan: &Plan, plan_sha: &str) -> anyhow::Result<bool> {
     let Some(existing) = plan_record(conn, &plan.name).await? else { return Ok(false) };
+    if crate::plan::sha256_hex(existing.plan_yaml.as_bytes()) != existing.plan_sha256 {
+        return Err(Refusal::new(format!(
+            "the copy of plan `{}` registered in planner.plans was changed: its text no longer has the sha256 recorded with it ({}); \
+             planner will not run or undo from it. Restore it, or ask who edited planner.plans",
+            plan.name, existing.plan_sha256
+        ))
+        .into());
+    }
     if existing.plan_sha256 == plan_sha {
         return Ok(true);
     }
@@ -312,16 +320,11 @@ pub async fn register_plan(
     plan_yaml: &str,
 ) -> anyhow::Result<()> {
     ensure_schema(conn).await?;
-    if let Some(existing) = plan_record(conn, &plan.name).await? {
-        if existing.plan_sha256 == plan_sha {
-            return Ok(());
-        }
-        let records = phase_records(conn, &plan.name).await?;
-        let applied: Vec<&PhaseRecord> =
-            records.iter().filter(|r| r.status != PhaseStatus::RolledBack).collect();
-        if let Some(first) = applied.first() {
-            return Err(changed_refusal(&existing, plan, plan_sha, first).into());
-        }
+    if check_registered(conn, plan, plan_sha).await? {
+        return Ok(());
+    }
+    // Not registered yet, or registered but never applied (then the new version replaces it).
+    if plan_record(conn, &plan.name).await?.is_some() {
         sqlx::query("UPDATE planner.plans SET plan_sha256 = $2, plan_yaml = $3 WHERE name = $1")
             .bind(&plan.name)
             .bind(plan_sha)

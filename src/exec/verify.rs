@@ -136,16 +136,25 @@ pub async fn check(
     }
 }
 
+/// Rows where `column` is NULL (a full scan: for planning and contract checks, not hot paths).
+pub async fn count_nulls(
+    conn: &mut PgConnection,
+    table: &QualifiedName,
+    column: &Ident,
+) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(super::session::dynamic(format!(
+        "SELECT count(*) FROM {table} WHERE {column} IS NULL"
+    )))
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 async fn no_nulls(
     conn: &mut PgConnection,
     table: &QualifiedName,
     column: &Ident,
 ) -> anyhow::Result<Option<String>> {
-    let count: i64 = sqlx::query_scalar(super::session::dynamic(format!(
-        "SELECT count(*) FROM {table} WHERE {column} IS NULL"
-    )))
-    .fetch_one(&mut *conn)
-    .await?;
+    let count = count_nulls(conn, table, column).await?;
     if count == 0 {
         return Ok(None);
     }
@@ -311,11 +320,46 @@ async fn columns_match(
     if diffs.is_empty() {
         return Ok(None);
     }
-    Ok(Some(format!(
-        "{} changed since {source}: {}; re-plan against the current schema",
-        table.display_short(),
-        diffs.join("; ")
-    )))
+    // Re-planning cannot help when another plan's change is what moved the table: name it.
+    let others = other_plans_on(conn, &plan.name, table).await?;
+    let way_out = if others.is_empty() {
+        "re-plan against the current schema".to_string()
+    } else {
+        format!(
+            "plan {} also changes {} and is not finished: finish or roll back one plan first (planner status shows both)",
+            others.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
+            table.display_short()
+        )
+    };
+    Ok(Some(format!("{} changed since {source}: {}; {way_out}", table.display_short(), diffs.join("; "))))
+}
+
+/// Other plans registered here that touch `table` and have a phase applied but not all of them.
+async fn other_plans_on(
+    conn: &mut PgConnection,
+    this: &str,
+    table: &QualifiedName,
+) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for record in state::all_plans(conn).await? {
+        if record.name == this {
+            continue;
+        }
+        let Ok(other) = serde_yaml_ng::from_str::<Plan>(&record.plan_yaml) else { continue };
+        if !other.tables.iter().any(|t| &t.table == table) {
+            continue;
+        }
+        let phases = state::phase_records(conn, &record.name).await?;
+        let applied = phases.iter().any(|r| r.status != PhaseStatus::RolledBack);
+        let finished = other
+            .phases
+            .iter()
+            .all(|p| phases.iter().any(|r| r.phase == p.phase && r.status == PhaseStatus::Done));
+        if applied && !finished {
+            out.push(record.name);
+        }
+    }
+    Ok(out)
 }
 
 /// Differences between two column lists; type names are compared by the server so that
