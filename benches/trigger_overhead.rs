@@ -77,6 +77,7 @@ fn session_options() -> SessionOptions {
         statement_timeout: Duration::from_secs(120),
         retries: 5,
         backoff: Duration::from_millis(50),
+        report_steps: false,
     }
 }
 

@@ -53,6 +53,10 @@ async fn a_dba_steps_a_rename_through_its_phases() {
 
     let out = planner(&db.url).args(["apply", dir, "--phase", "expand"]).assert().success();
     assert!(stdout(&out).contains("applied expand of plan rename_users_name (8 steps)"), "{}", stdout(&out));
+    // Each step as it starts and how long its unit took, on timestamped lines.
+    let log = stderr(&out);
+    assert!(log.contains("Z step 1/8: add full_name next to name"), "{log}");
+    assert!(log.contains("steps 1-5 done in") && log.contains("step 8/8:"), "{log}");
     assert!(
         stdout(&out).contains("next: planner apply plans/rename_users_name --phase backfill"),
         "{}",
@@ -91,10 +95,13 @@ async fn drop_column_all_the_way_with_next() {
     let dir = "plans/drop_users_legacy_flag";
     planner(&db.url).args(["next", dir]).assert().success();
     planner(&db.url).args(["verify", dir]).assert().success();
-    let out = planner(&db.url).args(["next", dir]).assert().success();
+    // The contract drops data: without a terminal to ask on, it needs --yes.
+    let out = planner(&db.url).args(["next", dir]).assert().code(2);
+    assert!(stderr(&out).contains("IRREVERSIBLE") && stderr(&out).contains("--yes"), "{}", stderr(&out));
+    let out = planner(&db.url).args(["next", dir, "--yes"]).assert().success();
     assert!(stdout(&out).contains("applied contract"), "{}", stdout(&out));
     assert!(stdout(&out).contains("plan drop_users_legacy_flag is complete"), "{}", stdout(&out));
-    let out = planner(&db.url).args(["next", dir]).assert().code(1);
+    let out = planner(&db.url).args(["next", dir, "--yes"]).assert().code(1);
     assert!(
         stderr(&out).contains("every phase of plan `drop_users_legacy_flag` is already applied"),
         "{}",

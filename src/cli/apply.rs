@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
+use std::io::IsTerminal;
+
 use clap::Args;
+
+use crate::error::InputError;
 
 use super::args::{LockArgs, TargetArgs};
 use super::backfill::ThrottleArgs;
@@ -17,8 +21,12 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub phase: PhaseKind,
     /// Print exactly the statements the phase would run and the locks they take; change nothing.
+    /// With a database named, also make every check the real run makes and exit 1 where it would refuse.
     #[arg(long)]
     pub dry_run: bool,
+    /// Apply an IRREVERSIBLE phase without asking (needed when stdin is not a terminal, e.g. in CI).
+    #[arg(long)]
+    pub yes: bool,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten, next_help_heading = "Backfill throttling")]
@@ -29,6 +37,9 @@ pub struct ApplyArgs {
 pub struct NextArgs {
     /// The plan folder written by `planner plan`.
     pub plan_dir: PathBuf,
+    /// Apply an IRREVERSIBLE phase without asking (needed when stdin is not a terminal, e.g. in CI).
+    #[arg(long)]
+    pub yes: bool,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten, next_help_heading = "Backfill throttling")]
@@ -43,6 +54,7 @@ pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
         print!("{}", exec::dry_run::render(&loaded.plan, phase, &args.lock.session_options()));
         return dry_run_checks(&loaded, args.phase, target).await;
     }
+    confirm_irreversible(&loaded, loaded.phase(args.phase)?, args.yes)?;
     let url = target.resolve_url()?;
     let label = format!("planner/{}/{}", loaded.plan.name, args.phase);
     let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
@@ -56,6 +68,15 @@ pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()>
     let url = target.resolve_url()?;
     let label = format!("planner/{}/next", loaded.plan.name);
     let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
+    // Which phase is next is known only from the database.
+    let records = exec::state::phase_records(session.conn(), &loaded.plan.name).await;
+    let next = records.map(|r| exec::apply::next_pending(&loaded.plan, &r));
+    if let Ok(Some(kind)) = next {
+        let confirmed = loaded.phase(kind).and_then(|p| confirm_irreversible(&loaded, p, args.yes));
+        if confirmed.is_err() {
+            return session.close_after(confirmed).await;
+        }
+    }
     let outcome = exec::apply_next(&mut session, &loaded, &opts).await;
     finish(&loaded, session.close_after(outcome).await?)
 }
@@ -68,6 +89,38 @@ fn finish(loaded: &LoadedPlan, outcome: ApplyOutcome) -> anyhow::Result<()> {
         return Err(crate::error::Refusal::new(format!(
             "backfill of plan {} stopped before the end",
             loaded.plan.name
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// An IRREVERSIBLE phase (the data of a dropped column is gone) needs a human's yes: the plan's name
+/// typed on a terminal, or `--yes` where there is no terminal (CI).
+fn confirm_irreversible(loaded: &LoadedPlan, phase: &crate::plan::Phase, yes: bool) -> anyhow::Result<()> {
+    let Some(why) = &phase.irreversible else { return Ok(()) };
+    if yes {
+        return Ok(());
+    }
+    let name = &loaded.plan.name;
+    if !std::io::stdin().is_terminal() {
+        return Err(InputError::new(format!(
+            "phase {} of plan `{name}` is IRREVERSIBLE: {why}",
+            phase.phase
+        ))
+        .help("pass --yes to apply it (stdin is not a terminal to ask on)")
+        .into());
+    }
+    eprint!(
+        "phase {} of plan `{name}` is IRREVERSIBLE: {why}.\nType the plan name to apply it: ",
+        phase.phase
+    );
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != name {
+        return Err(crate::error::Refusal::new(format!(
+            "not confirmed; phase {} of plan `{name}` was not applied",
+            phase.phase
         ))
         .into());
     }

@@ -86,6 +86,7 @@ impl LockArgs {
             lock_timeout: self.lock_timeout,
             statement_timeout: self.statement_timeout,
             retries: self.retries,
+            report_steps: true,
             ..Default::default()
         }
     }

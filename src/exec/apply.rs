@@ -291,6 +291,11 @@ pub async fn run_steps(session: &mut Session, steps: &[Step]) -> anyhow::Result<
     Box::pin(run_steps_inner(session, steps, None)).await
 }
 
+/// `2026-12-01T22:41:07Z`: plain log lines carry timestamps.
+fn log_time() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
 /// Which phase's `steps_done` to record, and how many of its steps ran before `steps`.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress<'a> {
@@ -307,9 +312,31 @@ async fn run_steps_inner(
     let script = Script::build(steps, session.timeouts());
     let mut done = progress.map(|p| p.offset).unwrap_or(0);
     for (i, unit) in script.units.iter().enumerate() {
+        let first = done + 1;
         done += unit.statements.len();
         let record = progress.map(|p| (p.plan, p.phase, done));
-        if let Err(err) = session.run_unit_recorded(unit, record).await {
+        let started = std::time::Instant::now();
+        if session.opts.report_steps {
+            for s in &unit.statements {
+                let n = progress.map(|p| p.offset).unwrap_or(0) + s.number;
+                eprintln!(
+                    "{} step {n}/{}: {}",
+                    log_time(),
+                    progress.map(|p| p.offset).unwrap_or(0) + steps.len(),
+                    s.step.why
+                );
+            }
+        }
+        let result = session.run_unit_recorded(unit, record).await;
+        if session.opts.report_steps {
+            let outcome = if result.is_ok() { "done" } else { "failed" };
+            eprintln!(
+                "{}   steps {first}-{done} {outcome} in {} ms",
+                log_time(),
+                started.elapsed().as_millis()
+            );
+        }
+        if let Err(err) = result {
             let offset = progress.map(|p| p.offset).unwrap_or(0);
             if i == 0 && offset == 0 {
                 return Err(err);

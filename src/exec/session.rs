@@ -44,6 +44,8 @@ pub struct SessionOptions {
     pub retries: u32,
     /// First backoff; doubled on each retry, capped at 10 s.
     pub backoff: Duration,
+    /// Print each step on stderr as it starts and when it ends, with its elapsed time (the CLI).
+    pub report_steps: bool,
 }
 
 impl Default for SessionOptions {
@@ -53,6 +55,7 @@ impl Default for SessionOptions {
             statement_timeout: Duration::from_secs(30),
             retries: 5,
             backoff: Duration::from_millis(200),
+            report_steps: false,
         }
     }
 }

@@ -309,6 +309,12 @@ async fn columns_match(
         .and_then(|v| serde_json::from_value::<Vec<TableShape>>(v).ok())
         .and_then(|shapes| shapes.into_iter().find(|s| &s.table == table));
     let current = current_columns(conn, table).await?;
+    if current.is_empty() {
+        return Ok(Some(format!(
+            "table {} does not exist in this database (is this the database the plan was made for?)",
+            table.display_short()
+        )));
+    }
     let (expected, source) = match snapshot {
         Some(s) => (s.columns, "the last applied phase left it"),
         None => match plan.tables.iter().find(|t| &t.table == table) {

@@ -42,6 +42,7 @@ pub fn fast_locks() -> SessionOptions {
         statement_timeout: std::time::Duration::from_secs(60),
         retries: 5,
         backoff: std::time::Duration::from_millis(50),
+        report_steps: false,
     }
 }
 
