@@ -243,3 +243,48 @@ async fn a_tampered_registered_plan_is_refused() {
     assert_eq!(catalog(&db).await, before);
     db.drop().await;
 }
+
+/// Rename keeps what makes the column behave as it does: collation (sort order, uniqueness),
+/// comment, statistics target and storage, read from the live database and carried to the copy.
+#[tokio::test]
+async fn rename_keeps_collation_comment_statistics_and_storage() {
+    let db = common::TestDb::new().await;
+    db.exec(
+        "CREATE TABLE people (id bigint PRIMARY KEY, nick text COLLATE \"C\");
+         COMMENT ON COLUMN people.nick IS 'what friends call them';
+         ALTER TABLE people ALTER COLUMN nick SET STATISTICS 500;
+         ALTER TABLE people ALTER COLUMN nick SET STORAGE external;
+         INSERT INTO people SELECT i, 'n' || i FROM generate_series(1, 10) i;",
+    )
+    .await;
+    let work = tempfile::tempdir().unwrap();
+    planner(Some(&db.url))
+        .args(["plan", "rename", "people.nick", "handle", "--out"])
+        .arg(work.path())
+        .assert()
+        .success();
+    planner(Some(&db.url))
+        .args(["apply"])
+        .arg(work.path().join("rename_people_nick"))
+        .args(["--phase", "expand"])
+        .assert()
+        .success();
+    let props = |column: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_as::<_, (Option<String>, Option<String>, i32, String)>(
+                "SELECT co.collname::text, col_description(a.attrelid, a.attnum), a.attstattarget::int, a.attstorage::text
+                   FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation
+                  WHERE a.attrelid = 'people'::regclass AND a.attname = $1",
+            )
+            .bind(column)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let old = props("nick").await;
+    assert_eq!(old, (Some("C".into()), Some("what friends call them".into()), 500, "e".into()));
+    assert_eq!(props("handle").await, old, "the copy behaves like the original");
+    db.drop().await;
+}

@@ -614,3 +614,22 @@ fn sequence_name(table: &QualifiedName, column: &Ident) -> String {
         format!("{}.{seq}", crate::sql::ident::short(&table.schema))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_serial_column_in_a_table_with_a_long_name_gets_the_postgres_sequence_name() {
+        let table = "t".repeat(60);
+        let sql = format!("CREATE TABLE {table} (id bigint PRIMARY KEY, ticket serial);");
+        let model = parse_schema(&sql, "s.sql", 15).expect("long names never panic");
+        let t = model.tables.values().next().expect("one table");
+        let default = t.columns.iter().find(|c| c.name.as_str() == "ticket").and_then(|c| c.default.clone());
+        let default = default.expect("serial default");
+        // PostgreSQL cuts the longer part so that the whole fits in 63 bytes.
+        let seq = default.trim_start_matches("nextval('").trim_end_matches("'::regclass)").to_string();
+        assert_eq!(seq.len(), 63, "{seq}");
+        assert!(seq.ends_with("_ticket_seq"), "{seq}");
+    }
+}
