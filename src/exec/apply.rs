@@ -291,6 +291,21 @@ pub async fn run_steps(session: &mut Session, steps: &[Step]) -> anyhow::Result<
     Box::pin(run_steps_inner(session, steps, None)).await
 }
 
+/// Fault injection for the fault tests: with `PLANNER_FAULT_ABORT_AFTER_UNITS=N`, the process
+/// aborts (no cleanup, like kill -9) right after its N-th unit committed. Unset in real use.
+fn fault_point() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static UNITS: AtomicUsize = AtomicUsize::new(0);
+    let Some(limit) =
+        std::env::var("PLANNER_FAULT_ABORT_AFTER_UNITS").ok().and_then(|v| v.parse::<usize>().ok())
+    else {
+        return;
+    };
+    if UNITS.fetch_add(1, Ordering::SeqCst) + 1 >= limit {
+        std::process::abort();
+    }
+}
+
 /// `2026-12-01T22:41:07Z`: plain log lines carry timestamps.
 fn log_time() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
@@ -328,6 +343,9 @@ async fn run_steps_inner(
             }
         }
         let result = session.run_unit_recorded(unit, record).await;
+        if result.is_ok() {
+            fault_point();
+        }
         if session.opts.report_steps {
             let outcome = if result.is_ok() { "done" } else { "failed" };
             eprintln!(

@@ -28,7 +28,9 @@ pub async fn rollback_latest(session: &mut Session, loaded: &LoadedPlan) -> anyh
         }
     }
     // A phase that stopped half-way may have undone part of itself already: tolerate "already gone".
-    let tolerant = latest.status != PhaseStatus::Done;
+    // A rollback killed half-way left part of its undo done: undo again, tolerating what is gone.
+    let tolerant = latest.status != PhaseStatus::Done
+        || state::rollback_interrupted(session.conn(), &plan.name, kind).await?;
     // A failed phase already undid its committed steps, unless it says otherwise.
     let already_undone = latest.status == PhaseStatus::Failed;
     state::log(session.conn(), &plan.name, kind, "rollback", "running", None).await?;

@@ -440,6 +440,22 @@ pub async fn finish_phase(
 }
 
 /// Append to planner.history.
+/// Did the last rollback of this phase stop half-way (killed: it logged `running`, never an end)?
+pub async fn rollback_interrupted(
+    conn: &mut PgConnection,
+    plan: &str,
+    phase: PhaseKind,
+) -> anyhow::Result<bool> {
+    let last: Option<String> = sqlx::query_scalar(
+        "SELECT status FROM planner.history WHERE plan = $1 AND phase = $2 AND action = 'rollback' ORDER BY id DESC LIMIT 1",
+    )
+    .bind(plan)
+    .bind(phase.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(last.as_deref() == Some("running"))
+}
+
 pub async fn log(
     conn: &mut PgConnection,
     plan: &str,
