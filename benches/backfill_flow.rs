@@ -11,8 +11,8 @@
 //! cargo bench --bench backfill_flow -- --rows 500000 --flags "--target-batch-time 100ms"
 //! ```
 //! Server: PLANNER_BENCH_PG (default postgres://postgres@127.0.0.1:5432); it creates and drops
-//! the database `planner_bench_flow`. `--flags` are passed to `planner backfill` (and mirrored
-//! in the engine arm only for the default throttle: the engine arm always runs `--batch 1000`).
+//! the database `planner_bench_flow`. `--flags` are passed to `planner backfill`; the engine
+//! arm always runs the default throttle (`--batch 1000`).
 
 #[path = "../tests/backfill_support/mod.rs"]
 mod backfill_support;
