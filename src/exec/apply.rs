@@ -275,7 +275,10 @@ async fn run_backfill(session: &mut Session, plan: &Plan, opts: &ApplyOptions) -
     pool.close().await;
     let report = report?;
     if opts.print_backfill_report {
-        println!("{report}");
+        // Not println!: a closed stdout (`planner backfill | head`) must not end the process
+        // between finishing the work and recording it.
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "{report}");
     }
     Ok(report.completed)
 }
