@@ -288,3 +288,35 @@ async fn rename_keeps_collation_comment_statistics_and_storage() {
     assert_eq!(props("handle").await, old, "the copy behaves like the original");
     db.drop().await;
 }
+
+/// From a live database the server says which functions are free of side effects
+/// (pg_proc.provolatile): an IMMUTABLE user function is accepted, a VOLATILE one refused by name.
+#[tokio::test]
+async fn a_live_database_says_which_functions_are_side_effect_free() {
+    let db = example_db(10).await;
+    db.exec(
+        "CREATE FUNCTION is_corporate(email text) RETURNS boolean IMMUTABLE LANGUAGE sql AS $$ SELECT email LIKE '%@corp.example' $$;
+         CREATE FUNCTION audit_and_flag(email text) RETURNS boolean VOLATILE LANGUAGE sql AS $$ SELECT true $$;",
+    )
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let plan = |expr: &str| {
+        let mut cmd = planner(Some(&db.url));
+        cmd.args([
+            "plan",
+            "add-column",
+            "users.corporate",
+            "boolean",
+            "--not-null",
+            "--backfill",
+            expr,
+            "--out",
+        ])
+        .arg(out.path());
+        cmd
+    };
+    plan("is_corporate(email)").assert().success();
+    let refused = plan("audit_and_flag(email)").assert().code(2);
+    assert!(text(&refused).contains("audit_and_flag"), "{}", text(&refused));
+    db.drop().await;
+}

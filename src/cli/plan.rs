@@ -156,8 +156,11 @@ pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
         }
     };
     let model = load_model(&args.options, target)?;
-    let mut plan =
-        build_plan_with(&located, &model, args.options.name.as_deref(), &args.options.allow_functions)?;
+    let mut allowed = args.options.allow_functions.clone();
+    if args.options.schema.is_none() && target.names_a_database() {
+        allowed.extend(side_effect_free_in_database(&located, target)?);
+    }
+    let mut plan = build_plan_with(&located, &model, args.options.name.as_deref(), &allowed)?;
     refuse_overwrite(&args.options.out.join(&plan.name), &plan.name, args.options.force)?;
     if args.options.schema.is_none() && target.names_a_database() {
         check_target_plans(&plan, &located, target, args.options.force)?;
@@ -256,6 +259,38 @@ fn check_target_plans(
         .await;
         session.close().await?;
         result
+    })
+}
+
+/// With a live database, the server says which functions are free of side effects: those whose
+/// every overload is IMMUTABLE or STABLE (`pg_proc.provolatile`) are allowed in expressions,
+/// instead of planner's built-in guess. VOLATILE ones stay refused unless named.
+fn side_effect_free_in_database(
+    located: &LocatedChanges,
+    target: &TargetArgs,
+) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    for change in &located.file.changes {
+        let texts: Vec<&str> = match change {
+            Change::AddColumn(a) => a.default.iter().chain(a.backfill.iter()).map(String::as_str).collect(),
+            Change::SetNotNull(s) => s.backfill.iter().map(String::as_str).collect(),
+            _ => Vec::new(),
+        };
+        for text in texts {
+            names.extend(crate::sql::expr::functions_in(text));
+        }
+    }
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return Ok(names);
+    }
+    let url = target.resolve_url()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let mut session = crate::exec::Session::observe(&url).await?;
+        let stable = crate::exec::verify::stable_functions(session.conn(), &names).await;
+        session.close_after(stable).await
     })
 }
 

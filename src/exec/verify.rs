@@ -136,6 +136,17 @@ pub async fn check(
     }
 }
 
+/// Of `names`, the functions whose every overload is IMMUTABLE or STABLE on this server.
+pub async fn stable_functions(conn: &mut PgConnection, names: &[String]) -> anyhow::Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT proname::text FROM pg_proc WHERE proname = ANY($1)
+          GROUP BY proname HAVING bool_and(provolatile IN ('i', 's'))",
+    )
+    .bind(names)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 /// Rows where `column` is NULL (a full scan: for planning and contract checks, not hot paths).
 pub async fn count_nulls(
     conn: &mut PgConnection,

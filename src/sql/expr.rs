@@ -229,6 +229,15 @@ fn parse_checked(text: &str) -> Result<(SqlExpr, Expr), ExprError> {
     Ok((SqlExpr(parsed.to_string()), parsed))
 }
 
+/// The functions a user expression calls (lower-case bare names); empty when it does not parse.
+pub fn functions_in(text: &str) -> Vec<String> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map(|e| functions(&e))
+        .unwrap_or_default()
+}
+
 /// Lower-case bare names of the functions an expression calls.
 fn functions(expr: &Expr) -> Vec<String> {
     let mut out = Vec::new();
