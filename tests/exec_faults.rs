@@ -61,7 +61,7 @@ async fn killed_inside_contract_validate_can_be_rolled_back_or_resumed() {
         wait_for(
             &db,
             "contract waiting for its lock",
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock')",
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND mode = 'AccessExclusiveLock' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
         )
         .await;
         let url = db.url.clone();
@@ -75,7 +75,7 @@ async fn killed_inside_contract_validate_can_be_rolled_back_or_resumed() {
         wait_for(
             &db,
             "B queued",
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND mode = 'ShareUpdateExclusiveLock')",
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND mode = 'ShareUpdateExclusiveLock' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
         )
         .await;
         a.rollback().await.unwrap();
@@ -83,7 +83,7 @@ async fn killed_inside_contract_validate_can_be_rolled_back_or_resumed() {
             &db,
             "VALIDATE waiting on B",
             "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'users_email_verified_not_null' AND NOT convalidated)
-                AND EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND mode = 'ShareUpdateExclusiveLock')",
+                AND EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND mode = 'ShareUpdateExclusiveLock' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
         )
         .await;
         child.kill().unwrap(); // SIGKILL
@@ -164,12 +164,14 @@ async fn losing_the_main_session_stops_the_backfill_before_another_planner_is_ad
     .await;
     let killed: bool = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_locks
-          WHERE locktype = 'advisory' AND granted AND objid = 1 AND objsubid = 2 AND classid = x'706c616e'::int::oid",
+          WHERE locktype = 'advisory' AND granted AND objid = 1 AND objsubid = 2 AND classid = x'706c616e'::int::oid
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
     )
     .fetch_one(&db.pool)
     .await
     .unwrap();
     assert!(killed, "terminated the main session");
+    // (pg_locks is cluster-wide: the database filter keeps other tests' planners alive.)
     // The writer sleeps between batches: it is still connected, holding the writer lock.
     let early = planner::exec::Session::open(&db.url, fast_locks()).await;
     let err = early.err().expect("a second planner is refused while the first one's writer lives");
