@@ -14,19 +14,6 @@ use exec_support::*;
 use planner::plan::script::{Script, Timeouts};
 use planner::plan::PhaseKind;
 
-fn pg_dump_schema(url: &str) -> String {
-    let out = Command::new("pg_dump")
-        .args(["--schema-only", "--exclude-schema=planner", "-d", url])
-        .output()
-        .expect("pg_dump is installed");
-    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn planner(url: &str, args: &[&str], abort_after: Option<usize>) -> (Option<i32>, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_planner"));
     cmd.current_dir(root()).env("DATABASE_URL", url).args(args);
@@ -55,7 +42,7 @@ async fn every_fault_point(name: &str) {
         let after = pg_dump_schema(&reference.url);
         reference.drop().await;
 
-        for (k, unit) in units.iter().enumerate().map(|(i, u)| (i + 1, u)) {
+        for k in 1..=units.len() {
             let db = example_db(200).await;
             for earlier in plan.plan.phases.iter().take_while(|p| p.phase < phase.phase) {
                 apply(&db, &plan, earlier.phase).await.unwrap();
@@ -72,7 +59,6 @@ async fn every_fault_point(name: &str) {
             // An irreversible step that committed leaves one way: forward.
             let committed_irreversibly =
                 units[..k].iter().flat_map(|u| &u.statements).any(|s| s.step.irreversible.is_some());
-            let _ = unit;
             if !committed_irreversibly && k % 2 == 1 {
                 let (code, out) = planner(&db.url, &["rollback", &dir], None);
                 assert_eq!(code, Some(0), "{name} {phase_arg} unit {k}: rollback: {out}");

@@ -6,7 +6,6 @@ mod common;
 mod exec_support;
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,20 +15,6 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::Executor;
 
 const ROWS: i64 = 2_000;
-
-fn pg_dump_schema(url: &str) -> String {
-    let out = Command::new("pg_dump")
-        .args(["--schema-only", "--exclude-schema=planner", "-d", url])
-        .output()
-        .expect("pg_dump is installed");
-    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-    // pg_dump 15.14+ writes a random \restrict key per run; it is not schema.
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 struct Workload {
     last: HashMap<i64, String>,

@@ -5,6 +5,7 @@
 //! data as the naive one-line migration applied to a copy (column order aside).
 
 mod common;
+mod exec_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,20 +31,6 @@ fn psql_file(db: &TestDb, file: &Path) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
-}
-
-fn pg_dump_schema(db: &TestDb) -> String {
-    let out = Command::new("pg_dump")
-        .args(["--schema-only", "-d", &db.url])
-        .output()
-        .expect("pg_dump is installed");
-    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
-    // pg_dump 15.14+ writes a random \restrict key per run; it is not schema.
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Schema in a form that ignores column order: columns, indexes, constraints, triggers, functions.
@@ -115,13 +102,17 @@ async fn check_plan(plan: &str, naive_migration: &str) {
     let file = |name: &str| dir.join(name);
 
     let db = seeded_db().await;
-    let schema_before = pg_dump_schema(&db);
+    let schema_before = exec_support::pg_dump_schema(&db.url);
     let data_before = data(&db).await;
 
     if file("expand.up.sql").exists() {
         psql_file(&db, &file("expand.up.sql"));
         psql_file(&db, &file("expand.down.sql"));
-        assert_eq!(pg_dump_schema(&db), schema_before, "{plan}: expand.down must restore the schema exactly");
+        assert_eq!(
+            exec_support::pg_dump_schema(&db.url),
+            schema_before,
+            "{plan}: expand.down must restore the schema exactly"
+        );
         assert_same_rows(
             &data(&db).await,
             &data_before,
@@ -235,7 +226,7 @@ fn every_golden_plan_has_a_psql_test() {
 #[tokio::test]
 async fn pg_dump_output_is_a_schema_source() {
     let db = seeded_db().await;
-    let dump = pg_dump_schema(&db);
+    let dump = exec_support::pg_dump_schema(&db.url);
     let from_dump =
         planner::model::from_sql::parse_schema(&dump, "dump.sql", 15).expect("pg_dump output parses");
     let text = std::fs::read_to_string(root().join("examples/schema.sql")).expect("schema");

@@ -91,28 +91,26 @@ impl ChangeKind for RenameColumn {
                 )));
             }
         }
-        let col = |c: &crate::sql::Ident| (t.clone(), c.clone());
-        let (tq, nq) = col(&n);
         let mut expand = vec![Step::new(
             format!("add {} next to {} (nullable, no default: instant)", short(&n), short(o)),
-            Ddl::AddColumn { table: tq.clone(), column: nq.clone(), data_type: old.data_type.clone(), collation: old.props.collation.clone(), default: None, not_null: false },
+            Ddl::AddColumn { table: t.clone(), column: n.clone(), data_type: old.data_type.clone(), collation: old.props.collation.clone(), default: None, not_null: false },
             Lock::AccessExclusiveBrief,
             t,
         )
-        .undo(Step::new(format!("drop {}", short(&n)), Ddl::DropColumn { table: tq.clone(), column: nq.clone(), if_exists: true }, Lock::AccessExclusiveBrief, t))];
+        .undo(Step::new(format!("drop {}", short(&n)), Ddl::DropColumn { table: t.clone(), column: n.clone(), if_exists: true }, Lock::AccessExclusiveBrief, t))];
         // Properties a copy must keep so it behaves like the old column (catalog only).
         let props = &old.props;
         if let Some(target) = props.statistics {
-            expand.push(Step::new(format!("carry the statistics target {target} over"), Ddl::SetStatistics { table: tq.clone(), column: nq.clone(), target }, Lock::ShareUpdateExclusive, t));
+            expand.push(Step::new(format!("carry the statistics target {target} over"), Ddl::SetStatistics { table: t.clone(), column: n.clone(), target }, Lock::ShareUpdateExclusive, t));
         }
         if let Some(storage) = &props.storage {
-            expand.push(Step::new(format!("carry storage {storage} over"), Ddl::SetStorage { table: tq.clone(), column: nq.clone(), storage: storage.clone() }, Lock::AccessExclusiveBrief, t));
+            expand.push(Step::new(format!("carry storage {storage} over"), Ddl::SetStorage { table: t.clone(), column: n.clone(), storage: storage.clone() }, Lock::AccessExclusiveBrief, t));
         }
         if let Some(compression) = &props.compression {
-            expand.push(Step::new(format!("carry compression {compression} over"), Ddl::SetCompression { table: tq.clone(), column: nq.clone(), compression: compression.clone() }, Lock::AccessExclusiveBrief, t));
+            expand.push(Step::new(format!("carry compression {compression} over"), Ddl::SetCompression { table: t.clone(), column: n.clone(), compression: compression.clone() }, Lock::AccessExclusiveBrief, t));
         }
         if let Some(comment) = &props.comment {
-            expand.push(Step::new("carry the column comment over", Ddl::CommentOnColumn { table: tq.clone(), column: nq.clone(), comment: Some(comment.clone()) }, Lock::ShareUpdateExclusive, t));
+            expand.push(Step::new("carry the column comment over", Ddl::CommentOnColumn { table: t.clone(), column: n.clone(), comment: Some(comment.clone()) }, Lock::ShareUpdateExclusive, t));
         }
 
         let mut contract_pre = vec![Precondition::BackfillDone { table: t.clone() }];

@@ -228,28 +228,13 @@ fn check_target_plans(
                     .into());
                 }
             }
-            let tables: Vec<String> = plan.tables.iter().map(|t| t.table.display_short()).collect();
-            for other in state::all_plans(session.conn()).await? {
-                if other.name == plan.name {
-                    continue;
-                }
-                let Ok((other_plan, _)) = crate::plan::load::from_yaml(&other.plan_yaml, &other.name) else { continue };
-                let records = state::phase_records(session.conn(), &other.name).await?;
-                let in_flight = !records.is_empty()
-                    && other_plan.phases.iter().any(|p| {
-                        !records.iter().any(|r| r.phase == p.phase && r.status == state::PhaseStatus::Done)
-                    })
-                    && records.iter().any(|r| r.status != state::PhaseStatus::RolledBack);
-                let shared: Vec<String> = other_plan
-                    .tables
-                    .iter()
-                    .map(|t| t.table.display_short())
-                    .filter(|t| tables.contains(t))
-                    .collect();
-                if in_flight && !shared.is_empty() {
+            let tables: Vec<&crate::sql::QualifiedName> = plan.tables.iter().map(|t| &t.table).collect();
+            for (other, other_tables) in crate::exec::verify::plans_in_flight(session.conn(), &plan.name).await? {
+                let shared: Vec<String> =
+                    other_tables.iter().filter(|t| tables.contains(t)).map(|t| t.display_short()).collect();
+                if !shared.is_empty() {
                     eprintln!(
-                        "warning: plan `{}` is in flight on {} (not every phase applied); this plan sees the schema as it left it. Finish or roll back one plan before applying the other's next phase.",
-                        other.name,
+                        "warning: plan `{other}` is in flight on {} (not every phase applied); this plan sees the schema as it left it. Finish or roll back one plan before applying the other's next phase.",
                         shared.join(", ")
                     );
                 }

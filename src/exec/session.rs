@@ -359,12 +359,7 @@ async fn record_progress(
     progress: Option<(&str, crate::plan::PhaseKind, usize)>,
 ) -> anyhow::Result<()> {
     if let Some((plan, phase, done)) = progress {
-        sqlx::query(super::state::steps_done_sql())
-            .bind(plan)
-            .bind(phase.as_str())
-            .bind(done as i32)
-            .execute(&mut *conn)
-            .await?;
+        super::state::set_steps_done(conn, plan, phase, done).await?;
     }
     Ok(())
 }

@@ -302,7 +302,7 @@ pub async fn check_registered(conn: &mut PgConnection, plan: &Plan, plan_sha: &s
 }
 
 fn changed_refusal(existing: &PlanRecord, plan: &Plan, plan_sha: &str, first: &PhaseRecord) -> Refusal {
-    let changed = changed_file(existing, plan, first);
+    let changed = changed_file(existing, plan);
     Refusal::new(format!(
         "plan `{}`: {changed} changed since phase {} was applied by {} at {} \
          (recorded plan sha256 {}, now {plan_sha}); refusing to mix two versions of a plan\n  \
@@ -348,7 +348,7 @@ pub async fn register_plan(
 
 /// Name the file that differs between what was applied and what is on disk now.
 /// Name the first differing line between the plan registered in the database and the one on disk.
-fn changed_file(existing: &PlanRecord, plan: &Plan, _applied: &PhaseRecord) -> String {
+fn changed_file(existing: &PlanRecord, plan: &Plan) -> String {
     let mut now = plan.clone();
     let mut files_now = crate::plan::files::render(&mut now);
     let yaml_now = crate::plan::write::plan_yaml(&now).unwrap_or_default();
@@ -373,19 +373,15 @@ fn changed_file(existing: &PlanRecord, plan: &Plan, _applied: &PhaseRecord) -> S
     "plan.yaml".to_string()
 }
 
-/// The statement that records `steps_done` for a running phase; the executor runs it inside each
+/// Record that the first `done` steps of a running phase committed; the executor runs it inside each
 /// unit's own transaction (or right after a unit that runs outside one).
-pub fn steps_done_sql() -> &'static str {
-    "UPDATE planner.phases SET steps_done = $3 WHERE plan = $1 AND phase = $2"
-}
-
 pub async fn set_steps_done(
     conn: &mut PgConnection,
     plan: &str,
     phase: PhaseKind,
     done: usize,
 ) -> anyhow::Result<()> {
-    sqlx::query(steps_done_sql())
+    sqlx::query("UPDATE planner.phases SET steps_done = $3 WHERE plan = $1 AND phase = $2")
         .bind(plan)
         .bind(phase.as_str())
         .bind(done as i32)

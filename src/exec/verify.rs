@@ -351,21 +351,18 @@ async fn columns_match(
     Ok(Some(format!("{} changed since {source}: {}; {way_out}", table.display_short(), diffs.join("; "))))
 }
 
-/// Other plans registered here that touch `table` and have a phase applied but not all of them.
-async fn other_plans_on(
+/// Plans registered here, other than `this`, with a phase applied but not all of them, and the
+/// tables each touches.
+pub async fn plans_in_flight(
     conn: &mut PgConnection,
     this: &str,
-    table: &QualifiedName,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<(String, Vec<QualifiedName>)>> {
     let mut out = Vec::new();
     for record in state::all_plans(conn).await? {
         if record.name == this {
             continue;
         }
         let Ok(other) = serde_yaml_ng::from_str::<Plan>(&record.plan_yaml) else { continue };
-        if !other.tables.iter().any(|t| &t.table == table) {
-            continue;
-        }
         let phases = state::phase_records(conn, &record.name).await?;
         let applied = phases.iter().any(|r| r.status != PhaseStatus::RolledBack);
         let finished = other
@@ -373,10 +370,24 @@ async fn other_plans_on(
             .iter()
             .all(|p| phases.iter().any(|r| r.phase == p.phase && r.status == PhaseStatus::Done));
         if applied && !finished {
-            out.push(record.name);
+            out.push((record.name, other.tables.into_iter().map(|t| t.table).collect()));
         }
     }
     Ok(out)
+}
+
+/// Other plans in flight that touch `table`.
+async fn other_plans_on(
+    conn: &mut PgConnection,
+    this: &str,
+    table: &QualifiedName,
+) -> anyhow::Result<Vec<String>> {
+    Ok(plans_in_flight(conn, this)
+        .await?
+        .into_iter()
+        .filter(|(_, tables)| tables.contains(table))
+        .map(|(name, _)| name)
+        .collect())
 }
 
 /// Differences between two column lists; type names are compared by the server so that

@@ -65,6 +65,8 @@ impl Script {
     pub fn build(steps: &[Step], timeouts: Timeouts) -> Script {
         let lock = if timeouts.lock.is_zero() { Duration::from_millis(1) } else { timeouts.lock };
         let mut units: Vec<Unit> = Vec::new();
+        // The statement_timeout the open transaction runs under, if one is open.
+        let mut tx_statement_timeout: Option<String> = None;
         for (i, step) in steps.iter().enumerate() {
             let statement_timeout =
                 pg_duration(if step.scans_table { Duration::ZERO } else { timeouts.statement });
@@ -84,15 +86,12 @@ impl Script {
                         format!("SET statement_timeout = {statement_timeout}"),
                     ];
                     statement.teardown = vec!["RESET lock_timeout".into(), "RESET statement_timeout".into()];
+                    tx_statement_timeout = None;
                 }
                 _ if joins_last => {
-                    let unit = units.last().expect("joins_last implies a unit");
-                    let current =
-                        unit.statements.iter().rev().flat_map(|s| s.setup.iter()).find_map(|s| {
-                            s.strip_prefix("SET LOCAL statement_timeout = ").map(str::to_string)
-                        });
-                    if current.as_deref() != Some(statement_timeout.as_str()) {
+                    if tx_statement_timeout.as_deref() != Some(statement_timeout.as_str()) {
                         statement.setup = vec![format!("SET LOCAL statement_timeout = {statement_timeout}")];
+                        tx_statement_timeout = Some(statement_timeout);
                     }
                 }
                 _ => {
@@ -100,6 +99,7 @@ impl Script {
                         format!("SET LOCAL lock_timeout = {}", pg_duration(lock)),
                         format!("SET LOCAL statement_timeout = {statement_timeout}"),
                     ];
+                    tx_statement_timeout = Some(statement_timeout);
                 }
             }
             if joins_last {

@@ -107,6 +107,21 @@ pub async fn catalog(db: &TestDb) -> Vec<String> {
     rows.into_iter().map(|r| r.0).collect()
 }
 
+/// `pg_dump --schema-only` of the database without planner's own schema: what a rollback must
+/// give back exactly. pg_dump 15.14+ writes a random \restrict key per run; it is not schema.
+pub fn pg_dump_schema(url: &str) -> String {
+    let out = std::process::Command::new("pg_dump")
+        .args(["--schema-only", "--exclude-schema=planner", "-d", url])
+        .output()
+        .expect("pg_dump is installed");
+    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The status of each phase of a plan in planner.phases.
 pub async fn phase_status(db: &TestDb, plan: &str, phase: PhaseKind) -> Option<String> {
     sqlx::query_scalar("SELECT status FROM planner.phases WHERE plan = $1 AND phase = $2")
