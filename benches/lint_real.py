@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "tests/lint_real/manifest.toml"
 LABELS = ROOT / "tests/lint_real/labels.tsv"
+ONLY_SAMPLE = ""
 
 SQUAWK_NOT_SAFETY = {
     "prefer-robust-stmts", "prefer-text-field", "prefer-timestamptz", "prefer-timestamp-tz",
@@ -241,6 +242,9 @@ def load_labels():
         parts = raw.split("\t")
         if len(parts) < 5 or parts[3] not in ("unsafe", "safe", "borderline", "invalid"):
             sys.exit(f"{LABELS}:{n}: want project<TAB>file<TAB>line<TAB>unsafe|safe|borderline|invalid<TAB>reason")
+        sample = parts[5] if len(parts) > 5 else "1"
+        if ONLY_SAMPLE and sample != ONLY_SAMPLE:
+            continue
         labels[(parts[0], parts[1], int(parts[2]))] = parts[3]
     return labels
 
@@ -257,9 +261,13 @@ def main():
     ap.add_argument("--work", default="/tmp/lint_real")
     ap.add_argument("--sheet", type=int, default=0, help="print N unlabeled statements per project to label")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--sheet-ours", action="store_true", help="with --sheet: only statements planner flags")
     ap.add_argument("--only", default="")
     ap.add_argument("--show", action="store_true", help="list every flagged/labeled disagreement")
+    ap.add_argument("--sample", default="", help="use only the labels of this sample (1 or 2)")
     args = ap.parse_args()
+    global ONLY_SAMPLE
+    ONLY_SAMPLE = args.sample
     args.planner = str(Path(args.planner).resolve())
     projects = tomllib.loads(MANIFEST.read_text())["project"]
     labels = load_labels()
@@ -310,7 +318,7 @@ def main():
             for (f, line) in sorted(res["unparsed"], key=str):
                 print(f"  UNPARSED {name} {f}:{line}")
         if args.sheet:
-            flagged = set(res["ours"]) | set(res["theirs"])
+            flagged = set(res["ours"]) if args.sheet_ours else set(res["ours"]) | set(res["theirs"])
             todo = [
                 (f, s) for f, ss in res["stmts"].items() for s in ss
                 if (name, f, s[0]) not in labels
@@ -320,7 +328,7 @@ def main():
                 r"(?is)\s*(alter\s+table|create\s+(unique\s+)?index|update|delete|drop|do\b|alter\s+type|create\s+trigger|vacuum|cluster|reindex|refresh|truncate|lock)", t[1][2])]
             rng.shuffle(hot)
             rng.shuffle(risky)
-            for kind, group in (("flagged", hot), ("unflagged", risky)):
+            for kind, group in (("flagged", hot), ("unflagged", [] if args.sheet_ours else risky)):
                 for f, (start, end, text) in group[: args.sheet]:
                     marks = res["ours"].get((f, start), []), res["theirs"].get((f, start), []), res["ours_any"].get((f, start), [])
                     one = " ".join(text.split())[:400]
