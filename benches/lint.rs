@@ -91,7 +91,10 @@ fn children_cpu() -> Option<Duration> {
 }
 
 /// Best of `runs` wall time of a process (its output discarded), and the CPU of that best run.
-fn time_process(cmd: &mut dyn FnMut() -> Command, runs: usize) -> anyhow::Result<(Duration, Option<Duration>)> {
+fn time_process(
+    cmd: &mut dyn FnMut() -> Command,
+    runs: usize,
+) -> anyhow::Result<(Duration, Option<Duration>)> {
     let mut best = (Duration::MAX, None);
     for _ in 0..runs {
         let cpu_before = children_cpu();
