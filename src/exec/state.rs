@@ -63,6 +63,17 @@ ALTER TABLE planner.phases ADD CONSTRAINT phases_status_check
     r#"
 ALTER TABLE planner.phases ADD COLUMN IF NOT EXISTS steps_done int NOT NULL DEFAULT 0;
 "#,
+    // 5: a running backfill's health: why it is paused (for `planner status`, written by the
+    //    engine as pauses start and end), and the row the latency probe writes so that each
+    //    probe commits a real write (a WAL flush, as the app's transactions do).
+    r#"
+ALTER TABLE planner.backfill_progress ADD COLUMN IF NOT EXISTS paused_reason text;
+ALTER TABLE planner.backfill_progress ADD COLUMN IF NOT EXISTS paused_since timestamptz;
+CREATE TABLE IF NOT EXISTS planner.probe (
+    pid int PRIMARY KEY,
+    at  timestamptz NOT NULL
+);
+"#,
 ];
 
 /// Create schema `planner` and bring it to the latest version. Safe to call concurrently:
