@@ -161,11 +161,14 @@ impl Cluster {
                 "-R",
                 "-X",
                 "stream",
+                // an immediate checkpoint: the default spread one takes minutes
+                "-c",
+                "fast",
                 "--no-sync",
             ],
         );
         standby.conf(&format!(
-            "port = {}\nunix_socket_directories = '{}'\nhot_standby = on\n",
+            "port = {}\nunix_socket_directories = '{}'\nhot_standby = on\nwal_receiver_status_interval = 1s\n",
             standby.port,
             standby.dir.path().display()
         ));
