@@ -152,7 +152,7 @@ async fn fill_trigger(pool: &PgPool, table: &str) -> anyhow::Result<()> {
     exec(
         pool,
         &format!(
-            "CREATE FUNCTION {table}_fill() RETURNS trigger LANGUAGE plpgsql AS $f$
+            "CREATE OR REPLACE FUNCTION {table}_fill() RETURNS trigger LANGUAGE plpgsql AS $f$
 BEGIN
   IF TG_OP = 'INSERT' THEN
     IF NEW.doubled IS NULL THEN NEW.doubled := (NEW.v * 2); END IF;
