@@ -44,7 +44,9 @@ impl Probe {
         .execute(&mut conn)
         .await?;
         // One row per probe session; forget those of runs long gone.
-        sqlx::query("DELETE FROM planner.probe WHERE at < now() - interval '1 day'").execute(&mut conn).await?;
+        sqlx::query("DELETE FROM planner.probe WHERE at < now() - interval '1 day'")
+            .execute(&mut conn)
+            .await?;
         let (tx, samples) = mpsc::unbounded_channel();
         let (etx, errors) = mpsc::unbounded_channel();
         let (position, pos_rx) = watch::channel(None::<Vec<String>>);
