@@ -5,7 +5,14 @@
 //! ```text
 //! cargo bench --bench backfill                       # 500k, 2M, 4M rows; workload on 1M rows
 //! cargo bench --bench backfill -- --rows 100000,400000 --workload-rows 200000 --workload-secs 5
+//! cargo bench --bench backfill -- --rows none --workload-rows 300000   # impact only
 //! ```
+//!
+//! Impact method: the workload's table carries the add-column plan's fill trigger (the shape
+//! `planner apply --phase expand` installs) in every window; each window starts on a fresh table
+//! right after a `CHECKPOINT`, the workload's first second is discarded (warm-up), and only
+//! transactions that ended while the backfill was running are counted (for `--hold-latency`,
+//! after its baseline, which runs before the first batch).
 //! Server: PLANNER_BENCH_PG (default postgres://postgres@127.0.0.1:5432); it creates and drops
 //! the database `planner_bench`.
 
@@ -33,6 +40,8 @@ struct Args {
     batch: u32,
     /// Upper bound for the adapted batch size (default: the engine's default).
     max_batch: Option<u32>,
+    /// Fixed `--max-rate` arms of the impact part (with `--batch 200`).
+    fixed_rates: Vec<u64>,
 }
 
 fn parse_args() -> Option<Args> {
@@ -40,7 +49,12 @@ fn parse_args() -> Option<Args> {
     let rows = argv
         .value("--rows")
         .or_else(|| std::env::var("PLANNER_BENCH_ROWS").ok())
-        .map(|v| v.split(',').map(|n| n.trim().replace('_', "").parse().expect("--rows N,N,...")).collect())
+        .map(|v| {
+            if v == "none" {
+                return Vec::new();
+            }
+            v.split(',').map(|n| n.trim().replace('_', "").parse().expect("--rows N,N,...|none")).collect()
+        })
         .unwrap_or_else(|| vec![500_000, 2_000_000, 4_000_000]);
     Some(Args {
         rows,
@@ -49,6 +63,12 @@ fn parse_args() -> Option<Args> {
         clients: argv.num("--clients", 4) as usize,
         batch: argv.num("--batch", 1000) as u32,
         max_batch: argv.value("--max-batch").map(|v| v.replace('_', "").parse().expect("--max-batch N")),
+        fixed_rates: argv
+            .value("--fixed-rates")
+            .map(|v| {
+                v.split(',').map(|n| n.trim().replace('_', "").parse().expect("--fixed-rates N,N")).collect()
+            })
+            .unwrap_or_else(|| vec![10_000, 20_000, 40_000, 80_000]),
     })
 }
 
@@ -106,6 +126,16 @@ async fn engine(
     // Same table name at every size: start from a fresh checkpoint.
     exec(pool, "DELETE FROM planner.backfill_progress").await?;
     exec(pool, "CHECKPOINT").await?;
+    engine_run(pool, table, throttle).await
+}
+
+/// The backfill without the CHECKPOINT (the impact windows take theirs before the workload).
+async fn engine_run(
+    pool: &PgPool,
+    table: &str,
+    throttle: ThrottleSettings,
+) -> anyhow::Result<backfill::BackfillReport> {
+    exec(pool, "DELETE FROM planner.backfill_progress").await?;
     let report = backfill::run(pool, &plan(table), &options(throttle)).await?;
     let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM {table} WHERE doubled IS NULL"
@@ -116,15 +146,43 @@ async fn engine(
     Ok(report)
 }
 
-/// Latencies (µs) and errors of a pgbench-like transaction (update one random row's counter,
-/// read it back) from `clients` connections, until `stop` is set.
+/// The add-column plan's fill trigger on `table` (as `planner apply --phase expand` installs it
+/// for `doubled` computed from `v`): the workload's writes pay for it in every window.
+async fn fill_trigger(pool: &PgPool, table: &str) -> anyhow::Result<()> {
+    exec(
+        pool,
+        &format!(
+            "CREATE OR REPLACE FUNCTION {table}_fill() RETURNS trigger LANGUAGE plpgsql AS $f$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NEW.doubled IS NULL THEN NEW.doubled := (NEW.v * 2); END IF;
+  ELSE
+    IF NEW.doubled IS NULL OR (NEW.doubled IS NOT DISTINCT FROM OLD.doubled AND (NEW.v IS DISTINCT FROM OLD.v)) THEN NEW.doubled := (NEW.v * 2); END IF;
+  END IF;
+  RETURN NEW;
+END $f$;
+CREATE TRIGGER {table}_fill_insert BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {table}_fill();
+CREATE TRIGGER {table}_fill_update BEFORE UPDATE ON {table} FOR EACH ROW
+  WHEN (NEW.doubled IS NULL OR (NEW.doubled IS NOT DISTINCT FROM OLD.doubled AND (NEW.v IS DISTINCT FROM OLD.v)))
+  EXECUTE FUNCTION {table}_fill();"
+        ),
+    )
+    .await
+}
+
+/// One workload transaction: when it ended (since `origin`) and how long it took, in µs.
+type Sample = (u64, u64);
+
+/// Samples and errors of a pgbench-like transaction (update one random row's counter, read it
+/// back) from `clients` connections, until `stop` is set.
 async fn workload(
     url: String,
     table: &'static str,
     rows: u64,
     clients: usize,
     stop: Arc<AtomicBool>,
-) -> (Vec<u64>, u64) {
+    origin: Instant,
+) -> (Vec<Sample>, u64) {
     let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -148,7 +206,7 @@ async fn workload(
                 }
                 .await;
                 match result {
-                    Ok(()) => lat.push(t.elapsed().as_micros() as u64),
+                    Ok(()) => lat.push((origin.elapsed().as_micros() as u64, t.elapsed().as_micros() as u64)),
                     Err(_) => {
                         errors.fetch_add(1, Ordering::Relaxed);
                     }
@@ -161,9 +219,19 @@ async fn workload(
     for t in tasks {
         all.extend(t.await.expect("workload task"));
     }
-    all.sort_unstable();
     (all, errors.load(Ordering::Relaxed))
 }
+
+/// Sorted latencies of the samples that ended within `[from, to]` (offsets from the origin).
+fn window(samples: &[Sample], from: Duration, to: Duration) -> Vec<u64> {
+    let (from, to) = (from.as_micros() as u64, to.as_micros() as u64);
+    let mut v: Vec<u64> = samples.iter().filter(|(end, _)| *end >= from && *end <= to).map(|s| s.1).collect();
+    v.sort_unstable();
+    v
+}
+
+/// Warm-up of every window, discarded.
+const WARM_UP: Duration = Duration::from_secs(1);
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() -> anyhow::Result<()> {
@@ -242,15 +310,28 @@ async fn main() -> anyhow::Result<()> {
 
     if args.workload_rows > 0 {
         let n = args.workload_rows;
-        build(&pool, "w", n).await?;
+        let fresh = |pool: PgPool| async move {
+            build(&pool, "w", n).await?;
+            fill_trigger(&pool, "w").await?;
+            exec(&pool, "CHECKPOINT").await?;
+            anyhow::Ok(())
+        };
+        fresh(pool.clone()).await?;
         let stop = Arc::new(AtomicBool::new(false));
-        let run = tokio::spawn(workload(url.clone(), "w", n, args.clients, stop.clone()));
-        tokio::time::sleep(Duration::from_secs(args.workload_secs)).await;
+        let origin = Instant::now();
+        let run = tokio::spawn(workload(url.clone(), "w", n, args.clients, stop.clone(), origin));
+        tokio::time::sleep(WARM_UP + Duration::from_secs(args.workload_secs)).await;
         stop.store(true, Ordering::Relaxed);
-        let (base, base_err) = run.await?;
-        println!("\nworkload ({} clients, update+select transaction on {n} rows)", args.clients);
+        let (samples, base_err) = run.await?;
+        let base = window(&samples, WARM_UP, WARM_UP + Duration::from_secs(args.workload_secs));
         println!(
-            "  without backfill:              {:>6.0} tps  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {base_err}",
+            "\nworkload ({} clients, update+select transaction on {n} rows, fill trigger on; CHECKPOINT \
+             before each window, {}s warm-up discarded, only the backfill's running time counted)",
+            args.clients,
+            WARM_UP.as_secs()
+        );
+        println!(
+            "  without backfill:                          {:>6.0} tps  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {base_err}",
             base.len() as f64 / args.workload_secs as f64,
             pct(&base, 0.5),
             pct(&base, 0.99)
@@ -259,41 +340,55 @@ async fn main() -> anyhow::Result<()> {
             target_batch_time: Some(Duration::from_millis(ms)),
             ..adaptive.clone()
         };
-        // Full speed (adaptive batch size only), then the two ways to give the workload room.
-        let settings = [
-            ("--target-batch-time 100ms", target(100)),
-            ("--target-batch-time  20ms", target(20)),
-            (
-                "--target-batch-time 100ms --sleep 100ms",
-                ThrottleSettings { sleep: Duration::from_millis(100), ..target(100) },
-            ),
-            (
-                "--target-batch-time 100ms --max-rate 50000",
-                ThrottleSettings { max_rate: Some(50_000.0), ..target(100) },
-            ),
-            (
-                "--batch 200 --max-rate 20000",
-                ThrottleSettings { batch: 200, max_rate: Some(20_000.0), ..ThrottleSettings::default() },
-            ),
-        ];
+        let fixed_rate =
+            |rate: f64| ThrottleSettings { batch: 200, max_rate: Some(rate), ..ThrottleSettings::default() };
+        let hold = |f: f64| ThrottleSettings {
+            hold_latency: Some(backfill::HoldLatency::Factor(f)),
+            ..ThrottleSettings::default()
+        };
+        let mut settings: Vec<(String, ThrottleSettings)> =
+            vec![("--target-batch-time 100ms".into(), target(100)), ("--hold-latency 2x".into(), hold(2.0))];
+        for rate in &args.fixed_rates {
+            settings.push((format!("--batch 200 --max-rate {rate}"), fixed_rate(*rate as f64)));
+        }
         for (label, throttle) in settings {
-            build(&pool, "w", n).await?;
+            fresh(pool.clone()).await?;
             let stop = Arc::new(AtomicBool::new(false));
-            let run = tokio::spawn(workload(url.clone(), "w", n, args.clients, stop.clone()));
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let report = engine(&pool, "w", throttle).await?;
+            let origin = Instant::now();
+            let run = tokio::spawn(workload(url.clone(), "w", n, args.clients, stop.clone(), origin));
+            tokio::time::sleep(WARM_UP).await;
+            let learning = if throttle.hold_latency.is_some() {
+                planner::backfill::probe::PROBE_EVERY * planner::backfill::latency::BASELINE_SAMPLES as u32
+            } else {
+                Duration::ZERO
+            };
+            let began = origin.elapsed();
+            let report = engine_run(&pool, "w", throttle).await?;
+            let ended = origin.elapsed();
             stop.store(true, Ordering::Relaxed);
-            let (during, during_err) = run.await?;
-            let secs_during = report.elapsed.as_secs_f64() + 0.5;
+            let (samples, during_err) = run.await?;
+            let during = window(&samples, began + learning, ended);
+            let secs = (ended - began - learning).as_secs_f64();
+            let batches = report.batches.max(1);
             println!(
-                "  during {label}: {:>6.0} tps  p50 {:>6.2} ms  p99 {:>6.2} ms  \
-                 errors {during_err}  (p99 x{:.2}; backfill {:.1}s, {:.0} rows/s)",
-                during.len() as f64 / secs_during,
+                "  during {label:<36} {:>6.0} tps  p50 {:>6.2} ms  p99 {:>6.2} ms  \
+                 errors {during_err}  (p99 x{:.2}; backfill {:.1}s, {:.0} rows/s, avg batch {:.0}{})",
+                during.len() as f64 / secs,
                 pct(&during, 0.5),
                 pct(&during, 0.99),
                 pct(&during, 0.99) / pct(&base, 0.99).max(1e-9),
                 report.elapsed.as_secs_f64(),
-                report.rate()
+                report.rate(),
+                report.rows as f64 / batches as f64,
+                report
+                    .latency_baseline
+                    .map(|(b, bound)| format!(
+                        ", probe baseline {} bound {}, {} slow-downs",
+                        planner::backfill::latency::ms(b),
+                        planner::backfill::latency::ms(bound),
+                        report.decisions.iter().filter(|d| d.action == backfill::Action::SlowDown).count()
+                    ))
+                    .unwrap_or_default()
             );
         }
     }

@@ -68,6 +68,12 @@ pub struct CannotRun {
     pub help: Option<String>,
 }
 
+/// A backfill pause outlasted `--max-pause`: stopped with the checkpoint saved. Exit code 4, so
+/// a scheduler can tell "the server was unhealthy for too long, resume later" from a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PausedTooLong(pub String);
+
 /// Map an error chain to the process exit code.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
@@ -84,6 +90,9 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         }
         if cause.downcast_ref::<CannotRun>().is_some() {
             return 3;
+        }
+        if cause.downcast_ref::<PausedTooLong>().is_some() {
+            return 4;
         }
     }
     // Anything else (a server error, I/O) is an operational failure, not a verdict on the

@@ -30,7 +30,7 @@ async fn setup(db: &TestDb, rows: i32) {
 }
 
 fn no_pauses() -> PauseThresholds {
-    PauseThresholds { max_replication_lag: None, max_lock_wait: None, max_transaction_age: None }
+    PauseThresholds::none()
 }
 
 /// Batches done so far (None before the checkpoint row exists).

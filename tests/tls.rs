@@ -3,9 +3,7 @@
 //! free port, `ssl=on`, hostssl-only pg_hba, a CA and server certificate made by rcgen) and stops
 //! it when it ends, whatever happens.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::Command as Process;
+mod cluster_support;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -44,54 +42,9 @@ fn leaf(ca: &Ca, common_name: &str, sans: &[&str], expired: bool) -> (String, St
     (cert.pem(), key.serialize_pem())
 }
 
-/// The newest installed PostgreSQL's bin folder (Debian layout), or PG_BIN.
-fn pg_bin() -> PathBuf {
-    if let Ok(dir) = std::env::var("PG_BIN") {
-        return PathBuf::from(dir);
-    }
-    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("PostgreSQL server binaries under /usr/lib/postgresql (or set PG_BIN)")
-        .filter_map(|e| e.ok())
-        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
-        .filter(|(_, bin)| bin.join("initdb").exists())
-        .collect();
-    dirs.sort();
-    dirs.pop().expect("initdb under /usr/lib/postgresql/*/bin").1
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-fn is_root() -> bool {
-    // `id -u` avoids a libc dependency for one number.
-    Process::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
-}
-
-/// Run a PostgreSQL binary; as root (initdb and postgres refuse root) as the `postgres` user.
-fn run_pg(bin: &Path, args: &[&str]) -> std::process::Output {
-    let mut cmd = if is_root() {
-        let mut c = Process::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(bin);
-        c
-    } else {
-        Process::new(bin)
-    };
-    let out = cmd.args(args).output().unwrap_or_else(|e| panic!("run {}: {e}", bin.display()));
-    assert!(
-        out.status.success(),
-        "{} {args:?} failed:\n{}{}",
-        bin.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A private cluster, stopped (and its folder removed) on drop.
+/// A private cluster with TLS on (stopped and removed on drop, see `cluster_support`).
 struct Cluster {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
+    inner: cluster_support::Cluster,
     port: u16,
     ca: Ca,
 }
@@ -99,19 +52,8 @@ struct Cluster {
 impl Cluster {
     /// `server_sans`: the names in the server certificate (the test connects to `localhost`).
     fn start(server_sans: &[&str], expired: bool) -> Cluster {
-        let bin = pg_bin();
-        let dir = tempfile::Builder::new().prefix("planner-tls-").tempdir().expect("tempdir");
-        let data = dir.path().join("data");
-        if is_root() {
-            let status = Process::new("chown").args(["postgres:"]).arg(dir.path()).status().expect("chown");
-            assert!(status.success());
-        }
-        let data_s = data.to_str().expect("utf-8 path");
-        run_pg(
-            &bin.join("initdb"),
-            &["-D", data_s, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
-        );
-
+        let mut inner = cluster_support::Cluster::init("planner-tls-");
+        let data = inner.data();
         let ca = new_ca("planner test CA");
         let (cert, key) = leaf(&ca, "planner test server", server_sans, expired);
         let write_private = |name: &str, text: &str| {
@@ -119,27 +61,14 @@ impl Cluster {
             std::fs::write(&path, text).expect("write");
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-            if is_root() {
-                assert!(Process::new("chown")
-                    .args(["postgres:"])
-                    .arg(&path)
-                    .status()
-                    .expect("chown")
-                    .success());
-            }
+            cluster_support::give_to_postgres(&path);
         };
         write_private("server.crt", &cert);
         write_private("server.key", &key);
         write_private("root.crt", &ca.pem);
-
-        let port = free_port();
-        let conf = format!(
-            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nssl = on\n\
-             ssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'root.crt'\n\
-             fsync = off\nmax_connections = 30\nshared_buffers = 16MB\n",
-            dir.path().display()
+        inner.conf(
+            "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\nssl_ca_file = 'root.crt'\n",
         );
-        append(&data.join("postgresql.conf"), &conf);
         // TLS only over TCP: a password user, a certificate user, everyone else trusted; plain
         // TCP is rejected outright.
         std::fs::write(
@@ -151,17 +80,13 @@ impl Cluster {
              hostnossl all all 0.0.0.0/0 reject\n",
         )
         .expect("pg_hba");
-        let cluster = Cluster { dir, bin, port, ca };
-        let log = cluster.dir.path().join("log");
-        run_pg(
-            &cluster.bin.join("pg_ctl"),
-            &["-D", data_s, "-l", log.to_str().expect("utf-8"), "-w", "-t", "60", "start"],
-        );
-        cluster
+        inner.start();
+        let port = inner.port;
+        Cluster { inner, port, ca }
     }
 
     fn write(&self, name: &str, text: &str) -> String {
-        let path = self.dir.path().join(name);
+        let path = self.inner.dir.path().join(name);
         std::fs::write(&path, text).expect("write");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
@@ -188,27 +113,6 @@ impl Cluster {
         conn.close().await.ok();
         name
     }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let _ = Process::new(if is_root() { "runuser" } else { "true" })
-            .args(if is_root() { vec!["-u", "postgres", "--"] } else { vec![] })
-            .arg(self.bin.join("pg_ctl"))
-            .args(["-D", data.to_str().unwrap_or_default(), "-m", "immediate", "-w", "stop"])
-            .output();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default();
-            eprintln!("server log:\n{log}");
-        }
-    }
-}
-
-fn append(path: &Path, text: &str) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(path).expect("open");
-    f.write_all(text.as_bytes()).expect("append");
 }
 
 /// The planner binary with no database settings inherited from the environment.
@@ -407,7 +311,7 @@ fn a_url_that_is_not_postgres_is_bad_input() {
 
 #[test]
 fn connection_refused_says_so_once_with_a_hint() {
-    let port = free_port();
+    let port = cluster_support::free_port();
     let out = planner()
         .args([
             "status",

@@ -87,6 +87,24 @@ impl BatchSql {
         )
     }
 
+    /// The latency probe (see `probe`): the first row at or after the given key (parameters:
+    /// the key, when `has_key`) read through the primary key, and a one-row upsert in
+    /// `planner.probe` so that the statement's commit flushes WAL like an app's write.
+    pub fn probe(&self, has_key: bool) -> String {
+        let filter = if has_key {
+            format!(" WHERE {} >= {}", self.key_row(), self.param_row(1))
+        } else {
+            String::new()
+        };
+        format!(
+            "WITH r AS (SELECT 1 FROM {table} AS t{filter} ORDER BY {order} LIMIT 1)\n\
+             INSERT INTO planner.probe (pid, at) SELECT pg_backend_pid(), now() FROM (SELECT count(*) FROM r) AS c\n\
+             ON CONFLICT (pid) DO UPDATE SET at = excluded.at",
+            table = self.table,
+            order = self.order_by(false),
+        )
+    }
+
     /// One batch, one statement, one round trip. Parameters: [lower] (when `has_lower`), upper
     /// (the largest key when the run started), batch size (int8), plan name, table name.
     ///

@@ -19,11 +19,15 @@ use crate::sql::QualifiedName;
 pub mod checkpoint;
 pub mod control;
 pub mod keyset;
+pub mod latency;
 pub mod pause;
+pub mod probe;
 pub mod progress;
 pub mod stop;
+pub mod telemetry;
 pub mod throttle;
 
+pub use latency::{Action, Decision, HoldLatency};
 pub use pause::{PauseReason, PauseThresholds};
 pub use progress::ProgressMode;
 pub use stop::StopSignal;
@@ -48,6 +52,8 @@ pub struct BackfillOptions {
     /// Server pid of the planner session that holds the one-planner lock: every batch checks it
     /// still does, so losing that session stops the writes before another planner is admitted.
     pub owner_pid: Option<i32>,
+    /// Live figures for `--metrics-addr` (None: kept but not served).
+    pub telemetry: Option<telemetry::Telemetry>,
 }
 
 /// What a finished (or interrupted) backfill did.
@@ -65,7 +71,18 @@ pub struct BackfillReport {
     pub stopped: Option<String>,
     pub tables: Vec<TableReport>,
     pub pauses: Vec<PauseRecord>,
+    /// `--hold-latency`: the baseline probe p99 learned before the first batch, and the bound.
+    pub latency_baseline: Option<(Duration, Duration)>,
+    /// `--hold-latency`: every decision that changed the batch size or the pause (at most
+    /// [`MAX_DECISIONS_KEPT`], the first ones; `decisions_dropped` counts the rest).
+    pub decisions: Vec<Decision>,
+    pub decisions_dropped: u64,
+    /// Stopped because a pause outlasted `--max-pause` (`stopped` says which).
+    pub paused_too_long: bool,
 }
+
+/// Decisions kept in the report: a 10-hour run must not grow without bound.
+pub const MAX_DECISIONS_KEPT: usize = 10_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct TableReport {
@@ -135,6 +152,15 @@ impl fmt::Display for BackfillReport {
             kinds.dedup();
             write!(f, ", {} pauses ({:.1}s: {})", self.pauses.len(), total.as_secs_f64(), kinds.join(", "))?;
         }
+        if let Some((base, bound)) = self.latency_baseline {
+            let slower = self.decisions.iter().filter(|d| d.action == Action::SlowDown).count();
+            write!(
+                f,
+                "\nlatency probe: baseline p99 {}, bound {}; slowed down {slower} time(s)",
+                latency::ms(base),
+                latency::ms(bound)
+            )?;
+        }
         if let Some(why) = &self.stopped {
             write!(f, "\n{why}")?;
         }
@@ -142,7 +168,8 @@ impl fmt::Display for BackfillReport {
     }
 }
 
-/// A pool for the backfill (its own connection, one for pause checks, one for the lock probe),
+/// A pool for the backfill (its own connection, one for pause checks, one for the lock probe;
+/// the latency probe detaches one of its own),
 /// with the `planner` state schema in place.
 pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
     let pool = crate::exec::connect::pool(url, "planner/backfill", 3).await?;
@@ -207,6 +234,11 @@ pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::
         started,
         rows_this_run: 0,
         last_pause_check: None,
+        latency: opts.throttle.hold_latency.map(latency::LatencyController::new),
+        current_table: String::new(),
+        wal: None,
+        gave_up: None,
+        telemetry: opts.telemetry.clone().unwrap_or_default(),
     };
     for job in &jobs {
         let table = engine.run_table(job, &mut report).await?;
@@ -217,7 +249,8 @@ pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::
         report.tables.push(table);
         if !finished {
             report.completed = false;
-            report.stopped = opts.stop.requested();
+            report.stopped = engine.gave_up.clone().or_else(|| opts.stop.requested());
+            report.paused_too_long = engine.gave_up.is_some();
             break;
         }
     }
@@ -307,6 +340,16 @@ struct Engine<'a> {
     started: Instant,
     rows_this_run: u64,
     last_pause_check: Option<Instant>,
+    /// `--hold-latency`: learns the baseline once per run, then decides after batches.
+    latency: Option<latency::LatencyController>,
+    /// The table being filled, as a regclass literal (for the vacuum check).
+    current_table: String,
+    /// The last WAL position seen by the WAL rate check.
+    wal: Option<pause::WalSample>,
+    /// Set when a pause outlasted `--max-pause`: the run stops with this message.
+    gave_up: Option<String>,
+    /// Live figures for `--metrics-addr`.
+    telemetry: telemetry::Telemetry,
 }
 
 /// Pause checks cost a catalog query: at most this often.
@@ -396,6 +439,7 @@ impl Engine<'_> {
         report: &mut BackfillReport,
     ) -> anyhow::Result<()> {
         let label = label.to_string();
+        self.current_table = job.table.to_string();
         let mut cp = checkpoint::open(&mut self.conn, self.plan, &label).await?;
         if cp.finished {
             out.already_done = true;
@@ -429,6 +473,11 @@ impl Engine<'_> {
                 thousands(cp.rows_done as u64)
             ));
         }
+        self.telemetry.table_started(&label, estimate.max(0.0) as u64, cp.rows_done as u64);
+        let mut probe = self.start_probe(&sql, &label, &progress, report).await?;
+        if let (Some(p), Some(k)) = (&probe, &cp.last_key) {
+            p.set_position(k);
+        }
         let first_batch = sql.batch(false);
         let next_batch = sql.batch(true);
         loop {
@@ -436,8 +485,13 @@ impl Engine<'_> {
                 break;
             }
             self.poll_control(&progress);
-            self.maybe_pause(&label, &progress, report).await?;
-            if self.opts.stop.requested().is_some() {
+            if self.maybe_pause(&label, &mut progress, report).await? {
+                // Probes taken while paused say nothing about the batches.
+                if let Some(p) = &mut probe {
+                    p.drain();
+                }
+            }
+            if self.opts.stop.requested().is_some() || self.gave_up.is_some() {
                 break;
             }
             self.check_owner().await?;
@@ -453,7 +507,18 @@ impl Engine<'_> {
                 self.rows_this_run += done.visited;
                 cp.rows_done += done.visited as i64;
                 self.throttle.record_batch(done.visited, batch_started.elapsed());
+                if let Some(p) = &mut probe {
+                    p.set_position(&done.last_key);
+                    self.hold_latency(p, &label, &mut progress, report);
+                }
                 progress.update(cp.rows_done as u64, self.throttle.batch_size());
+                self.telemetry.batch_done(
+                    &label,
+                    cp.rows_done as u64,
+                    self.rows_this_run as f64 / self.started.elapsed().as_secs_f64().max(1e-9),
+                    self.throttle.batch_size(),
+                    batch_started.elapsed(),
+                );
             }
             cp.last_key = Some(done.last_key);
             if done.last {
@@ -461,7 +526,10 @@ impl Engine<'_> {
                 out.finished = true;
                 break;
             }
-            let delay = self.throttle.delay(self.rows_this_run, self.started.elapsed());
+            let mut delay = self.throttle.delay(self.rows_this_run, self.started.elapsed());
+            if let Some(c) = &self.latency {
+                delay = delay.max(c.pause());
+            }
             self.opts.stop.sleep(delay).await;
         }
         if !out.finished {
@@ -475,6 +543,88 @@ impl Engine<'_> {
         out.last_key = cp.last_key;
         progress.finish();
         Ok(())
+    }
+
+    /// With `--hold-latency`: start the probe on a connection of its own and, on the run's first
+    /// table, learn the baseline before the first batch.
+    async fn start_probe(
+        &mut self,
+        sql: &BatchSql,
+        label: &str,
+        progress: &Progress,
+        report: &mut BackfillReport,
+    ) -> anyhow::Result<Option<probe::Probe>> {
+        let Some(controller) = &mut self.latency else { return Ok(None) };
+        let conn = self.pool.acquire().await.context("connecting for the latency probe")?.detach();
+        let mut p = probe::Probe::start(conn, sql).await.context("starting the latency probe")?;
+        if controller.baseline().is_none() {
+            progress.log(&format!(
+                "{label}: measuring the latency probe's baseline for {:.0}s before the first batch",
+                (probe::PROBE_EVERY * latency::BASELINE_SAMPLES as u32).as_secs_f64()
+            ));
+            loop {
+                let sample = tokio::select! {
+                    s = p.next() => s,
+                    _ = self.opts.stop.wait() => return Ok(Some(p)),
+                };
+                let Some(sample) = sample else {
+                    let why = p.error().unwrap_or_else(|| "latency probe stopped".to_string());
+                    anyhow::bail!("{label}: {why}");
+                };
+                if controller.learn(sample) {
+                    break;
+                }
+            }
+        }
+        if let (Some(base), Some(bound)) = (controller.baseline(), controller.bound()) {
+            report.latency_baseline = Some((base, bound));
+            progress.log(&format!(
+                "{label}: latency probe baseline p99 {}; holding p99 within {} (--hold-latency {})",
+                latency::ms(base),
+                latency::ms(bound),
+                controller.hold
+            ));
+        }
+        Ok(Some(p))
+    }
+
+    /// Feed the probe's new samples to the controller; apply and record its decision.
+    fn hold_latency(
+        &mut self,
+        p: &mut probe::Probe,
+        label: &str,
+        progress: &mut Progress,
+        report: &mut BackfillReport,
+    ) {
+        let Some(controller) = &mut self.latency else { return };
+        if let Some(why) = p.error() {
+            progress.log(&format!("{label}: {why}; holding the current batch size"));
+            self.telemetry.error("probe_failed");
+        }
+        for s in p.drain() {
+            controller.observe(s);
+        }
+        let (min, max) = self.throttle.batch_bounds();
+        let Some(d) = controller.decide(self.throttle.batch_size(), min, max, self.rows_this_run) else {
+            return;
+        };
+        self.telemetry.probe(d.p99, d.bound, d.action == Action::SlowDown);
+        if d.action == Action::SpeedUp && d.pause_after.is_zero() {
+            self.telemetry.running();
+        }
+        self.throttle.set_batch(d.batch_after);
+        progress.set_status(d.to_string());
+        if d.action == Action::Hold {
+            return;
+        }
+        if d.action == Action::SlowDown {
+            progress.log(&format!("{label}: {d}"));
+        }
+        if report.decisions.len() < MAX_DECISIONS_KEPT {
+            report.decisions.push(d);
+        } else {
+            report.decisions_dropped += 1;
+        }
     }
 
     /// The key columns with their types from the catalog (the plan's may be stale); refuses
@@ -597,6 +747,7 @@ impl Engine<'_> {
                     attempt += 1;
                     let wait = Duration::from_millis(50 << attempt.min(6));
                     progress.log(&format!("{label}: batch retried in {}ms ({e})", wait.as_millis()));
+                    self.telemetry.error("batch_retried");
                     self.throttle.back_off();
                     self.opts.stop.sleep(wait).await;
                 }
@@ -626,57 +777,114 @@ impl Engine<'_> {
         }
     }
 
-    /// Wait while a pause condition holds (checked at most once a second), logging why.
+    /// Wait while a pause condition holds (checked at most once a second), logging why and
+    /// recording it in `planner.backfill_progress` (for `planner status`). True when it paused.
+    /// A pause longer than `--max-pause` ends the run: `self.gave_up` says why.
     async fn maybe_pause(
         &mut self,
         label: &str,
-        progress: &Progress,
+        progress: &mut Progress,
         report: &mut BackfillReport,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         if !self.paused_by_control && self.last_pause_check.is_some_and(|t| t.elapsed() < PAUSE_CHECK_EVERY) {
-            return Ok(());
+            return Ok(false);
         }
         let mut since: Option<(Instant, PauseReason)> = None;
+        let end = |report: &mut BackfillReport, since: Option<(Instant, PauseReason)>| {
+            if let Some((t, reason)) = since {
+                report.pauses.push(PauseRecord { table: label.to_string(), reason, duration: t.elapsed() });
+            }
+        };
         loop {
             self.last_pause_check = Some(Instant::now());
+            let mut monitor = self.pool.acquire().await.context("connecting for pause checks")?;
             let reason = if self.paused_by_control {
                 Some(PauseReason::Requested)
             } else {
-                let mut monitor = self.pool.acquire().await.context("connecting for pause checks")?;
-                pause::check(&mut monitor, &self.opts.pauses, self.pid).await?
+                pause::check(&mut monitor, &self.opts.pauses, self.pid, &self.current_table, &mut self.wal)
+                    .await?
             };
-            match (reason, &since) {
-                (None, None) => return Ok(()),
-                (None, Some((t, reason))) => {
+            match (reason, &mut since) {
+                (None, None) => return Ok(false),
+                (None, Some((t, _))) => {
                     let duration = t.elapsed();
                     progress.log(&format!("{label}: resuming after {:.1}s paused", duration.as_secs_f64()));
-                    report.pauses.push(PauseRecord {
-                        table: label.to_string(),
-                        reason: reason.clone(),
-                        duration,
-                    });
-                    return Ok(());
+                    progress.show_status(String::new());
+                    self.telemetry.running();
+                    record_pause(&mut monitor, self.plan, label, None).await?;
+                    end(report, since);
+                    return Ok(true);
                 }
                 (Some(reason), None) => {
                     progress.log(&format!("{label}: pausing: {reason}"));
+                    progress.show_status(format!("paused: {reason}"));
+                    record_pause(&mut monitor, self.plan, label, Some(&reason)).await?;
+                    self.telemetry.pause_started(&reason);
                     since = Some((Instant::now(), reason));
                 }
-                (Some(_), Some(_)) => {}
+                (Some(reason), Some((t, current))) => {
+                    if reason.kind() != current.kind() {
+                        // Another condition holds now: close the first pause, report the new one.
+                        progress.log(&format!("{label}: still pausing: {reason}"));
+                        report.pauses.push(PauseRecord {
+                            table: label.to_string(),
+                            reason: current.clone(),
+                            duration: t.elapsed(),
+                        });
+                        record_pause(&mut monitor, self.plan, label, Some(&reason)).await?;
+                        self.telemetry.pause_started(&reason);
+                        since = Some((Instant::now(), reason));
+                    } else {
+                        *current = reason;
+                    }
+                    progress.show_status(format!("paused: {}", since.as_ref().map(|s| &s.1).expect("set")));
+                }
             }
+            if let (Some(max), Some((t, reason))) = (self.opts.pauses.max_pause, &since) {
+                if t.elapsed() > max {
+                    self.gave_up = Some(format!(
+                        "paused longer than --max-pause {} ({reason}); stopped with the checkpoint saved",
+                        humantime::format_duration(max)
+                    ));
+                    progress.log(&format!("{label}: {}", self.gave_up.as_deref().unwrap_or_default()));
+                    record_pause(&mut monitor, self.plan, label, None).await?;
+                    end(report, since);
+                    return Ok(true);
+                }
+            }
+            drop(monitor);
             self.opts.stop.sleep(PAUSE_POLL).await;
             if self.opts.stop.requested().is_some() {
-                if let Some((t, reason)) = since {
-                    report.pauses.push(PauseRecord {
-                        table: label.to_string(),
-                        reason,
-                        duration: t.elapsed(),
-                    });
+                if let Ok(mut monitor) = self.pool.acquire().await {
+                    let _ = record_pause(&mut monitor, self.plan, label, None).await;
                 }
-                return Ok(());
+                end(report, since);
+                return Ok(true);
             }
             self.poll_control(progress);
         }
     }
+}
+
+/// Write (or clear) the pause of `table` where `planner status` reads it.
+async fn record_pause(
+    conn: &mut PgConnection,
+    plan: &str,
+    table: &str,
+    reason: Option<&PauseReason>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE planner.backfill_progress SET paused_reason = $3,
+                paused_since = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END
+         WHERE plan = $1 AND table_name = $2",
+    )
+    .bind(plan)
+    .bind(table)
+    .bind(reason.map(|r| r.to_string()))
+    .execute(&mut *conn)
+    .await
+    .with_context(|| format!("recording the backfill pause of {table}"))?;
+    Ok(())
 }
 
 /// Drive `fut` (a batch on the backfill connection) while, once it has run for a while, checking

@@ -1,7 +1,8 @@
-//! When to hold off: replication lag, sessions kept waiting by the backfill, long transactions.
+//! When to hold off: replication lag, replication slots falling behind, WAL generation rate,
+//! vacuum running on the table, sessions kept waiting by the backfill, long transactions.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sqlx::PgConnection;
@@ -16,6 +17,17 @@ pub struct PauseThresholds {
     /// Pause while another transaction in this database has been open longer than this (it holds
     /// back vacuum, so every row the backfill rewrites would stay as bloat).
     pub max_transaction_age: Option<Duration>,
+    /// Pause while a replication slot's consumer (CDC, logical replication, an absent standby)
+    /// is more than this many bytes of WAL behind: the server keeps that WAL on disk.
+    pub max_slot_lag: Option<u64>,
+    /// Pause while the server generates WAL faster than this many bytes per second (backups,
+    /// archiving and standbys must keep up).
+    pub max_wal_rate: Option<u64>,
+    /// Pause while (auto)vacuum works on the table being filled: let it finish cleaning up
+    /// before the backfill leaves more dead rows behind it.
+    pub pause_for_vacuum: bool,
+    /// A single pause longer than this stops the backfill (checkpoint saved, resume command).
+    pub max_pause: Option<Duration>,
 }
 
 impl Default for PauseThresholds {
@@ -24,6 +36,25 @@ impl Default for PauseThresholds {
             max_replication_lag: Some(Duration::from_secs(10)),
             max_lock_wait: Some(Duration::from_secs(1)),
             max_transaction_age: Some(Duration::from_secs(600)),
+            max_slot_lag: None,
+            max_wal_rate: None,
+            pause_for_vacuum: true,
+            max_pause: None,
+        }
+    }
+}
+
+impl PauseThresholds {
+    /// Every check off (tests and benchmarks turn on the one they study).
+    pub fn none() -> Self {
+        PauseThresholds {
+            max_replication_lag: None,
+            max_lock_wait: None,
+            max_transaction_age: None,
+            max_slot_lag: None,
+            max_wal_rate: None,
+            pause_for_vacuum: false,
+            max_pause: None,
         }
     }
 }
@@ -45,8 +76,41 @@ pub enum PauseReason {
         age: Duration,
         max: Duration,
     },
+    /// A replication slot's consumer is behind.
+    SlotLag {
+        slot: String,
+        bytes: u64,
+        max: u64,
+    },
+    /// WAL is generated faster than allowed.
+    WalRate {
+        bytes_per_s: u64,
+        max: u64,
+    },
+    /// Vacuum works on the table.
+    Vacuum {
+        pid: i32,
+        auto: bool,
+        phase: String,
+    },
     /// Asked for in the control file.
     Requested,
+}
+
+/// `1.5 MB`
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }
 
 impl PauseReason {
@@ -56,8 +120,16 @@ impl PauseReason {
             PauseReason::ReplicationLag { .. } => "replication lag",
             PauseReason::LockWaits { .. } => "lock waits",
             PauseReason::LongTransaction { .. } => "long transaction",
+            PauseReason::SlotLag { .. } => "slot lag",
+            PauseReason::WalRate { .. } => "wal rate",
+            PauseReason::Vacuum { .. } => "vacuum",
             PauseReason::Requested => "requested",
         }
+    }
+
+    /// The kind as a metric label / JSON value: `replication_lag`.
+    pub fn key(&self) -> String {
+        self.kind().replace(' ', "_")
     }
 }
 
@@ -80,6 +152,20 @@ impl fmt::Display for PauseReason {
                 s(age),
                 s(max)
             ),
+            PauseReason::SlotLag { slot, bytes: b, max } => write!(
+                f,
+                "replication slot {slot} is {} behind (limit {}); its consumer must catch up",
+                bytes(*b),
+                bytes(*max)
+            ),
+            PauseReason::WalRate { bytes_per_s, max } => {
+                write!(f, "WAL generated at {}/s (limit {}/s)", bytes(*bytes_per_s), bytes(*max))
+            }
+            PauseReason::Vacuum { pid, auto, phase } => write!(
+                f,
+                "{} (pid {pid}) is working on the table ({phase}); waiting for it to finish",
+                if *auto { "autovacuum" } else { "VACUUM" }
+            ),
             PauseReason::Requested => write!(f, "paused in the control file"),
         }
     }
@@ -89,12 +175,25 @@ fn secs(v: f64) -> Duration {
     Duration::from_secs_f64(v.max(0.0))
 }
 
-/// Check replication lag and long transactions (not lock waits: those are probed while a batch
-/// runs, see [`sessions_blocked_by`]). `ignore_pid` is the backfill's own connection.
+/// The WAL position at the last check, for the WAL rate.
+#[derive(Debug, Clone, Copy)]
+pub struct WalSample {
+    at: Instant,
+    lsn: u64,
+}
+
+/// Rates over shorter spans than this are noise (one batch's WAL in a few milliseconds).
+const MIN_WAL_SPAN: Duration = Duration::from_millis(400);
+
+/// Check every enabled condition (not lock waits: those are probed while a batch runs, see
+/// [`sessions_blocked_by`]). `ignore_pid` is the backfill's own connection, `table` the table
+/// being filled, `wal` the previous WAL sample (updated here).
 pub async fn check(
     conn: &mut PgConnection,
     limits: &PauseThresholds,
     ignore_pid: i32,
+    table: &str,
+    wal: &mut Option<WalSample>,
 ) -> anyhow::Result<Option<PauseReason>> {
     if let Some(max) = limits.max_replication_lag {
         let lag: f64 = sqlx::query_scalar(
@@ -106,6 +205,56 @@ pub async fn check(
         .context("reading pg_stat_replication")?;
         if secs(lag) > max {
             return Ok(Some(PauseReason::ReplicationLag { lag: secs(lag), max }));
+        }
+    }
+    if let Some(max) = limits.max_slot_lag {
+        // Logical slots: what the consumer confirmed; physical: what it still needs kept.
+        let worst: Option<(String, i64)> = sqlx::query_as(
+            "SELECT slot_name::text, pg_wal_lsn_diff(pg_current_wal_lsn(),
+                    coalesce(confirmed_flush_lsn, restart_lsn))::int8 AS behind
+             FROM pg_replication_slots WHERE coalesce(confirmed_flush_lsn, restart_lsn) IS NOT NULL
+             ORDER BY behind DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *conn)
+        .await
+        .context("reading pg_replication_slots")?;
+        if let Some((slot, behind)) = worst {
+            if behind.max(0) as u64 > max {
+                return Ok(Some(PauseReason::SlotLag { slot, bytes: behind as u64, max }));
+            }
+        }
+    }
+    if let Some(max) = limits.max_wal_rate {
+        let lsn: i64 = sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8")
+            .fetch_one(&mut *conn)
+            .await
+            .context("reading pg_current_wal_lsn()")?;
+        let now = WalSample { at: Instant::now(), lsn: lsn.max(0) as u64 };
+        match *wal {
+            None => *wal = Some(now),
+            Some(prev) if now.at.duration_since(prev.at) >= MIN_WAL_SPAN => {
+                *wal = Some(now);
+                let rate =
+                    now.lsn.saturating_sub(prev.lsn) as f64 / now.at.duration_since(prev.at).as_secs_f64();
+                if rate > max as f64 {
+                    return Ok(Some(PauseReason::WalRate { bytes_per_s: rate as u64, max }));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if limits.pause_for_vacuum {
+        let vacuum: Option<(i32, bool, String)> = sqlx::query_as(
+            "SELECT v.pid, a.backend_type = 'autovacuum worker', v.phase
+             FROM pg_stat_progress_vacuum v JOIN pg_stat_activity a ON a.pid = v.pid
+             WHERE v.relid = to_regclass($1) LIMIT 1",
+        )
+        .bind(table)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("reading pg_stat_progress_vacuum")?;
+        if let Some((pid, auto, phase)) = vacuum {
+            return Ok(Some(PauseReason::Vacuum { pid, auto, phase }));
         }
     }
     if let Some(max) = limits.max_transaction_age {

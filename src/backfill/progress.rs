@@ -33,6 +33,10 @@ pub struct Progress {
     /// Rows done when this run started (a resumed run counts its own rate).
     base: u64,
     last_line: Instant,
+    /// What the throttle is doing and why (latency probe, pause), shown after the rate.
+    status: Option<String>,
+    /// The bar's message without the status ("1,234 rows/s, batch 1000").
+    figures: String,
 }
 
 impl Progress {
@@ -59,7 +63,34 @@ impl Progress {
             bar
         });
         let now = Instant::now();
-        Progress { mode, table: table.to_string(), bar, estimate, started: now, base: done, last_line: now }
+        Progress {
+            mode,
+            table: table.to_string(),
+            bar,
+            estimate,
+            started: now,
+            base: done,
+            last_line: now,
+            status: None,
+            figures: String::new(),
+        }
+    }
+
+    /// What the throttle is doing, e.g. the latency probe's last decision.
+    pub fn set_status(&mut self, status: String) {
+        self.status = Some(status);
+    }
+
+    /// Set the status and show it now (a pause: no batch will update the bar meanwhile).
+    pub fn show_status(&mut self, status: String) {
+        self.status = (!status.is_empty()).then_some(status);
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{}{}", self.figures, self.status_suffix()));
+        }
+    }
+
+    fn status_suffix(&self) -> String {
+        self.status.as_ref().map(|s| format!(", {s}")).unwrap_or_default()
     }
 
     /// After each batch: rows done in total, the current batch size.
@@ -71,7 +102,8 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_length(self.estimate);
             bar.set_position(done);
-            bar.set_message(format!("{} rows/s, batch {batch}", thousands(self.rate(done) as u64)));
+            self.figures = format!("{} rows/s, batch {batch}", thousands(self.rate(done) as u64));
+            bar.set_message(format!("{}{}", self.figures, self.status_suffix()));
         }
         if self.mode == ProgressMode::Plain && self.last_line.elapsed() >= PLAIN_EVERY {
             self.last_line = Instant::now();
@@ -79,12 +111,13 @@ impl Progress {
             let left = self.estimate.saturating_sub(done);
             let eta = if rate > 0.0 { format!("{:.0}s", left as f64 / rate) } else { "?".into() };
             eprintln!(
-                "backfill {}: {} / ~{} rows ({:.0}%), {} rows/s, batch {batch}, ETA {eta}",
+                "backfill {}: {} / ~{} rows ({:.0}%), {} rows/s, batch {batch}, ETA {eta}{}",
                 self.table,
                 thousands(done),
                 thousands(self.estimate),
                 100.0 * done as f64 / self.estimate.max(1) as f64,
                 thousands(rate as u64),
+                self.status_suffix(),
             );
         }
     }

@@ -16,6 +16,9 @@ pub struct ThrottleSettings {
     pub max_rate: Option<f64>,
     /// Adapt the batch size so each batch takes about this long.
     pub target_batch_time: Option<Duration>,
+    /// Adapt the batch size and pauses so the latency probe's p99 stays within this bound
+    /// (`--hold-latency`); it then owns the batch size (`target_batch_time` is not used).
+    pub hold_latency: Option<super::latency::HoldLatency>,
 }
 
 /// Default upper bound of the adapted batch size (`--max-batch`). Measured with
@@ -40,6 +43,7 @@ impl Default for ThrottleSettings {
             sleep: Duration::ZERO,
             max_rate: None,
             target_batch_time: None,
+            hold_latency: None,
         }
     }
 }
@@ -75,7 +79,7 @@ impl Throttle {
     /// still halve it down to that size's own floor).
     fn bounds(&self) -> (u32, u32) {
         let s = &self.settings;
-        let (min, max) = if s.target_batch_time.is_some() {
+        let (min, max) = if self.adapting() {
             (s.min_batch, s.max_batch)
         } else {
             (s.min_batch.min(s.batch), s.max_batch.max(s.batch))
@@ -88,6 +92,21 @@ impl Throttle {
             max = max.min((rate.ceil() as u32).max(1));
         }
         (min.min(max), max)
+    }
+
+    /// The batch size is adapted (by batch time or by the latency probe).
+    pub fn adapting(&self) -> bool {
+        self.settings.target_batch_time.is_some() || self.settings.hold_latency.is_some()
+    }
+
+    /// The bounds the adapted batch size stays within.
+    pub fn batch_bounds(&self) -> (u32, u32) {
+        self.bounds()
+    }
+
+    /// Set the batch size (the latency controller's decision), within the bounds.
+    pub fn set_batch(&mut self, size: u32) {
+        self.batch = self.clamp(size as f64);
     }
 
     fn clamp(&self, size: f64) -> u32 {
@@ -104,6 +123,9 @@ impl Throttle {
     /// anything about speed (the last, short one does not).
     pub fn record_batch(&mut self, rows: u64, took: Duration) {
         let Some(target) = self.settings.target_batch_time else { return };
+        if self.settings.hold_latency.is_some() {
+            return;
+        }
         if rows < self.batch as u64 || took.is_zero() {
             return;
         }

@@ -167,6 +167,15 @@ pub fn apply_options(
     backfill.lock_timeout = Some(lock.lock_timeout);
     if backfill_signals {
         backfill.stop.listen_for_signals();
+        if let Some(addr) = throttle.metrics_addr {
+            let telemetry = crate::backfill::telemetry::Telemetry::default();
+            let bound = crate::backfill::telemetry::serve(addr, telemetry.clone()).map_err(|e| {
+                crate::error::InputError::new(format!("--metrics-addr {addr}: {e}"))
+                    .help("pick a free port, or leave --metrics-addr out")
+            })?;
+            eprintln!("metrics: http://{bound}/metrics");
+            backfill.telemetry = Some(telemetry);
+        }
     }
     Ok(ApplyOptions { backfill, print_backfill_report: true })
 }
@@ -189,7 +198,7 @@ pub fn report(loaded: &LoadedPlan, outcome: ApplyOutcome) {
         ApplyOutcome::AlreadyDone { phase } => {
             println!("{phase} of plan {name} is already applied; nothing to do")
         }
-        ApplyOutcome::Interrupted { phase } => {
+        ApplyOutcome::Interrupted { phase, .. } => {
             println!("{phase} of plan {name} stopped early; its checkpoint is saved, run the same command to resume")
         }
     }

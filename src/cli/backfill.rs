@@ -35,6 +35,23 @@ fn rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `1GB`, `512MB`, `64kB`, `1000` (bytes); binary units as PostgreSQL's own settings use them.
+fn byte_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("`{s}`: expected a size such as 512MB, 1GB or 0"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "k" => 1 << 10,
+        "mb" | "m" => 1 << 20,
+        "gb" | "g" => 1 << 30,
+        "tb" | "t" => 1 << 40,
+        other => return Err(format!("`{s}`: unknown unit `{other}` (B, kB, MB, GB, TB)")),
+    };
+    Ok((n * mult as f64) as u64)
+}
+
 fn enabled(d: Duration) -> Option<Duration> {
     (!d.is_zero()).then_some(d)
 }
@@ -55,6 +72,12 @@ pub struct ThrottleArgs {
     /// --min-batch..--max-batch.
     #[arg(long, value_parser = duration)]
     pub target_batch_time: Option<Duration>,
+    /// Hold the server's responsiveness: a probe on its own connection times a primary-key read
+    /// of the table and a committed one-row write 10 times a second; batch size and pauses adapt
+    /// so the probe's p99 stays within FACTOR x the baseline learned before the first batch
+    /// (`2x`) or within a DURATION (`5ms`). Overrides --target-batch-time.
+    #[arg(long, value_name = "FACTOR|DURATION", value_parser = clap::value_parser!(crate::backfill::HoldLatency))]
+    pub hold_latency: Option<crate::backfill::HoldLatency>,
     /// Smallest batch when adapting.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub min_batch: u32,
@@ -71,6 +94,24 @@ pub struct ThrottleArgs {
     /// rows the backfill rewrites); 0 disables.
     #[arg(long, value_parser = threshold, default_value = "10m")]
     pub max_transaction_age: Duration,
+    /// Pause while a replication slot (logical: CDC consumers; physical: standbys) is more than
+    /// this far behind, e.g. 1GB; 0 disables. The server keeps the WAL it still needs on disk.
+    #[arg(long, value_name = "BYTES", value_parser = byte_size, default_value = "0")]
+    pub max_slot_lag: u64,
+    /// Pause while the server writes WAL faster than this per second, e.g. 50MB; 0 disables.
+    #[arg(long, value_name = "BYTES_PER_S", value_parser = byte_size, default_value = "0")]
+    pub max_wal_rate: u64,
+    /// Pause while (auto)vacuum works on the table being filled (on by default).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub pause_for_vacuum: bool,
+    /// Stop (exit code 4, checkpoint saved, the resume command printed) when a single pause lasts
+    /// longer than this; 0 waits as long as the condition holds.
+    #[arg(long, value_parser = threshold, default_value = "0")]
+    pub max_pause: Duration,
+    /// Serve Prometheus metrics (rows, rate, batch size and duration, probe latency, throttle
+    /// state, pauses, errors) at http://ADDR/metrics while the backfill runs, e.g. 127.0.0.1:9187.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Re-read throttle settings from this file whenever it changes, without restarting. Lines
     /// `key = value`: batch, min_batch, max_batch, sleep, max_rate, target_batch_time (`off`), pause.
     #[arg(long, value_name = "FILE")]
@@ -103,11 +144,16 @@ impl ThrottleArgs {
                 sleep: self.sleep,
                 max_rate: self.max_rate.filter(|r| *r > 0.0),
                 target_batch_time: self.target_batch_time.and_then(enabled),
+                hold_latency: self.hold_latency,
             },
             pauses: PauseThresholds {
                 max_replication_lag: enabled(self.max_replication_lag),
                 max_lock_wait: enabled(self.max_lock_wait),
                 max_transaction_age: enabled(self.max_transaction_age),
+                max_slot_lag: (self.max_slot_lag > 0).then_some(self.max_slot_lag),
+                max_wal_rate: (self.max_wal_rate > 0).then_some(self.max_wal_rate),
+                pause_for_vacuum: self.pause_for_vacuum,
+                max_pause: enabled(self.max_pause),
             },
             progress: self.progress,
             control_file: self.control.clone(),
@@ -116,6 +162,8 @@ impl ThrottleArgs {
             lock_timeout: None,
             // set by the executor from the session that holds the one-planner lock
             owner_pid: None,
+            // set by apply_options when --metrics-addr serves them
+            telemetry: None,
         }
     }
 }
@@ -141,10 +189,18 @@ pub async fn run(args: BackfillArgs, target: &TargetArgs) -> anyhow::Result<()> 
     let outcome = exec::apply_phase(&mut session, &loaded, PhaseKind::Backfill, &opts).await;
     let outcome = session.close_after(outcome).await?;
     let interrupted = matches!(outcome, ApplyOutcome::Interrupted { .. });
+    let paused_too_long = matches!(outcome, ApplyOutcome::Interrupted { paused_too_long: true, .. });
     super::apply::report(&loaded, outcome);
     if interrupted {
         let resume: Vec<String> = std::env::args().map(|a| hide_password(&a)).collect();
         eprintln!("the checkpoint is saved; resume with:\n  {}", resume.join(" "));
+        if paused_too_long {
+            return Err(crate::error::PausedTooLong(format!(
+                "backfill of plan {} paused longer than --max-pause and stopped",
+                loaded.plan.name
+            ))
+            .into());
+        }
         // Not done is exit 1 (like "not ready"), not a failure to run (3).
         return Err(crate::error::Refusal::new(format!(
             "backfill of plan {} stopped before the end",
@@ -206,6 +262,16 @@ fn hide_password_param(arg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::hide_password;
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(super::byte_size("0"), Ok(0));
+        assert_eq!(super::byte_size("1000"), Ok(1000));
+        assert_eq!(super::byte_size("64kB"), Ok(65536));
+        assert_eq!(super::byte_size("1.5GB"), Ok(3 << 29));
+        assert!(super::byte_size("lots").is_err());
+        assert!(super::byte_size("3 parsecs").unwrap_err().contains("unknown unit"));
+    }
 
     #[test]
     fn passwords_are_hidden_in_the_resume_command() {

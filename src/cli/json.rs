@@ -67,6 +67,15 @@ pub struct BackfillStatus {
     pub batches: i64,
     pub finished: bool,
     pub updated_at: String,
+    /// Set while a running backfill is paused: why (replication lag, slot lag, WAL rate,
+    /// vacuum, long transaction, requested) and since when.
+    pub paused: Option<PauseJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PauseJson {
+    pub reason: String,
+    pub since: String,
 }
 
 /// One target's status as data (the same sources as the human report).
@@ -132,6 +141,7 @@ async fn plans(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Resu
                     batches: b.batches,
                     finished: b.finished_at.is_some(),
                     updated_at: b.updated_at,
+                    paused: b.paused.map(|(reason, since)| PauseJson { reason, since }),
                 })
                 .collect(),
             next_phase: next_pending(&plan, &records).map(|k| k.as_str().to_string()),

@@ -187,6 +187,9 @@ async fn render(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Res
                         if b.finished_at.is_some() { "finished" } else { "in progress" },
                         b.finished_at.as_deref().unwrap_or(&b.updated_at)
                     );
+                    if let Some((reason, since)) = &b.paused {
+                        let _ = writeln!(out, "              {}: PAUSED since {since}: {reason}", b.table);
+                    }
                 }
             }
         }

@@ -80,6 +80,8 @@ pub enum ApplyOutcome {
     /// The backfill was stopped early (Ctrl-C); its checkpoint is saved, run again to resume.
     Interrupted {
         phase: PhaseKind,
+        /// Stopped because a pause outlasted `--max-pause` (not by a signal).
+        paused_too_long: bool,
     },
 }
 
@@ -152,8 +154,10 @@ pub async fn apply_phase(
 
     if kind == PhaseKind::Backfill && !phase.backfill.is_empty() {
         match run_backfill(session, plan, opts).await {
-            Ok(true) => {}
-            Ok(false) => return Ok(ApplyOutcome::Interrupted { phase: kind }),
+            Ok(BackfillEnd::Completed) => {}
+            Ok(BackfillEnd::Stopped { paused_too_long }) => {
+                return Ok(ApplyOutcome::Interrupted { phase: kind, paused_too_long })
+            }
             Err(e) => {
                 let msg = format!("{e:#}");
                 // The main session may be what failed (terminated): the cause is the error to
@@ -258,14 +262,24 @@ pub async fn preflight(
 }
 
 /// Run the backfill tasks unless every table already finished. Ok(false) = interrupted.
-async fn run_backfill(session: &mut Session, plan: &Plan, opts: &ApplyOptions) -> anyhow::Result<bool> {
+/// How a backfill run ended (errors aside).
+enum BackfillEnd {
+    Completed,
+    Stopped { paused_too_long: bool },
+}
+
+async fn run_backfill(
+    session: &mut Session,
+    plan: &Plan,
+    opts: &ApplyOptions,
+) -> anyhow::Result<BackfillEnd> {
     let progress = state::backfill_records(session.conn(), &plan.name).await?;
     let tasks = &plan.phase(PhaseKind::Backfill).map(|p| p.backfill.clone()).unwrap_or_default();
     let all_done = tasks
         .iter()
         .all(|t| progress.iter().any(|p| p.table == t.table.display_short() && p.finished_at.is_some()));
     if all_done {
-        return Ok(true);
+        return Ok(BackfillEnd::Completed);
     }
     let label = format!("planner/{}/backfill", plan.name);
     let pool = super::connect::pool(&session.url, &label, 2).await.context("connecting the backfill pool")?;
@@ -280,7 +294,11 @@ async fn run_backfill(session: &mut Session, plan: &Plan, opts: &ApplyOptions) -
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), "{report}");
     }
-    Ok(report.completed)
+    Ok(if report.completed {
+        BackfillEnd::Completed
+    } else {
+        BackfillEnd::Stopped { paused_too_long: report.paused_too_long }
+    })
 }
 
 /// A phase failed and undoing the steps that had run failed too (typed, so the state records it).

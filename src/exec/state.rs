@@ -63,6 +63,17 @@ ALTER TABLE planner.phases ADD CONSTRAINT phases_status_check
     r#"
 ALTER TABLE planner.phases ADD COLUMN IF NOT EXISTS steps_done int NOT NULL DEFAULT 0;
 "#,
+    // 5: a running backfill's health: why it is paused (for `planner status`, written by the
+    //    engine as pauses start and end), and the row the latency probe writes so that each
+    //    probe commits a real write (a WAL flush, as the app's transactions do).
+    r#"
+ALTER TABLE planner.backfill_progress ADD COLUMN IF NOT EXISTS paused_reason text;
+ALTER TABLE planner.backfill_progress ADD COLUMN IF NOT EXISTS paused_since timestamptz;
+CREATE TABLE IF NOT EXISTS planner.probe (
+    pid int PRIMARY KEY,
+    at  timestamptz NOT NULL
+);
+"#,
 ];
 
 /// Create schema `planner` and bring it to the latest version. Safe to call concurrently:
@@ -175,6 +186,8 @@ pub struct BackfillRecord {
     pub batches: i64,
     pub updated_at: String,
     pub finished_at: Option<String>,
+    /// Why the running backfill is paused right now (replication lag, vacuum, ...), and since when.
+    pub paused: Option<(String, String)>,
 }
 
 /// Who is running planner: OS user and host, plus the database role (added in SQL).
@@ -479,21 +492,27 @@ pub async fn backfill_records(conn: &mut PgConnection, plan: &str) -> anyhow::Re
     if !exists(conn).await? {
         return Ok(Vec::new());
     }
-    let rows: Vec<(String, i64, i64, String, Option<String>)> = sqlx::query_as(
-        "SELECT table_name, rows_done, batches, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC'
-           FROM planner.backfill_progress WHERE plan = $1 ORDER BY table_name",
+    // The pause columns through to_jsonb: a state schema older than migration 5 (a read-only
+    // `status` does not migrate) has none, and reads as not paused.
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(String, i64, i64, String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT table_name, rows_done, batches, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC',
+                to_jsonb(p) ->> 'paused_reason',
+                to_char((to_jsonb(p) ->> 'paused_since')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC'
+           FROM planner.backfill_progress AS p WHERE plan = $1 ORDER BY table_name",
     )
     .bind(plan)
     .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(table, rows_done, batches, updated_at, finished_at)| BackfillRecord {
+        .map(|(table, rows_done, batches, updated_at, finished_at, reason, since)| BackfillRecord {
             table,
             rows_done,
             batches,
             updated_at,
             finished_at,
+            paused: reason.map(|r| (r, since.unwrap_or_default())),
         })
         .collect())
 }
