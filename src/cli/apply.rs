@@ -10,6 +10,10 @@ use crate::error::InputError;
 
 use super::args::{LockArgs, TargetArgs};
 use super::backfill::ThrottleArgs;
+use super::fleet::{print_single, FleetArgs, Report};
+use super::json::{OutputFormat, PhaseRunDoc};
+use super::log::Verbosity;
+use crate::backfill::ProgressMode;
 use crate::exec::{self, ApplyOptions, ApplyOutcome, LoadedPlan, Session};
 use crate::plan::PhaseKind;
 
@@ -22,11 +26,16 @@ pub struct ApplyArgs {
     pub phase: PhaseKind,
     /// Print exactly the statements the phase would run and the locks they take; change nothing.
     /// With a database named, also make every check the real run makes and exit 1 where it would refuse.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["format", "all_targets", "targets"])]
     pub dry_run: bool,
     /// Apply an IRREVERSIBLE phase without asking (needed when stdin is not a terminal, e.g. in CI).
     #[arg(long)]
     pub yes: bool,
+    /// Output format: human, or json (a versioned document on stdout, see README "JSON output").
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten, next_help_heading = "Backfill throttling")]
@@ -40,14 +49,20 @@ pub struct NextArgs {
     /// Apply an IRREVERSIBLE phase without asking (needed when stdin is not a terminal, e.g. in CI).
     #[arg(long)]
     pub yes: bool,
+    /// Output format: human, or json (a versioned document on stdout, see README "JSON output").
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten, next_help_heading = "Backfill throttling")]
     pub throttle: ThrottleArgs,
 }
 
-pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
-    let opts = apply_options(&args.throttle, &args.lock, args.phase == PhaseKind::Backfill && !args.dry_run)?;
+pub async fn run(args: ApplyArgs, target: &TargetArgs, verbosity: Verbosity) -> anyhow::Result<()> {
+    let backfills = args.phase == PhaseKind::Backfill && !args.dry_run;
+    let opts = apply_options(&args.throttle, &args.lock, backfills, verbosity, &args.fleet)?;
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     if args.dry_run {
         let phase = loaded.phase(args.phase)?;
@@ -55,44 +70,210 @@ pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
         return dry_run_checks(&loaded, args.phase, target).await;
     }
     confirm_irreversible(&loaded, loaded.phase(args.phase)?, args.yes)?;
-    let url = target.resolve_url()?;
-    let label = format!("planner/{}/{}", loaded.plan.name, args.phase);
-    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
-    let outcome = exec::apply_phase(&mut session, &loaded, args.phase, &opts).await;
-    finish(&loaded, session.close_after(outcome).await?)
+    let job = PhaseJob {
+        loaded,
+        which: Which::Phase(args.phase),
+        session: args.lock.session_options(),
+        opts,
+        yes: args.yes,
+        command: "apply",
+        resume_hint: false,
+    };
+    run_job(job, target, args.format, &args.fleet).await
 }
 
-pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()> {
-    let opts = apply_options(&args.throttle, &args.lock, true)?;
+pub async fn run_next(args: NextArgs, target: &TargetArgs, verbosity: Verbosity) -> anyhow::Result<()> {
+    let opts = apply_options(&args.throttle, &args.lock, true, verbosity, &args.fleet)?;
     let loaded = LoadedPlan::load(&args.plan_dir)?;
-    let url = target.resolve_url()?;
-    let label = format!("planner/{}/next", loaded.plan.name);
-    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
-    // Which phase is next is known only from the database.
-    let records = exec::state::phase_records(session.conn(), &loaded.plan.name).await;
-    let next = records.map(|r| exec::apply::next_pending(&loaded.plan, &r));
-    if let Ok(Some(kind)) = next {
-        let confirmed = loaded.phase(kind).and_then(|p| confirm_irreversible(&loaded, p, args.yes));
-        if confirmed.is_err() {
-            return session.close_after(confirmed).await;
+    let job = PhaseJob {
+        loaded,
+        which: Which::Next,
+        session: args.lock.session_options(),
+        opts,
+        yes: args.yes,
+        command: "next",
+        resume_hint: false,
+    };
+    run_job(job, target, args.format, &args.fleet).await
+}
+
+/// Which phase a run applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Phase(PhaseKind),
+    /// The first one not applied yet on that database.
+    Next,
+}
+
+/// One phase run as `apply`, `next` and `backfill` do it, on any number of targets.
+pub struct PhaseJob {
+    pub loaded: LoadedPlan,
+    pub which: Which,
+    pub session: crate::exec::SessionOptions,
+    pub opts: ApplyOptions,
+    pub yes: bool,
+    /// apply, next or backfill: the JSON format is `planner.<command>`.
+    pub command: &'static str,
+    /// Print the command that resumes an interrupted backfill (single target).
+    pub resume_hint: bool,
+}
+
+impl PhaseJob {
+    pub fn doc_format(&self) -> &'static str {
+        match self.command {
+            "next" => "planner.next",
+            "backfill" => "planner.backfill",
+            _ => "planner.apply",
         }
     }
-    let outcome = exec::apply_next(&mut session, &loaded, &opts).await;
-    finish(&loaded, session.close_after(outcome).await?)
 }
 
-/// Report, and make an interrupted backfill exit 1 like `planner backfill` (not done is not ok).
-fn finish(loaded: &LoadedPlan, outcome: ApplyOutcome) -> anyhow::Result<()> {
-    let interrupted = matches!(outcome, ApplyOutcome::Interrupted { .. });
-    report(loaded, outcome);
-    if interrupted {
-        return Err(crate::error::Refusal::new(format!(
-            "backfill of plan {} stopped before the end",
-            loaded.plan.name
-        ))
-        .into());
+/// On one target (the --database-url / --target one) or on a fleet.
+pub async fn run_job(
+    job: PhaseJob,
+    target: &TargetArgs,
+    format: OutputFormat,
+    fleet: &FleetArgs,
+) -> anyhow::Result<()> {
+    let doc_format = job.doc_format();
+    let command = job.command;
+    if fleet.is_fleet() {
+        let targets = fleet.select(target)?;
+        let job = std::sync::Arc::new(job);
+        let run = super::fleet::Run { command, doc_format, format, fleet };
+        return super::fleet::run(run, targets, move |_name, url| {
+            let job = job.clone();
+            async move { run_phase(&job, &url).await }
+        })
+        .await;
     }
-    Ok(())
+    let url = match target.resolve_url() {
+        Ok(url) => url,
+        Err(e) => return print_single(format, Report::failed(doc_format, e)),
+    };
+    let report = run_phase(&job, &url).await;
+    let interrupted = report.json["result"] == "interrupted";
+    let result = print_single(format, report);
+    if interrupted && job.resume_hint {
+        let resume: Vec<String> = std::env::args().map(|a| super::backfill::hide_password(&a)).collect();
+        tracing::info!(target: "planner", "the checkpoint is saved; resume with:\n  {}", resume.join(" "));
+    }
+    result
+}
+
+/// The phase run on one database, as text, JSON and a verdict.
+pub async fn run_phase(job: &PhaseJob, url: &str) -> Report {
+    let loaded = &job.loaded;
+    let phase_name = match job.which {
+        Which::Phase(kind) => kind.as_str().to_string(),
+        Which::Next => "next".to_string(),
+    };
+    let label = format!("planner/{}/{phase_name}", loaded.plan.name);
+    let mut session = match Session::open_as(url, job.session.clone(), &label).await {
+        Ok(s) => s,
+        Err(e) => return phase_report(job, None, Vec::new(), Err(e)),
+    };
+    let result = match job.which {
+        Which::Phase(kind) => exec::apply_phase_run(&mut session, loaded, kind, &job.opts).await,
+        Which::Next => next_run(&mut session, job).await,
+    };
+    let units = session.take_units();
+    let result = session.close_after(result).await;
+    let phase = match (&result, job.which) {
+        (Ok(run), _) => Some(outcome_phase(&run.outcome)),
+        (Err(_), Which::Phase(kind)) => Some(kind),
+        (Err(_), Which::Next) => None,
+    };
+    phase_report(job, phase, units, result)
+}
+
+/// `next`: which phase is next is known only from the database; confirm it if irreversible.
+async fn next_run(session: &mut Session, job: &PhaseJob) -> anyhow::Result<exec::PhaseRun> {
+    let loaded = &job.loaded;
+    let records = exec::state::phase_records(session.conn(), &loaded.plan.name).await;
+    if let Ok(Some(kind)) = records.map(|r| exec::apply::next_pending(&loaded.plan, &r)) {
+        confirm_irreversible(loaded, loaded.phase(kind)?, job.yes)?;
+    }
+    exec::apply_next_run(session, loaded, &job.opts).await
+}
+
+fn outcome_phase(outcome: &ApplyOutcome) -> PhaseKind {
+    match outcome {
+        ApplyOutcome::Applied { phase, .. }
+        | ApplyOutcome::AlreadyDone { phase }
+        | ApplyOutcome::Interrupted { phase } => *phase,
+    }
+}
+
+fn phase_report(
+    job: &PhaseJob,
+    phase: Option<PhaseKind>,
+    units: Vec<crate::exec::UnitRun>,
+    result: anyhow::Result<exec::PhaseRun>,
+) -> Report {
+    let loaded = &job.loaded;
+    let plan = &loaded.plan;
+    let steps = phase.and_then(|k| plan.phase(k)).map(|p| p.steps.len()).unwrap_or(0);
+    let mut doc = PhaseRunDoc {
+        format: job.doc_format(),
+        version: super::json::VERSION,
+        ok: false,
+        plan: plan.name.clone(),
+        phase: phase.map(|k| k.as_str().to_string()),
+        result: "failed",
+        steps,
+        units,
+        backfill: None,
+        next_phase: None,
+        old_app: None,
+        new_app: None,
+        error: None,
+        exit_code: 0,
+    };
+    let run = match result {
+        Ok(run) => run,
+        Err(e) => {
+            doc.error = Some(crate::exec::failure::render(&e));
+            doc.exit_code = crate::error::exit_code(&e);
+            return Report {
+                text: String::new(),
+                json: serde_json::to_value(&doc).unwrap_or_default(),
+                summary: crate::exec::failure::render(&e),
+                verdict: Err(e),
+            };
+        }
+    };
+    let kind = outcome_phase(&run.outcome);
+    doc.backfill = run.backfill.as_ref().map(super::json::BackfillJson::from);
+    let mut text = run.backfill.as_ref().map(|r| format!("{r}\n")).unwrap_or_default();
+    text.push_str(&report_text(loaded, &run.outcome));
+    let interrupted = matches!(run.outcome, ApplyOutcome::Interrupted { .. });
+    let next = plan.phases.iter().map(|p| p.phase).find(|k| if interrupted { *k >= kind } else { *k > kind });
+    doc.next_phase = next.map(|k| k.as_str().to_string());
+    if let Some(p) = plan.phase(kind) {
+        doc.old_app = Some(p.compat.old_app.note.clone());
+        doc.new_app = Some(p.compat.new_app.note.clone());
+    }
+    let (result, summary, verdict): (&'static str, String, anyhow::Result<()>) = match run.outcome {
+        ApplyOutcome::Applied { steps, .. } => {
+            ("applied", format!("applied {kind} ({steps} step{})", if steps == 1 { "" } else { "s" }), Ok(()))
+        }
+        ApplyOutcome::AlreadyDone { .. } => ("already_done", format!("{kind} already applied"), Ok(())),
+        ApplyOutcome::Interrupted { .. } => {
+            // Not done is exit 1 like `planner backfill` (not ready), not a failure to run (3).
+            let e: anyhow::Error =
+                crate::error::Refusal::new(format!("backfill of plan {} stopped before the end", plan.name))
+                    .into();
+            ("interrupted", format!("{kind} interrupted; run again to resume"), Err(e))
+        }
+    };
+    doc.result = result;
+    doc.ok = verdict.is_ok();
+    if let Err(e) = &verdict {
+        doc.error = Some(crate::exec::failure::render(e));
+        doc.exit_code = crate::error::exit_code(e);
+    }
+    Report { text, json: serde_json::to_value(&doc).unwrap_or_default(), summary, verdict }
 }
 
 /// An IRREVERSIBLE phase (the data of a dropped column is gone) needs a human's yes: the plan's name
@@ -156,41 +337,74 @@ async fn dry_run_checks(loaded: &LoadedPlan, kind: PhaseKind, target: &TargetArg
 
 /// Backfill throttling plus the lock timeout each batch waits with. With `backfill_signals`,
 /// Ctrl-C / SIGTERM stop the backfill after its current batch (and save the checkpoint) instead
-/// of killing the process; DDL phases keep the default behaviour.
+/// of killing the process; DDL phases keep the default behaviour. `-q` turns the progress
+/// display off, and so do parallel targets (their bars would overwrite each other).
 pub fn apply_options(
     throttle: &ThrottleArgs,
     lock: &LockArgs,
     backfill_signals: bool,
+    verbosity: Verbosity,
+    fleet: &FleetArgs,
 ) -> Result<ApplyOptions, crate::error::InputError> {
     throttle.validate()?;
     let mut backfill = throttle.to_options();
     backfill.lock_timeout = Some(lock.lock_timeout);
+    if backfill.progress == ProgressMode::Auto {
+        if verbosity == Verbosity::Quiet {
+            backfill.progress = ProgressMode::None;
+        } else if fleet.is_fleet() && fleet.parallel > 1 {
+            backfill.progress = ProgressMode::Plain;
+        }
+    }
     if backfill_signals {
         backfill.stop.listen_for_signals();
     }
-    Ok(ApplyOptions { backfill, print_backfill_report: true })
+    // The CLI prints the backfill's summary itself, with the rest of the target's report.
+    Ok(ApplyOptions { backfill, print_backfill_report: false })
 }
 
-pub fn report(loaded: &LoadedPlan, outcome: ApplyOutcome) {
+/// The human report of a phase run (stdout).
+pub fn report_text(loaded: &LoadedPlan, outcome: &ApplyOutcome) -> String {
+    use std::fmt::Write as _;
     let name = &loaded.plan.name;
-    match outcome {
+    let mut out = String::new();
+    match *outcome {
         ApplyOutcome::Applied { phase, steps } => {
-            println!("applied {phase} of plan {name} ({steps} step{})", if steps == 1 { "" } else { "s" });
+            let _ = writeln!(
+                out,
+                "applied {phase} of plan {name} ({steps} step{})",
+                if steps == 1 { "" } else { "s" }
+            );
             if let Some(p) = loaded.plan.phase(phase) {
-                println!("  old app: {}\n  new app: {}", p.compat.old_app.note, p.compat.new_app.note);
+                let _ = writeln!(
+                    out,
+                    "  old app: {}\n  new app: {}",
+                    p.compat.old_app.note, p.compat.new_app.note
+                );
             }
             match loaded.plan.phases.iter().find(|p| p.phase > phase) {
                 Some(next) => {
-                    println!("  next: planner apply {} --phase {}", loaded.dir.display(), next.phase)
+                    let _ = writeln!(
+                        out,
+                        "  next: planner apply {} --phase {}",
+                        loaded.dir.display(),
+                        next.phase
+                    );
                 }
-                None => println!("  plan {name} is complete"),
+                None => {
+                    let _ = writeln!(out, "  plan {name} is complete");
+                }
             }
         }
         ApplyOutcome::AlreadyDone { phase } => {
-            println!("{phase} of plan {name} is already applied; nothing to do")
+            let _ = writeln!(out, "{phase} of plan {name} is already applied; nothing to do");
         }
         ApplyOutcome::Interrupted { phase } => {
-            println!("{phase} of plan {name} stopped early; its checkpoint is saved, run the same command to resume")
+            let _ = writeln!(
+                out,
+                "{phase} of plan {name} stopped early; its checkpoint is saved, run the same command to resume"
+            );
         }
     }
+    out
 }

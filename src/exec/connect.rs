@@ -280,9 +280,10 @@ impl ConnConfig {
         if let Some(pw) = password {
             o = o.password(&pw);
         }
-        // Statements are logged by planner itself where they matter; sqlx's per-statement INFO
-        // lines would drown the progress output.
-        o.disable_statement_logging()
+        // Every statement is a DEBUG event (target sqlx::query) with its duration; the subscriber
+        // shows them only with -v (src/cli/log.rs). Slow ones too: no separate WARN line.
+        o.log_statements(log::LevelFilter::Debug)
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
     }
 
     /// `host:port/db` for messages (no password).
@@ -442,8 +443,9 @@ fn pgpass_lookup(path: &std::path::Path, host: &str, port: u16, db: &str, user: 
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path).ok()?.permissions().mode();
         if mode & 0o077 != 0 {
-            eprintln!(
-                "warning: password file {} has group or world access; permissions should be u=rw (0600) or less",
+            tracing::warn!(
+                target: "planner",
+                "password file {} has group or world access; permissions should be u=rw (0600) or less",
                 path.display()
             );
             return None;
@@ -652,8 +654,9 @@ async fn ensure_session_pinned(conn: &mut PgConnection, client_port: Option<u16>
         .context("checking the backend")?;
     if let (Some(server), Some(client)) = (server_port, client_port) {
         if server != client as i32 {
-            eprintln!(
-                "warning: connected to port {client} but the server listens on {server}: a proxy or pooler is in \
+            tracing::warn!(
+                target: "planner",
+                "connected to port {client} but the server listens on {server}: a proxy or pooler is in \
                  between; planner needs a direct connection or a session-mode pool (not PgBouncer transaction mode)"
             );
         }
