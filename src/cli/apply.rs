@@ -106,6 +106,7 @@ pub enum Which {
 }
 
 /// One phase run as `apply`, `next` and `backfill` do it, on any number of targets.
+#[derive(Clone)]
 pub struct PhaseJob {
     pub loaded: LoadedPlan,
     pub which: Which,
@@ -119,6 +120,11 @@ pub struct PhaseJob {
 }
 
 impl PhaseJob {
+    /// The same run with the plan re-aimed at `schema` (`--schemas`).
+    pub fn for_schema(&self, schema: &str) -> anyhow::Result<PhaseJob> {
+        Ok(PhaseJob { loaded: exec::tenants::retarget(&self.loaded, schema)?, ..self.clone() })
+    }
+
     pub fn doc_format(&self) -> &'static str {
         match self.command {
             "next" => "planner.next",
@@ -137,6 +143,24 @@ pub async fn run_job(
 ) -> anyhow::Result<()> {
     let doc_format = job.doc_format();
     let command = job.command;
+    if let Some((url, schemas)) = fleet.schemas(target).await? {
+        // Bad input for the whole run, before any schema is touched.
+        exec::tenants::source_schema(&job.loaded.plan)?;
+        let one_at_a_time = super::fleet::schema_fleet(fleet);
+        let run = super::fleet::Run { command, doc_format, format, fleet: &one_at_a_time };
+        let targets = schemas.into_iter().map(|s| (s, Ok(url.clone()))).collect();
+        let job = std::sync::Arc::new(job);
+        return super::fleet::run(run, targets, move |schema, url| {
+            let job = job.clone();
+            async move {
+                match job.for_schema(&schema) {
+                    Ok(job) => run_phase(&job, &url).await,
+                    Err(e) => Report::failed(doc_format, e),
+                }
+            }
+        })
+        .await;
+    }
     if fleet.is_fleet() {
         let targets = fleet.select(target)?;
         let job = std::sync::Arc::new(job);

@@ -31,11 +31,26 @@ pub struct FleetArgs {
     /// After a target failed, still run the others (default: start no new target).
     #[arg(long)]
     pub keep_going: bool,
+    /// Multi-tenant schemas: apply the plan (made for one schema) to every schema of the database
+    /// matching these globs, one after the other, each with its own state (`tenant_*`, `a,b`).
+    #[arg(long, value_name = "GLOBS", conflicts_with_all = ["all_targets", "targets"])]
+    pub schemas: Option<String>,
 }
 
 impl FleetArgs {
+    /// Several targets (not several schemas).
     pub fn is_fleet(&self) -> bool {
         self.all_targets || !self.targets.is_empty()
+    }
+
+    /// With --schemas: the one database's URL and the schemas to visit, in name order.
+    pub async fn schemas(&self, target: &TargetArgs) -> anyhow::Result<Option<(String, Vec<String>)>> {
+        let Some(globs) = &self.schemas else { return Ok(None) };
+        let url = target.resolve_url()?;
+        let mut session = crate::exec::Session::observe_as(&url, "planner/schemas").await?;
+        let found = crate::exec::tenants::matching_schemas(session.conn(), globs).await;
+        session.close().await?;
+        Ok(Some((url, found?)))
     }
 
     /// The targets to visit, each with its URL or the reason it has none.
@@ -127,6 +142,12 @@ pub struct Run<'a> {
     pub doc_format: &'static str,
     pub format: OutputFormat,
     pub fleet: &'a FleetArgs,
+}
+
+/// `--schemas` visits schemas of one database: one at a time (one planner per database), each
+/// named in the table and the JSON by its schema.
+pub fn schema_fleet(fleet: &FleetArgs) -> FleetArgs {
+    FleetArgs { parallel: 1, ..fleet.clone() }
 }
 
 /// Run `each(name, url)` for every selected target, at most `--parallel` at once, and report.

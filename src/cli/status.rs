@@ -26,6 +26,9 @@ pub struct StatusArgs {
 
 pub async fn run(args: StatusArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = args.plan_dir.as_deref().map(LoadedPlan::load).transpose()?;
+    if args.fleet.schemas.is_some() {
+        return run_schemas(&args, target, loaded).await;
+    }
     if args.format == super::json::OutputFormat::Json {
         return run_json(&args, target, loaded.as_ref()).await;
     }
@@ -56,6 +59,52 @@ pub async fn run(args: StatusArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let url = target.resolve_url()?;
     print!("{}", status_text(&url, loaded.as_ref()).await?);
     Ok(())
+}
+
+/// `status PLAN_DIR --schemas 'tenant_*'`: the plan's state in each schema.
+async fn run_schemas(
+    args: &StatusArgs,
+    target: &TargetArgs,
+    loaded: Option<LoadedPlan>,
+) -> anyhow::Result<()> {
+    let Some(loaded) = loaded else {
+        return Err(crate::error::InputError::new("status --schemas needs the plan folder")
+            .help("without one, `planner status` lists every plan, each schema's as <plan>@<schema>")
+            .into());
+    };
+    if args.format == super::json::OutputFormat::Json {
+        return Err(crate::error::InputError::new("status --schemas prints no JSON yet")
+            .help("use verify --schemas --format json, or status --format json (every <plan>@<schema>)")
+            .into());
+    }
+    crate::exec::tenants::source_schema(&loaded.plan)?;
+    let Some((url, schemas)) = args.fleet.schemas(target).await? else { return Ok(()) };
+    let fleet = super::fleet::FleetArgs { keep_going: true, ..super::fleet::schema_fleet(&args.fleet) };
+    let run = super::fleet::Run {
+        command: "status",
+        doc_format: "planner.status",
+        format: args.format,
+        fleet: &fleet,
+    };
+    let targets = schemas.into_iter().map(|s| (s, Ok(url.clone()))).collect();
+    let loaded = std::sync::Arc::new(loaded);
+    super::fleet::run(run, targets, move |schema, url| {
+        let loaded = loaded.clone();
+        async move {
+            let text = match crate::exec::tenants::retarget(&loaded, &schema) {
+                Ok(aimed) => status_text(&url, Some(&aimed)).await,
+                Err(e) => Err(e),
+            };
+            match text {
+                Ok(text) => {
+                    let summary = summarize(&text);
+                    super::fleet::Report { text, json: serde_json::Value::Null, summary, verdict: Ok(()) }
+                }
+                Err(e) => super::fleet::Report::failed("planner.status", e),
+            }
+        }
+    })
+    .await
 }
 
 /// The summary-table line of a target's status: its plans and what is next for each.

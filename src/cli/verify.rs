@@ -24,6 +24,28 @@ pub struct VerifyArgs {
 pub async fn run(args: VerifyArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     let json = args.format == OutputFormat::Json;
+    if let Some((url, schemas)) = args.fleet.schemas(target).await? {
+        exec::tenants::source_schema(&loaded.plan)?;
+        let one_at_a_time = super::fleet::schema_fleet(&args.fleet);
+        let run = super::fleet::Run {
+            command: "verify",
+            doc_format: "planner.verify",
+            format: args.format,
+            fleet: &one_at_a_time,
+        };
+        let targets = schemas.into_iter().map(|s| (s, Ok(url.clone()))).collect();
+        let loaded = std::sync::Arc::new(loaded);
+        return super::fleet::run(run, targets, move |schema, url| {
+            let loaded = loaded.clone();
+            async move {
+                match exec::tenants::retarget(&loaded, &schema) {
+                    Ok(aimed) => verify_one(&aimed, &url, json).await,
+                    Err(e) => Report::failed("planner.verify", e),
+                }
+            }
+        })
+        .await;
+    }
     if args.fleet.is_fleet() {
         let targets = args.fleet.select(target)?;
         let loaded = std::sync::Arc::new(loaded);

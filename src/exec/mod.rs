@@ -8,6 +8,7 @@ pub mod progress;
 pub mod rollback;
 pub mod session;
 pub mod state;
+pub mod tenants;
 pub mod verify;
 
 pub use apply::{
