@@ -115,3 +115,67 @@ async fn a_waiting_index_build_shows_its_phase() {
     assert!(status.success(), "{status}\n{}", seen.join("\n"));
     db.drop().await;
 }
+
+#[tokio::test]
+async fn ctrl_c_during_a_ddl_phase_cancels_it_and_says_how_to_go_on() {
+    let db = example_db(100).await;
+    let mut reader = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1").execute(&mut reader).await.unwrap();
+    let mut child = std::process::Command::cargo_bin("planner")
+        .unwrap()
+        .current_dir(root())
+        .env("DATABASE_URL", &db.url)
+        .args(["apply", PLAN, "--phase", "expand", "--lock-timeout", "120s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reading = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Wait until the index build is stuck behind the reader's snapshot, then press Ctrl-C.
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        let waiting = line.contains("waiting for old snapshots");
+        seen.push(line);
+        if waiting {
+            break;
+        }
+    }
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    reading.join().unwrap(); // to the end of planner's stderr
+    seen.extend(rx.try_iter());
+    let log = seen.join("\n");
+    assert_eq!(status.code(), Some(1), "{log}");
+    let errors: Vec<&String> = seen.iter().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "one short summary:\n{log}");
+    assert!(errors[0].contains("interrupted (Ctrl-C)") && errors[0].contains("planner rollback"), "{log}");
+    // The reader is still open: only the cancel can have ended the index build.
+    let db_name = db.name.clone();
+    let mut left = i64::MAX;
+    for _ in 0..100 {
+        left = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'planner/%'",
+        )
+        .bind(&db_name)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "no planner session left on the server");
+    sqlx::raw_sql("COMMIT").execute(&mut reader).await.unwrap();
+    let out = planner(&db.url).args(["status", PLAN]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("interrupted after step 6 of 8"), "{text}");
+    planner(&db.url).args(["apply", PLAN, "--phase", "expand"]).assert().success();
+    db.drop().await;
+}

@@ -61,8 +61,9 @@ pub struct NextArgs {
 }
 
 pub async fn run(args: ApplyArgs, target: &TargetArgs, verbosity: Verbosity) -> anyhow::Result<()> {
-    let backfills = args.phase == PhaseKind::Backfill && !args.dry_run;
-    let opts = apply_options(&args.throttle, &args.lock, backfills, verbosity, &args.fleet)?;
+    // Ctrl-C / SIGTERM are planner's to handle (a backfill stops after its batch, a DDL phase
+    // cancels its statement and says how to go on), except in a dry run.
+    let opts = apply_options(&args.throttle, &args.lock, !args.dry_run, verbosity, &args.fleet)?;
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     if args.dry_run {
         let phase = loaded.phase(args.phase)?;
@@ -197,28 +198,70 @@ pub async fn run_phase(job: &PhaseJob, url: &str) -> Report {
         Ok(s) => s,
         Err(e) => return phase_report(job, None, Vec::new(), Err(e)),
     };
-    let result = match job.which {
-        Which::Phase(kind) => exec::apply_phase_run(&mut session, loaded, kind, &job.opts).await,
-        Which::Next => next_run(&mut session, job).await,
+    let kind = match job.which {
+        Which::Phase(kind) => Ok(kind),
+        Which::Next => next_phase(&mut session, job).await,
+    };
+    let kind = match kind {
+        Ok(kind) => kind,
+        Err(e) => {
+            let _ = session.close().await;
+            return phase_report(job, None, Vec::new(), Err(e));
+        }
+    };
+    // A backfill stops after its batch on Ctrl-C / SIGTERM (and saves). A DDL phase stops now:
+    // its running statement is cancelled and the units that committed stay recorded, as after
+    // kill -9, with one line that says how to go on.
+    let pid = session.backend_pid().await.ok();
+    let stop = job.opts.backfill.stop.clone();
+    let interrupted = {
+        let work = exec::apply_phase_run(&mut session, loaded, kind, &job.opts);
+        if kind == PhaseKind::Backfill {
+            Ok(work.await)
+        } else {
+            tokio::select! {
+                result = work => Ok(result),
+                _ = stop.wait() => Err(stop.requested().unwrap_or_else(|| "interrupted".into())),
+            }
+        }
+    };
+    let result = match interrupted {
+        Ok(result) => result,
+        Err(why) => {
+            if let Some(pid) = pid {
+                exec::connect::cancel_backend(url, pid).await;
+            }
+            let units = session.take_units();
+            // Not closed: its connection was cut mid-statement; dropping it ends the server
+            // session, which rolls back the open unit and releases planner's lock.
+            drop(session);
+            let dir = loaded.dir.display();
+            let e = crate::error::Refusal::new(format!(
+                "{why}: phase {kind} of plan `{}` stopped; the steps that had committed stay applied \
+                 (planner status shows where); resume: planner apply {dir} --phase {kind}; undo: planner rollback {dir}",
+                loaded.plan.name
+            ));
+            return phase_report(job, Some(kind), units, Err(e.into()));
+        }
     };
     let units = session.take_units();
     let result = session.close_after(result).await;
-    let phase = match (&result, job.which) {
-        (Ok(run), _) => Some(outcome_phase(&run.outcome)),
-        (Err(_), Which::Phase(kind)) => Some(kind),
-        (Err(_), Which::Next) => None,
-    };
-    phase_report(job, phase, units, result)
+    phase_report(job, Some(kind), units, result)
 }
 
 /// `next`: which phase is next is known only from the database; confirm it if irreversible.
-async fn next_run(session: &mut Session, job: &PhaseJob) -> anyhow::Result<exec::PhaseRun> {
+async fn next_phase(session: &mut Session, job: &PhaseJob) -> anyhow::Result<PhaseKind> {
     let loaded = &job.loaded;
-    let records = exec::state::phase_records(session.conn(), &loaded.plan.name).await;
-    if let Ok(Some(kind)) = records.map(|r| exec::apply::next_pending(&loaded.plan, &r)) {
-        confirm_irreversible(loaded, loaded.phase(kind)?, job.yes)?;
-    }
-    exec::apply_next_run(session, loaded, &job.opts).await
+    let records = exec::state::phase_records(session.conn(), &loaded.plan.name).await?;
+    let Some(kind) = exec::apply::next_pending(&loaded.plan, &records) else {
+        return Err(crate::error::Refusal::new(format!(
+            "every phase of plan `{}` is already applied; nothing to do",
+            loaded.plan.name
+        ))
+        .into());
+    };
+    confirm_irreversible(loaded, loaded.phase(kind)?, job.yes)?;
+    Ok(kind)
 }
 
 fn outcome_phase(outcome: &ApplyOutcome) -> PhaseKind {

@@ -511,6 +511,15 @@ pub async fn connect_session(conn: &str, label: &str) -> anyhow::Result<PgConnec
     Ok(c)
 }
 
+/// Cancel the statement server backend `pid` is running, from a connection of its own (best
+/// effort: used when planner is interrupted mid-statement).
+pub async fn cancel_backend(conn: &str, pid: i32) {
+    if let Ok(mut c) = connect(conn, "planner/cancel").await {
+        let _ = sqlx::query("SELECT pg_cancel_backend($1)").bind(pid).execute(&mut c).await;
+        let _ = sqlx::Connection::close(c).await;
+    }
+}
+
 /// A pool of up to `max` connections with the same options as [`connect`].
 pub async fn pool(conn: &str, label: &str, max: u32) -> anyhow::Result<PgPool> {
     let cfg = config(conn)?;

@@ -122,7 +122,7 @@ impl Session {
                 .await?;
         if !got {
             let holder: Option<(i32, Option<String>, Option<String>)> = sqlx::query_as(
-                "SELECT l.pid, a.application_name, a.client_addr::text
+                "SELECT l.pid, a.application_name, host(a.client_addr) || ':' || a.client_port
                    FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
                   WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                     AND l.classid = $1::int::oid AND l.objid = $2::int::oid AND l.objsubid = 2",
