@@ -179,3 +179,52 @@ async fn ctrl_c_during_a_ddl_phase_cancels_it_and_says_how_to_go_on() {
     planner(&db.url).args(["apply", PLAN, "--phase", "expand"]).assert().success();
     db.drop().await;
 }
+
+/// `status` tells a running backfill (its runner lock is held: rate, ETA) from an interrupted one
+/// (the lock is free: where it stopped and the command that resumes).
+#[tokio::test]
+async fn status_tells_a_running_backfill_from_an_interrupted_one() {
+    let db = example_db(400).await;
+    planner(&db.url).args(["apply", PLAN, "--phase", "expand"]).assert().success();
+    let mut child = std::process::Command::cargo_bin("planner")
+        .unwrap()
+        .current_dir(root())
+        .env("DATABASE_URL", &db.url)
+        .args(["backfill", PLAN, "--batch", "10", "--sleep", "200ms", "--progress", "none"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut done = 0i64;
+    for _ in 0..300 {
+        done = sqlx::query_scalar("SELECT coalesce(max(rows_done), 0) FROM planner.backfill_progress")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap_or(0);
+        if done >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(done >= 20, "the backfill started");
+    let out = planner(&db.url).args(["status", PLAN]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("public.users: running: ") && text.contains("rows/s on average"), "{text}");
+
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1), "interrupted is exit 1");
+    let out = planner(&db.url).args(["status"]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("public.users: interrupted (no planner is running it): "), "{text}");
+    assert!(
+        text.contains("stopped after key [\"")
+            && text.contains("resume: planner backfill plans/rename_users_name"),
+        "{text}"
+    );
+
+    planner(&db.url).args(["backfill", PLAN]).assert().success();
+    let out = planner(&db.url).args(["status", PLAN]).assert().success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(text.contains("public.users: 400 rows in") && text.contains("finished"), "{text}");
+    db.drop().await;
+}

@@ -65,10 +65,10 @@ async fn one_plan_applied_to_every_tenant_schema() {
         planner(&db.url).args(["apply", PLAN, "--phase", "expand", "--schemas", glob]).assert().success();
     let text = stdout(&out);
     for t in TENANTS {
-        assert!(text.contains(&format!("== target {t}: ok")), "{text}");
+        assert!(text.contains(&format!("== schema {t}: ok")), "{text}");
         assert!(columns(&db, t).await.iter().any(|(c, _)| c == "full_name"), "{t}: {text}");
     }
-    assert!(text.contains("3 target(s): 3 ok, 0 failed, 0 not run"), "{text}");
+    assert!(text.contains("3 schema(s): 3 ok, 0 failed, 0 not run"), "{text}");
     assert!(!columns(&db, "other_x").await.iter().any(|(c, _)| c == "full_name"), "other_x untouched");
     let plans: Vec<String> = sqlx::query_scalar("SELECT DISTINCT plan FROM planner.phases ORDER BY plan")
         .fetch_all(&db.pool)

@@ -323,7 +323,15 @@ fn phase_report(
     }
     let (result, summary, verdict): (&'static str, String, anyhow::Result<()>) = match run.outcome {
         ApplyOutcome::Applied { steps, .. } => {
-            ("applied", format!("applied {kind} ({steps} step{})", if steps == 1 { "" } else { "s" }), Ok(()))
+            let summary = match &run.backfill {
+                Some(b) => format!(
+                    "applied {kind}: {} rows in {} batches",
+                    crate::backfill::progress::thousands(b.rows),
+                    crate::backfill::progress::thousands(b.batches)
+                ),
+                None => format!("applied {kind} ({steps} step{})", if steps == 1 { "" } else { "s" }),
+            };
+            ("applied", summary, Ok(()))
         }
         ApplyOutcome::AlreadyDone { .. } => ("already_done", format!("{kind} already applied"), Ok(())),
         ApplyOutcome::Interrupted { .. } => {

@@ -168,6 +168,8 @@ where
     let keep_going = run.fleet.keep_going;
     let human = run.format == OutputFormat::Human;
     let doc_format = run.doc_format;
+    // With --schemas the units are the schemas of one database.
+    let noun = if run.fleet.schemas.is_some() { "schema" } else { "target" };
     let mut results: Vec<Option<(TargetResult, Report)>> = (0..count).map(|_| None).collect();
     let names: Vec<String> = targets.iter().map(|(n, _)| n.clone()).collect();
     // Local tasks: a target's run need not be Send, and the work is waiting on servers anyway.
@@ -202,7 +204,7 @@ where
                 let result = if report.verdict.is_ok() { TargetResult::Ok } else { TargetResult::Failed };
                 failed |= result == TargetResult::Failed;
                 if human {
-                    print!("{}", target_block(&names[i], result, &report));
+                    print!("{}", target_block(noun, &names[i], result, &report));
                 }
                 results[i] = Some((result, report));
             }
@@ -253,7 +255,7 @@ where
     }
     let ok = summary.failed == 0 && summary.not_run == 0;
     if human {
-        print!("{}", summary_table(&rows, &summary));
+        print!("{}", summary_table(noun, &rows, &summary));
     } else {
         super::json::print(&FleetDoc {
             format: "planner.fleet",
@@ -270,7 +272,7 @@ where
     Err(crate::error::FleetFailed {
         code: worst.max(1),
         message: format!(
-            "{} failed on {} of {count} target(s): {}",
+            "{} failed on {} of {count} {noun}(s): {}",
             run.command,
             failed_names.len(),
             failed_names.join(", ")
@@ -280,13 +282,13 @@ where
 }
 
 /// `== target users: ok` and the target's own output.
-fn target_block(name: &str, result: TargetResult, report: &Report) -> String {
+fn target_block(noun: &str, name: &str, result: TargetResult, report: &Report) -> String {
     let mut out = String::new();
     let verdict = match result {
         TargetResult::Ok => "ok".to_string(),
         _ => "FAILED".to_string(),
     };
-    let _ = writeln!(out, "== target {name}: {verdict}");
+    let _ = writeln!(out, "== {noun} {name}: {verdict}");
     out.push_str(&report.text);
     if !report.text.is_empty() && !report.text.ends_with('\n') {
         out.push('\n');
@@ -302,10 +304,10 @@ fn target_block(name: &str, result: TargetResult, report: &Report) -> String {
 }
 
 /// The table after every target: one line each, then the counts.
-fn summary_table(rows: &[FleetTarget], summary: &FleetSummary) -> String {
-    let width = rows.iter().map(|r| r.target.len()).max().unwrap_or(6).max(6);
+fn summary_table(noun: &str, rows: &[FleetTarget], summary: &FleetSummary) -> String {
+    let width = rows.iter().map(|r| r.target.len()).max().unwrap_or(6).max(noun.len());
     let mut out = String::new();
-    let _ = writeln!(out, "\n{:<width$}  {:<7}  detail", "target", "result");
+    let _ = writeln!(out, "\n{noun:<width$}  {:<7}  detail", "result");
     for r in rows {
         let result = match r.result {
             TargetResult::Ok => "ok",
@@ -317,7 +319,7 @@ fn summary_table(rows: &[FleetTarget], summary: &FleetSummary) -> String {
     }
     let _ = writeln!(
         out,
-        "{} target(s): {} ok, {} failed, {} not run",
+        "{} {noun}(s): {} ok, {} failed, {} not run",
         summary.targets, summary.ok, summary.failed, summary.not_run
     );
     out
@@ -342,7 +344,8 @@ mod tests {
             row("billing", TargetResult::Failed, "could not connect\nhelp: ..."),
             row("orders", TargetResult::NotRun, "not run"),
         ];
-        let table = summary_table(&rows, &FleetSummary { targets: 3, ok: 1, failed: 1, not_run: 1 });
+        let table =
+            summary_table("target", &rows, &FleetSummary { targets: 3, ok: 1, failed: 1, not_run: 1 });
         assert_eq!(
             table,
             "\ntarget   result   detail\nusers    ok       applied expand\nbilling  FAILED   could not connect\n\

@@ -258,15 +258,52 @@ async fn render(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Res
             }
             if phase.phase == PhaseKind::Backfill {
                 for b in &backfill {
-                    let _ = writeln!(
-                        out,
-                        "              {}: {} rows in {} batches, {} ({})",
-                        b.table,
-                        crate::exec::verify::thousands(b.rows_done),
-                        b.batches,
-                        if b.finished_at.is_some() { "finished" } else { "in progress" },
-                        b.finished_at.as_deref().unwrap_or(&b.updated_at)
-                    );
+                    if b.finished_at.is_some() {
+                        let _ = writeln!(
+                            out,
+                            "              {}: {} rows in {} batches, finished ({})",
+                            b.table,
+                            crate::exec::verify::thousands(b.rows_done),
+                            b.batches,
+                            b.finished_at.as_deref().unwrap_or(&b.updated_at)
+                        );
+                        continue;
+                    }
+                    let live = state::backfill_liveness(session.conn(), &plan.name, &b.table).await?;
+                    let done = crate::exec::verify::thousands(b.rows_done);
+                    let pct = live
+                        .estimate
+                        .filter(|e| *e > 0.0)
+                        .map(|e| format!(" (~{:.0}%)", (100.0 * b.rows_done as f64 / e).min(100.0)))
+                        .unwrap_or_default();
+                    if live.running {
+                        let rate = live.rows_per_s.filter(|r| *r > 0.0);
+                        let eta = match (rate, live.estimate) {
+                            (Some(r), Some(e)) if e > b.rows_done as f64 => {
+                                format!(", ETA ~{:.0}s", (e - b.rows_done as f64) / r)
+                            }
+                            _ => String::new(),
+                        };
+                        let _ = writeln!(
+                            out,
+                            "              {}: running: {done} rows done{pct} in {} batches, {} rows/s on average{eta} (last batch {})",
+                            b.table,
+                            b.batches,
+                            rate.map(|r| crate::exec::verify::thousands(r as i64)).unwrap_or_else(|| "?".into()),
+                            b.updated_at
+                        );
+                    } else {
+                        let dir = only
+                            .map(|l| l.dir.display().to_string())
+                            .unwrap_or_else(|| format!("plans/{}", plan.name));
+                        let _ = writeln!(
+                            out,
+                            "              {}: interrupted (no planner is running it): {done} rows done{pct}, stopped after key {} ({}); resume: planner backfill {dir}",
+                            b.table,
+                            live.last_key.as_deref().unwrap_or("(none yet)"),
+                            b.updated_at
+                        );
+                    }
                 }
             }
         }
