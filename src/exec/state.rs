@@ -518,7 +518,9 @@ pub async fn backfill_liveness(
 ) -> anyhow::Result<BackfillLiveness> {
     // The runner lock is the one src/backfill/checkpoint.rs takes: (hashtext('planner.backfill'),
     // hashtext(plan/table)), a two-key advisory lock (objsubid 2).
-    let row: Option<(bool, Option<String>, Option<f64>, Option<f32>)> = sqlx::query_as(
+    /// running, last_key, rows/s, reltuples
+    type Row = (bool, Option<String>, Option<f64>, Option<f32>);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM pg_locks l
                          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
                            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
