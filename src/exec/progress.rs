@@ -73,49 +73,49 @@ fn thousands(n: i64) -> String {
     crate::exec::verify::thousands(n)
 }
 
-/// Drive `fut` to completion; with a `watch`, log its progress meanwhile. Watching never fails
-/// the statement: if the second connection cannot be opened or read, the lines simply stop.
+/// Drive `fut` to completion; with a `watch`, log its progress meanwhile. The watcher runs
+/// beside the statement, never in its way: `fut` is polled all along (a result is read, and a
+/// transaction committed, as soon as the server has it), and watching never fails the statement:
+/// if the second connection cannot be opened or read, the lines simply stop.
 pub async fn while_running<F: Future>(fut: F, watch: Option<Watch>) -> F::Output {
     let Some(watch) = watch else { return fut.await };
-    tokio::pin!(fut);
+    tokio::select! {
+        out = fut => out,
+        never = watch_until_dropped(&watch) => match never {},
+    }
+}
+
+/// Poll and log until the caller drops this future (when the statement ended).
+async fn watch_until_dropped(watch: &Watch) -> std::convert::Infallible {
     let started = Instant::now();
-    let mut monitor: Option<PgConnection> = None;
-    let mut gave_up = false;
     let mut last: Option<(Option<String>, Instant)> = None;
+    tokio::time::sleep(POLL).await;
+    let mut monitor = match super::connect::connect(&watch.url, "planner/progress").await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::debug!(target: "planner", "no progress for `{}`: {e:#}", watch.what);
+            None
+        }
+    };
     loop {
-        tokio::select! {
-            out = &mut fut => return out,
-            _ = tokio::time::sleep(POLL) => {}
-        }
-        if gave_up {
-            continue;
-        }
-        if monitor.is_none() {
-            match super::connect::connect(&watch.url, "planner/progress").await {
-                Ok(c) => monitor = Some(c),
+        if let Some(conn) = monitor.as_mut() {
+            match read(conn, watch.pid).await {
+                Ok(Some(reading)) => {
+                    let new_phase = last.as_ref().is_none_or(|(phase, _)| *phase != reading.phase);
+                    let due = last.as_ref().is_some_and(|(_, at)| at.elapsed() >= FIGURES_EVERY);
+                    if new_phase || due {
+                        tracing::info!(target: "planner", "  {}: {}", watch.what, reading.describe(started.elapsed()));
+                        last = Some((reading.phase.clone(), Instant::now()));
+                    }
+                }
+                Ok(None) => {}
                 Err(e) => {
                     tracing::debug!(target: "planner", "no progress for `{}`: {e:#}", watch.what);
-                    gave_up = true;
-                    continue;
+                    monitor = None;
                 }
             }
         }
-        let Some(conn) = monitor.as_mut() else { continue };
-        let reading = match read(conn, watch.pid).await {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::debug!(target: "planner", "no progress for `{}`: {e:#}", watch.what);
-                gave_up = true;
-                continue;
-            }
-        };
-        let new_phase = last.as_ref().is_none_or(|(phase, _)| *phase != reading.phase);
-        let due = last.as_ref().is_some_and(|(_, at)| at.elapsed() >= FIGURES_EVERY);
-        if new_phase || due {
-            tracing::info!(target: "planner", "  {}: {}", watch.what, reading.describe(started.elapsed()));
-            last = Some((reading.phase.clone(), Instant::now()));
-        }
+        tokio::time::sleep(POLL).await;
     }
 }
 
