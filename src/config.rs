@@ -239,11 +239,48 @@ pub fn libpq_env_names_a_database() -> bool {
 
 /// Every target of the config with its resolved URL, for `status --all-targets`.
 pub fn all_targets(args: &TargetArgs) -> anyhow::Result<Vec<(String, String)>> {
+    select_targets(args, None)?.into_iter().map(|(name, url)| Ok((name, url?))).collect()
+}
+
+/// The targets a fleet run visits, in the order given (`--targets b,a`) or in name order (all):
+/// each with its URL, or why that one target's URL cannot be built (a variable that is not set
+/// is that target's failure, reported with it, not a reason to skip it or the others). A name
+/// that is not in planner.yaml is bad input for the whole run.
+pub fn select_targets(
+    args: &TargetArgs,
+    names: Option<&[String]>,
+) -> anyhow::Result<Vec<(String, anyhow::Result<String>)>> {
+    let flag = if names.is_some() { "--targets" } else { "--all-targets" };
     let config = Config::find(args.config.as_deref())?.ok_or_else(|| {
-        InputError::new("--all-targets needs planner.yaml (in the current directory or via --config)")
+        InputError::new(format!("{flag} needs planner.yaml (in the current directory or via --config)"))
     })?;
     let env = EnvLookup::load(&env_dir(&config), args.env.as_deref())?;
-    config.target_names().into_iter().map(|name| Ok((name.clone(), config.url_of(&name, &env)?))).collect()
+    let names: Vec<String> = match names {
+        Some(names) => {
+            let mut seen = std::collections::BTreeSet::new();
+            let mut out = Vec::new();
+            for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+                if !config.targets.contains_key(name) {
+                    // url_of's error names the known targets and a close one.
+                    return Err(config
+                        .url_of(name, &env)
+                        .err()
+                        .unwrap_or_else(|| InputError::new(format!("no target named `{name}`")).into()));
+                }
+                if seen.insert(name.to_string()) {
+                    out.push(name.to_string());
+                }
+            }
+            if out.is_empty() {
+                return Err(InputError::new("--targets names no target")
+                    .help("--targets users,billing")
+                    .into());
+            }
+            out
+        }
+        None => config.target_names(),
+    };
+    Ok(names.into_iter().map(|name| (name.clone(), config.url_of(&name, &env))).collect())
 }
 
 #[cfg(test)]

@@ -74,9 +74,21 @@ pub struct CannotRun {
 #[error("{0}")]
 pub struct PausedTooLong(pub String);
 
+/// A command run on several targets failed on some: the exit code is the worst of theirs
+/// (3 could not run, then 2 bad input, then 1 refused).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FleetFailed {
+    pub code: i32,
+    pub message: String,
+}
+
 /// Map an error chain to the process exit code.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
+        if let Some(f) = cause.downcast_ref::<FleetFailed>() {
+            return f.code;
+        }
         if cause.downcast_ref::<InputError>().is_some()
             || cause.downcast_ref::<crate::plan::load::PlanEdited>().is_some()
         {

@@ -295,6 +295,10 @@ async fn only_one_planner_at_a_time_per_database() {
         err.to_string().contains("another planner is already running against this database: pid"),
         "{err}"
     );
+    // Who holds it, as a DBA finds it: the server's pid, the holder's application_name and client.
+    let msg = err.to_string();
+    assert!(msg.contains("the server backend's pid") && msg.contains("application_name `planner`"), "{msg}");
+    assert!(msg.contains("client 127.0.0.1:"), "{msg}");
     // status only reads: it works while another planner runs.
     planner::cli::status::status_text(&db.url, None).await.unwrap();
     first.close().await.unwrap();

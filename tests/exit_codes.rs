@@ -135,7 +135,7 @@ async fn status_of_all_targets_counts_an_unreachable_one() {
         .code(3)
         .stdout(predicate::str::contains("== target up").and(predicate::str::contains("== target down")))
         .stdout(predicate::str::contains("connection refused"))
-        .stderr(predicate::str::contains("status failed for 1 target(s): down"));
+        .stderr(predicate::str::contains("status failed on 1 of 2 target(s): down"));
     db.drop().await;
 }
 

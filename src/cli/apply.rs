@@ -10,6 +10,10 @@ use crate::error::InputError;
 
 use super::args::{LockArgs, TargetArgs};
 use super::backfill::ThrottleArgs;
+use super::fleet::{print_single, FleetArgs, Report};
+use super::json::{OutputFormat, PhaseRunDoc};
+use super::log::Verbosity;
+use crate::backfill::ProgressMode;
 use crate::exec::{self, ApplyOptions, ApplyOutcome, LoadedPlan, Session};
 use crate::plan::PhaseKind;
 
@@ -22,11 +26,16 @@ pub struct ApplyArgs {
     pub phase: PhaseKind,
     /// Print exactly the statements the phase would run and the locks they take; change nothing.
     /// With a database named, also make every check the real run makes and exit 1 where it would refuse.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["format", "all_targets", "targets"])]
     pub dry_run: bool,
     /// Apply an IRREVERSIBLE phase without asking (needed when stdin is not a terminal, e.g. in CI).
     #[arg(long)]
     pub yes: bool,
+    /// Output format: human, or json (a versioned document on stdout, see README "JSON output").
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten, next_help_heading = "Backfill throttling")]
@@ -40,14 +49,21 @@ pub struct NextArgs {
     /// Apply an IRREVERSIBLE phase without asking (needed when stdin is not a terminal, e.g. in CI).
     #[arg(long)]
     pub yes: bool,
+    /// Output format: human, or json (a versioned document on stdout, see README "JSON output").
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     #[command(flatten)]
     pub lock: LockArgs,
     #[command(flatten, next_help_heading = "Backfill throttling")]
     pub throttle: ThrottleArgs,
 }
 
-pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
-    let opts = apply_options(&args.throttle, &args.lock, args.phase == PhaseKind::Backfill && !args.dry_run)?;
+pub async fn run(args: ApplyArgs, target: &TargetArgs, verbosity: Verbosity) -> anyhow::Result<()> {
+    // Ctrl-C / SIGTERM are planner's to handle (a backfill stops after its batch, a DDL phase
+    // cancels its statement and says how to go on), except in a dry run.
+    let opts = apply_options(&args.throttle, &args.lock, !args.dry_run, verbosity, &args.fleet)?;
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     if args.dry_run {
         let phase = loaded.phase(args.phase)?;
@@ -55,44 +71,292 @@ pub async fn run(args: ApplyArgs, target: &TargetArgs) -> anyhow::Result<()> {
         return dry_run_checks(&loaded, args.phase, target).await;
     }
     confirm_irreversible(&loaded, loaded.phase(args.phase)?, args.yes)?;
-    let url = target.resolve_url()?;
-    let label = format!("planner/{}/{}", loaded.plan.name, args.phase);
-    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
-    let outcome = exec::apply_phase(&mut session, &loaded, args.phase, &opts).await;
-    finish(&loaded, session.close_after(outcome).await?)
+    let job = PhaseJob {
+        loaded,
+        which: Which::Phase(args.phase),
+        session: args.lock.session_options(),
+        opts,
+        yes: args.yes,
+        command: "apply",
+        resume_hint: false,
+    };
+    run_job(job, target, args.format, &args.fleet).await
 }
 
-pub async fn run_next(args: NextArgs, target: &TargetArgs) -> anyhow::Result<()> {
-    let opts = apply_options(&args.throttle, &args.lock, true)?;
+pub async fn run_next(args: NextArgs, target: &TargetArgs, verbosity: Verbosity) -> anyhow::Result<()> {
+    let opts = apply_options(&args.throttle, &args.lock, true, verbosity, &args.fleet)?;
     let loaded = LoadedPlan::load(&args.plan_dir)?;
-    let url = target.resolve_url()?;
-    let label = format!("planner/{}/next", loaded.plan.name);
-    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
-    // Which phase is next is known only from the database.
-    let records = exec::state::phase_records(session.conn(), &loaded.plan.name).await;
-    let next = records.map(|r| exec::apply::next_pending(&loaded.plan, &r));
-    if let Ok(Some(kind)) = next {
-        let confirmed = loaded.phase(kind).and_then(|p| confirm_irreversible(&loaded, p, args.yes));
-        if confirmed.is_err() {
-            return session.close_after(confirmed).await;
+    let job = PhaseJob {
+        loaded,
+        which: Which::Next,
+        session: args.lock.session_options(),
+        opts,
+        yes: args.yes,
+        command: "next",
+        resume_hint: false,
+    };
+    run_job(job, target, args.format, &args.fleet).await
+}
+
+/// Which phase a run applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Phase(PhaseKind),
+    /// The first one not applied yet on that database.
+    Next,
+}
+
+/// One phase run as `apply`, `next` and `backfill` do it, on any number of targets.
+#[derive(Clone)]
+pub struct PhaseJob {
+    pub loaded: LoadedPlan,
+    pub which: Which,
+    pub session: crate::exec::SessionOptions,
+    pub opts: ApplyOptions,
+    pub yes: bool,
+    /// apply, next or backfill: the JSON format is `planner.<command>`.
+    pub command: &'static str,
+    /// Print the command that resumes an interrupted backfill (single target).
+    pub resume_hint: bool,
+}
+
+impl PhaseJob {
+    /// The same run with the plan re-aimed at `schema` (`--schemas`).
+    pub fn for_schema(&self, schema: &str) -> anyhow::Result<PhaseJob> {
+        Ok(PhaseJob { loaded: exec::tenants::retarget(&self.loaded, schema)?, ..self.clone() })
+    }
+
+    pub fn doc_format(&self) -> &'static str {
+        match self.command {
+            "next" => "planner.next",
+            "backfill" => "planner.backfill",
+            _ => "planner.apply",
         }
     }
-    let outcome = exec::apply_next(&mut session, &loaded, &opts).await;
-    finish(&loaded, session.close_after(outcome).await?)
 }
 
-/// Report, and make an interrupted backfill exit 1 like `planner backfill` (not done is not ok).
-fn finish(loaded: &LoadedPlan, outcome: ApplyOutcome) -> anyhow::Result<()> {
-    let interrupted = matches!(outcome, ApplyOutcome::Interrupted { .. });
-    report(loaded, outcome);
-    if interrupted {
+/// On one target (the --database-url / --target one) or on a fleet.
+pub async fn run_job(
+    job: PhaseJob,
+    target: &TargetArgs,
+    format: OutputFormat,
+    fleet: &FleetArgs,
+) -> anyhow::Result<()> {
+    let doc_format = job.doc_format();
+    let command = job.command;
+    if let Some((url, schemas)) = fleet.schemas(target).await? {
+        // Bad input for the whole run, before any schema is touched.
+        exec::tenants::source_schema(&job.loaded.plan)?;
+        let one_at_a_time = super::fleet::schema_fleet(fleet);
+        let run = super::fleet::Run { command, doc_format, format, fleet: &one_at_a_time };
+        let targets = schemas.into_iter().map(|s| (s, Ok(url.clone()))).collect();
+        let job = std::sync::Arc::new(job);
+        return super::fleet::run(run, targets, move |schema, url| {
+            let job = job.clone();
+            async move {
+                match job.for_schema(&schema) {
+                    Ok(job) => run_phase(&job, &url).await,
+                    Err(e) => Report::failed(doc_format, e),
+                }
+            }
+        })
+        .await;
+    }
+    if fleet.is_fleet() {
+        let targets = fleet.select(target)?;
+        let job = std::sync::Arc::new(job);
+        let run = super::fleet::Run { command, doc_format, format, fleet };
+        return super::fleet::run(run, targets, move |_name, url| {
+            let job = job.clone();
+            async move { run_phase(&job, &url).await }
+        })
+        .await;
+    }
+    let url = match target.resolve_url() {
+        Ok(url) => url,
+        Err(e) => return print_single(format, Report::failed(doc_format, e)),
+    };
+    let report = run_phase(&job, &url).await;
+    let interrupted = report.json["result"] == "interrupted";
+    let result = print_single(format, report);
+    if interrupted && job.resume_hint {
+        let resume: Vec<String> = std::env::args().map(|a| super::backfill::hide_password(&a)).collect();
+        tracing::info!(target: "planner", "the checkpoint is saved; resume with:\n  {}", resume.join(" "));
+    }
+    result
+}
+
+/// The phase run on one database, as text, JSON and a verdict.
+pub async fn run_phase(job: &PhaseJob, url: &str) -> Report {
+    let loaded = &job.loaded;
+    let phase_name = match job.which {
+        Which::Phase(kind) => kind.as_str().to_string(),
+        Which::Next => "next".to_string(),
+    };
+    let label = format!("planner/{}/{phase_name}", loaded.plan.name);
+    let mut session = match Session::open_as(url, job.session.clone(), &label).await {
+        Ok(s) => s,
+        Err(e) => return phase_report(job, None, Vec::new(), Err(e)),
+    };
+    let kind = match job.which {
+        Which::Phase(kind) => Ok(kind),
+        Which::Next => next_phase(&mut session, job).await,
+    };
+    let kind = match kind {
+        Ok(kind) => kind,
+        Err(e) => {
+            let _ = session.close().await;
+            return phase_report(job, None, Vec::new(), Err(e));
+        }
+    };
+    // A backfill stops after its batch on Ctrl-C / SIGTERM (and saves). A DDL phase stops now:
+    // its running statement is cancelled and the units that committed stay recorded, as after
+    // kill -9, with one line that says how to go on.
+    let pid = session.backend_pid().await.ok();
+    let stop = job.opts.backfill.stop.clone();
+    let interrupted = {
+        let work = exec::apply_phase_run(&mut session, loaded, kind, &job.opts);
+        if kind == PhaseKind::Backfill {
+            Ok(work.await)
+        } else {
+            tokio::select! {
+                result = work => Ok(result),
+                _ = stop.wait() => Err(stop.requested().unwrap_or_else(|| "interrupted".into())),
+            }
+        }
+    };
+    let result = match interrupted {
+        Ok(result) => result,
+        Err(why) => {
+            if let Some(pid) = pid {
+                exec::connect::cancel_backend(url, pid).await;
+            }
+            let units = session.take_units();
+            // Not closed: its connection was cut mid-statement; dropping it ends the server
+            // session, which rolls back the open unit and releases planner's lock.
+            drop(session);
+            let dir = loaded.dir.display();
+            let e = crate::error::Refusal::new(format!(
+                "{why}: phase {kind} of plan `{}` stopped; the steps that had committed stay applied \
+                 (planner status shows where); resume: planner apply {dir} --phase {kind}; undo: planner rollback {dir}",
+                loaded.plan.name
+            ));
+            return phase_report(job, Some(kind), units, Err(e.into()));
+        }
+    };
+    let units = session.take_units();
+    let result = session.close_after(result).await;
+    phase_report(job, Some(kind), units, result)
+}
+
+/// `next`: which phase is next is known only from the database; confirm it if irreversible.
+async fn next_phase(session: &mut Session, job: &PhaseJob) -> anyhow::Result<PhaseKind> {
+    let loaded = &job.loaded;
+    let records = exec::state::phase_records(session.conn(), &loaded.plan.name).await?;
+    let Some(kind) = exec::apply::next_pending(&loaded.plan, &records) else {
         return Err(crate::error::Refusal::new(format!(
-            "backfill of plan {} stopped before the end",
+            "every phase of plan `{}` is already applied; nothing to do",
             loaded.plan.name
         ))
         .into());
+    };
+    confirm_irreversible(loaded, loaded.phase(kind)?, job.yes)?;
+    Ok(kind)
+}
+
+fn outcome_phase(outcome: &ApplyOutcome) -> PhaseKind {
+    match outcome {
+        ApplyOutcome::Applied { phase, .. }
+        | ApplyOutcome::AlreadyDone { phase }
+        | ApplyOutcome::Interrupted { phase, .. } => *phase,
     }
-    Ok(())
+}
+
+fn phase_report(
+    job: &PhaseJob,
+    phase: Option<PhaseKind>,
+    units: Vec<crate::exec::UnitRun>,
+    result: anyhow::Result<exec::PhaseRun>,
+) -> Report {
+    let loaded = &job.loaded;
+    let plan = &loaded.plan;
+    let steps = phase.and_then(|k| plan.phase(k)).map(|p| p.steps.len()).unwrap_or(0);
+    let mut doc = PhaseRunDoc {
+        format: job.doc_format(),
+        version: super::json::VERSION,
+        ok: false,
+        plan: plan.name.clone(),
+        phase: phase.map(|k| k.as_str().to_string()),
+        result: "failed",
+        steps,
+        units,
+        backfill: None,
+        next_phase: None,
+        old_app: None,
+        new_app: None,
+        error: None,
+        exit_code: 0,
+    };
+    let run = match result {
+        Ok(run) => run,
+        Err(e) => {
+            doc.error = Some(crate::exec::failure::render(&e));
+            doc.exit_code = crate::error::exit_code(&e);
+            return Report {
+                text: String::new(),
+                json: serde_json::to_value(&doc).unwrap_or_default(),
+                summary: crate::exec::failure::render(&e),
+                verdict: Err(e),
+            };
+        }
+    };
+    let kind = outcome_phase(&run.outcome);
+    doc.backfill = run.backfill.as_ref().map(super::json::BackfillJson::from);
+    let mut text = run.backfill.as_ref().map(|r| format!("{r}\n")).unwrap_or_default();
+    text.push_str(&report_text(loaded, &run.outcome));
+    let interrupted = matches!(run.outcome, ApplyOutcome::Interrupted { .. });
+    let next = plan.phases.iter().map(|p| p.phase).find(|k| if interrupted { *k >= kind } else { *k > kind });
+    doc.next_phase = next.map(|k| k.as_str().to_string());
+    if let Some(p) = plan.phase(kind) {
+        doc.old_app = Some(p.compat.old_app.note.clone());
+        doc.new_app = Some(p.compat.new_app.note.clone());
+    }
+    let (result, summary, verdict): (&'static str, String, anyhow::Result<()>) = match run.outcome {
+        ApplyOutcome::Applied { steps, .. } => {
+            let summary = match &run.backfill {
+                Some(b) => format!(
+                    "applied {kind}: {} rows in {} batches",
+                    crate::backfill::progress::thousands(b.rows),
+                    crate::backfill::progress::thousands(b.batches)
+                ),
+                None => format!("applied {kind} ({steps} step{})", if steps == 1 { "" } else { "s" }),
+            };
+            ("applied", summary, Ok(()))
+        }
+        ApplyOutcome::AlreadyDone { .. } => ("already_done", format!("{kind} already applied"), Ok(())),
+        ApplyOutcome::Interrupted { paused_too_long, .. } => {
+            // Not done is exit 1 like `planner backfill` (not ready), not a failure to run (3);
+            // a pause past --max-pause is exit 4 so a scheduler knows to resume later.
+            let e: anyhow::Error = if paused_too_long {
+                crate::error::PausedTooLong(format!(
+                    "backfill of plan {} paused longer than --max-pause and stopped",
+                    plan.name
+                ))
+                .into()
+            } else {
+                crate::error::Refusal::new(format!("backfill of plan {} stopped before the end", plan.name))
+                    .into()
+            };
+            ("interrupted", format!("{kind} interrupted; run again to resume"), Err(e))
+        }
+    };
+    doc.result = result;
+    doc.ok = verdict.is_ok();
+    if let Err(e) = &verdict {
+        doc.error = Some(crate::exec::failure::render(e));
+        doc.exit_code = crate::error::exit_code(e);
+    }
+    Report { text, json: serde_json::to_value(&doc).unwrap_or_default(), summary, verdict }
 }
 
 /// An IRREVERSIBLE phase (the data of a dropped column is gone) needs a human's yes: the plan's name
@@ -156,15 +420,25 @@ async fn dry_run_checks(loaded: &LoadedPlan, kind: PhaseKind, target: &TargetArg
 
 /// Backfill throttling plus the lock timeout each batch waits with. With `backfill_signals`,
 /// Ctrl-C / SIGTERM stop the backfill after its current batch (and save the checkpoint) instead
-/// of killing the process; DDL phases keep the default behaviour.
+/// of killing the process; DDL phases keep the default behaviour. `-q` turns the progress
+/// display off, and so do parallel targets (their bars would overwrite each other).
 pub fn apply_options(
     throttle: &ThrottleArgs,
     lock: &LockArgs,
     backfill_signals: bool,
+    verbosity: Verbosity,
+    fleet: &FleetArgs,
 ) -> Result<ApplyOptions, crate::error::InputError> {
     throttle.validate()?;
     let mut backfill = throttle.to_options();
     backfill.lock_timeout = Some(lock.lock_timeout);
+    if backfill.progress == ProgressMode::Auto {
+        if verbosity == Verbosity::Quiet {
+            backfill.progress = ProgressMode::None;
+        } else if fleet.is_fleet() && fleet.parallel > 1 {
+            backfill.progress = ProgressMode::Plain;
+        }
+    }
     if backfill_signals {
         backfill.stop.listen_for_signals();
         if let Some(addr) = throttle.metrics_addr {
@@ -177,29 +451,52 @@ pub fn apply_options(
             backfill.telemetry = Some(telemetry);
         }
     }
-    Ok(ApplyOptions { backfill, print_backfill_report: true })
+    // The CLI prints the backfill's summary itself, with the rest of the target's report.
+    Ok(ApplyOptions { backfill, print_backfill_report: false })
 }
 
-pub fn report(loaded: &LoadedPlan, outcome: ApplyOutcome) {
+/// The human report of a phase run (stdout).
+pub fn report_text(loaded: &LoadedPlan, outcome: &ApplyOutcome) -> String {
+    use std::fmt::Write as _;
     let name = &loaded.plan.name;
-    match outcome {
+    let mut out = String::new();
+    match *outcome {
         ApplyOutcome::Applied { phase, steps } => {
-            println!("applied {phase} of plan {name} ({steps} step{})", if steps == 1 { "" } else { "s" });
+            let _ = writeln!(
+                out,
+                "applied {phase} of plan {name} ({steps} step{})",
+                if steps == 1 { "" } else { "s" }
+            );
             if let Some(p) = loaded.plan.phase(phase) {
-                println!("  old app: {}\n  new app: {}", p.compat.old_app.note, p.compat.new_app.note);
+                let _ = writeln!(
+                    out,
+                    "  old app: {}\n  new app: {}",
+                    p.compat.old_app.note, p.compat.new_app.note
+                );
             }
             match loaded.plan.phases.iter().find(|p| p.phase > phase) {
                 Some(next) => {
-                    println!("  next: planner apply {} --phase {}", loaded.dir.display(), next.phase)
+                    let _ = writeln!(
+                        out,
+                        "  next: planner apply {} --phase {}",
+                        loaded.dir.display(),
+                        next.phase
+                    );
                 }
-                None => println!("  plan {name} is complete"),
+                None => {
+                    let _ = writeln!(out, "  plan {name} is complete");
+                }
             }
         }
         ApplyOutcome::AlreadyDone { phase } => {
-            println!("{phase} of plan {name} is already applied; nothing to do")
+            let _ = writeln!(out, "{phase} of plan {name} is already applied; nothing to do");
         }
         ApplyOutcome::Interrupted { phase, .. } => {
-            println!("{phase} of plan {name} stopped early; its checkpoint is saved, run the same command to resume")
+            let _ = writeln!(
+                out,
+                "{phase} of plan {name} stopped early; its checkpoint is saved, run the same command to resume"
+            );
         }
     }
+    out
 }

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::args::{LockArgs, TargetArgs};
 use crate::backfill::{BackfillOptions, PauseThresholds, ProgressMode, StopSignal, ThrottleSettings};
-use crate::exec::{self, ApplyOutcome, LoadedPlan, Session};
+use crate::exec::LoadedPlan;
 use crate::plan::PhaseKind;
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -172,6 +172,11 @@ impl ThrottleArgs {
 pub struct BackfillArgs {
     /// The plan folder written by `planner plan`.
     pub plan_dir: PathBuf,
+    /// Output format: human, or json (a versioned document on stdout, see README "JSON output").
+    #[arg(long, value_enum, default_value_t = super::json::OutputFormat::Human)]
+    pub format: super::json::OutputFormat,
+    #[command(flatten)]
+    pub fleet: super::fleet::FleetArgs,
     #[command(flatten, next_help_heading = "Backfill throttling")]
     pub throttle: ThrottleArgs,
     #[command(flatten)]
@@ -180,39 +185,28 @@ pub struct BackfillArgs {
 
 /// The backfill phase of a plan, with throttling: the same as `apply --phase backfill`
 /// (phase bookkeeping, preconditions, checkpoints), plus a resume hint when interrupted.
-pub async fn run(args: BackfillArgs, target: &TargetArgs) -> anyhow::Result<()> {
-    let opts = super::apply::apply_options(&args.throttle, &args.lock, true)?;
+/// Interrupted is exit 1 (not done, like "not ready"), not a failure to run (3).
+pub async fn run(
+    args: BackfillArgs,
+    target: &TargetArgs,
+    verbosity: super::log::Verbosity,
+) -> anyhow::Result<()> {
+    let opts = super::apply::apply_options(&args.throttle, &args.lock, true, verbosity, &args.fleet)?;
     let loaded = LoadedPlan::load(&args.plan_dir)?;
-    let url = target.resolve_url()?;
-    let label = format!("planner/{}/backfill", loaded.plan.name);
-    let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
-    let outcome = exec::apply_phase(&mut session, &loaded, PhaseKind::Backfill, &opts).await;
-    let outcome = session.close_after(outcome).await?;
-    let interrupted = matches!(outcome, ApplyOutcome::Interrupted { .. });
-    let paused_too_long = matches!(outcome, ApplyOutcome::Interrupted { paused_too_long: true, .. });
-    super::apply::report(&loaded, outcome);
-    if interrupted {
-        let resume: Vec<String> = std::env::args().map(|a| hide_password(&a)).collect();
-        eprintln!("the checkpoint is saved; resume with:\n  {}", resume.join(" "));
-        if paused_too_long {
-            return Err(crate::error::PausedTooLong(format!(
-                "backfill of plan {} paused longer than --max-pause and stopped",
-                loaded.plan.name
-            ))
-            .into());
-        }
-        // Not done is exit 1 (like "not ready"), not a failure to run (3).
-        return Err(crate::error::Refusal::new(format!(
-            "backfill of plan {} stopped before the end",
-            loaded.plan.name
-        ))
-        .into());
-    }
-    Ok(())
+    let job = super::apply::PhaseJob {
+        loaded,
+        which: super::apply::Which::Phase(PhaseKind::Backfill),
+        session: args.lock.session_options(),
+        opts,
+        yes: false,
+        command: "backfill",
+        resume_hint: true,
+    };
+    super::apply::run_job(job, target, args.format, &args.fleet).await
 }
 
 /// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for messages.
-fn hide_password(arg: &str) -> String {
+pub(crate) fn hide_password(arg: &str) -> String {
     hide_password_param(&hide_url_password(arg))
 }
 

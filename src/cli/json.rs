@@ -69,11 +69,11 @@ pub struct BackfillStatus {
     pub updated_at: String,
     /// Set while a running backfill is paused: why (replication lag, slot lag, WAL rate,
     /// vacuum, long transaction, requested) and since when.
-    pub paused: Option<PauseJson>,
+    pub paused: Option<PausedNowJson>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct PauseJson {
+pub struct PausedNowJson {
     pub reason: String,
     pub since: String,
 }
@@ -141,7 +141,7 @@ async fn plans(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Resu
                     batches: b.batches,
                     finished: b.finished_at.is_some(),
                     updated_at: b.updated_at,
-                    paused: b.paused.map(|(reason, since)| PauseJson { reason, since }),
+                    paused: b.paused.map(|(reason, since)| PausedNowJson { reason, since }),
                 })
                 .collect(),
             next_phase: next_pending(&plan, &records).map(|k| k.as_str().to_string()),
@@ -193,4 +193,148 @@ pub async fn precondition_checks(
 pub fn print<T: Serialize>(doc: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(doc)?);
     Ok(())
+}
+
+/// `planner.apply` / `planner.next` / `planner.backfill` v1: one phase run on one database.
+#[derive(Debug, Serialize)]
+pub struct PhaseRunDoc {
+    pub format: &'static str,
+    pub version: u32,
+    /// The run did what was asked (exit 0).
+    pub ok: bool,
+    pub plan: String,
+    /// The phase that ran (for `next`: the one it chose); null when it failed before choosing.
+    pub phase: Option<String>,
+    /// applied, already_done, interrupted (backfill stopped early, checkpoint saved) or failed.
+    pub result: &'static str,
+    /// Steps of the phase.
+    pub steps: usize,
+    /// The units this run executed, with their timings.
+    pub units: Vec<crate::exec::UnitRun>,
+    /// The backfill's figures when this run backfilled.
+    pub backfill: Option<BackfillJson>,
+    /// The phase to apply next, null when the plan is complete.
+    pub next_phase: Option<String>,
+    /// What each app version may do now (after an applied phase).
+    pub old_app: Option<String>,
+    pub new_app: Option<String>,
+    /// Why it failed (result = failed or interrupted).
+    pub error: Option<String>,
+    pub exit_code: i32,
+}
+
+/// `planner.rollback` v1.
+#[derive(Debug, Serialize)]
+pub struct RollbackDoc {
+    pub format: &'static str,
+    pub version: u32,
+    pub ok: bool,
+    pub plan: String,
+    /// The phase that was undone.
+    pub phase: Option<String>,
+    /// rolled_back or failed.
+    pub result: &'static str,
+    pub units: Vec<crate::exec::UnitRun>,
+    pub error: Option<String>,
+    pub exit_code: i32,
+}
+
+/// What a backfill run did, as in its human summary.
+#[derive(Debug, Serialize)]
+pub struct BackfillJson {
+    pub completed: bool,
+    /// Why it stopped early (Ctrl-C, SIGTERM).
+    pub stopped: Option<String>,
+    pub rows: u64,
+    pub rows_updated: u64,
+    pub batches: u64,
+    pub elapsed_s: f64,
+    pub rows_per_s: f64,
+    pub tables: Vec<BackfillTableJson>,
+    pub pauses: Vec<PauseJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BackfillTableJson {
+    pub table: String,
+    pub rows: u64,
+    pub rows_updated: u64,
+    pub batches: u64,
+    pub elapsed_s: f64,
+    /// Finished by an earlier run.
+    pub already_done: bool,
+    pub finished: bool,
+    /// The checkpoint (key values) when the run ended.
+    pub last_key: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PauseJson {
+    pub table: String,
+    /// `replication lag`, `lock waits`, `long transaction` or `requested` (the human summary's words).
+    pub reason: &'static str,
+    /// The reason with its figures.
+    pub detail: String,
+    pub duration_s: f64,
+}
+
+impl From<&crate::backfill::BackfillReport> for BackfillJson {
+    fn from(r: &crate::backfill::BackfillReport) -> Self {
+        BackfillJson {
+            completed: r.completed,
+            stopped: r.stopped.clone(),
+            rows: r.rows,
+            rows_updated: r.rows_updated,
+            batches: r.batches,
+            elapsed_s: r.elapsed.as_secs_f64(),
+            rows_per_s: r.rate(),
+            tables: r
+                .tables
+                .iter()
+                .map(|t| BackfillTableJson {
+                    table: t.table.clone(),
+                    rows: t.rows,
+                    rows_updated: t.rows_updated,
+                    batches: t.batches,
+                    elapsed_s: t.elapsed.as_secs_f64(),
+                    already_done: t.already_done,
+                    finished: t.finished,
+                    last_key: t.last_key.clone(),
+                })
+                .collect(),
+            pauses: r
+                .pauses
+                .iter()
+                .map(|p| PauseJson {
+                    table: p.table.clone(),
+                    reason: p.reason.kind(),
+                    detail: p.reason.to_string(),
+                    duration_s: p.duration.as_secs_f64(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What a command prints in JSON when it could not produce its own document (bad config, an
+/// unreachable server): `{format, version, ok: false, error, exit_code}`.
+#[derive(Debug, Serialize)]
+pub struct ErrorDoc {
+    pub format: &'static str,
+    pub version: u32,
+    pub ok: bool,
+    pub error: String,
+    pub exit_code: i32,
+}
+
+impl ErrorDoc {
+    pub fn new(format: &'static str, err: &anyhow::Error) -> ErrorDoc {
+        ErrorDoc {
+            format,
+            version: VERSION,
+            ok: false,
+            error: crate::exec::failure::render(err),
+            exit_code: crate::error::exit_code(err),
+        }
+    }
 }

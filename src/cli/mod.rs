@@ -4,7 +4,9 @@ pub mod apply;
 pub mod args;
 pub mod backfill;
 pub mod check;
+pub mod fleet;
 pub mod json;
+pub mod log;
 pub mod plan;
 pub mod rollback;
 pub mod status;
@@ -20,6 +22,12 @@ pub struct Cli {
     pub command: Command,
     #[command(flatten)]
     pub target: args::TargetArgs,
+    /// Also log every SQL statement planner sends, with its duration (stderr).
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Only errors on stderr: no progress lines, no warnings (results still go to stdout).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +59,8 @@ pub enum Command {
 
 /// Run a parsed command line. Builds the tokio runtime only for commands that need one.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let verbosity = log::Verbosity::from_flags(cli.verbose, cli.quiet);
+    log::install(verbosity);
     let target = cli.target;
     match cli.command {
         Command::Plan(args) => plan::run(args, &target),
@@ -59,12 +69,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             clap_complete::generate(shell, &mut Cli::command(), "planner", &mut std::io::stdout());
             Ok(())
         }
-        Command::Apply(args) => runtime()?.block_on(apply::run(args, &target)),
-        Command::Next(args) => runtime()?.block_on(apply::run_next(args, &target)),
+        Command::Apply(args) => runtime()?.block_on(apply::run(args, &target, verbosity)),
+        Command::Next(args) => runtime()?.block_on(apply::run_next(args, &target, verbosity)),
         Command::Status(args) => runtime()?.block_on(status::run(args, &target)),
         Command::Verify(args) => runtime()?.block_on(verify::run(args, &target)),
-        Command::Rollback(args) => runtime()?.block_on(rollback::run(args, &target)),
-        Command::Backfill(args) => runtime()?.block_on(backfill::run(args, &target)),
+        Command::Rollback(args) => runtime()?.block_on(rollback::run(args, &target, verbosity)),
+        Command::Backfill(args) => runtime()?.block_on(backfill::run(args, &target, verbosity)),
         Command::Stats(args) => runtime()?.block_on(check::run_stats(args, &target)),
     }
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::args::{LockArgs, TargetArgs};
+use super::json::{OutputFormat, RollbackDoc};
+use super::log::Verbosity;
 use crate::exec::{self, LoadedPlan, Session};
 use crate::plan::load::PlanEdited;
 
@@ -19,11 +21,54 @@ fn plan_name(dir: &std::path::Path) -> Option<String> {
 pub struct RollbackArgs {
     /// The plan folder written by `planner plan`.
     pub plan_dir: PathBuf,
+    /// Output format: human, or json (a versioned document on stdout, see README "JSON output").
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
     #[command(flatten)]
     pub lock: LockArgs,
 }
 
-pub async fn run(args: RollbackArgs, target: &TargetArgs) -> anyhow::Result<()> {
+pub async fn run(args: RollbackArgs, target: &TargetArgs, _verbosity: Verbosity) -> anyhow::Result<()> {
+    let format = args.format;
+    let name = plan_name(&args.plan_dir).unwrap_or_else(|| "plan".into());
+    let mut units = Vec::new();
+    let result = rollback(args, target, &mut units).await;
+    let doc = |phase: Option<String>, result, err: Option<&anyhow::Error>, units| RollbackDoc {
+        format: "planner.rollback",
+        version: super::json::VERSION,
+        ok: err.is_none(),
+        plan: name.clone(),
+        phase,
+        result,
+        units,
+        error: err.map(crate::exec::failure::render),
+        exit_code: err.map(crate::error::exit_code).unwrap_or(0),
+    };
+    match result {
+        Ok((plan, phase)) => {
+            match format {
+                OutputFormat::Human => println!("rolled back {phase} of plan {plan}"),
+                OutputFormat::Json => {
+                    super::json::print(&doc(Some(phase.as_str().to_string()), "rolled_back", None, units))?
+                }
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if format == OutputFormat::Json {
+                super::json::print(&doc(None, "failed", Some(&e), units))?;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Undo the latest phase; the units that ran are left in `units` (also on failure).
+async fn rollback(
+    args: RollbackArgs,
+    target: &TargetArgs,
+    units: &mut Vec<crate::exec::UnitRun>,
+) -> anyhow::Result<(String, crate::plan::PhaseKind)> {
     let on_disk = LoadedPlan::load(&args.plan_dir);
     let url = target.resolve_url()?;
     let name = match &on_disk {
@@ -39,7 +84,10 @@ pub async fn run(args: RollbackArgs, target: &TargetArgs) -> anyhow::Result<()> 
         Err(err) if err.downcast_ref::<PlanEdited>().is_some() => {
             match LoadedPlan::registered(session.conn(), &args.plan_dir, &name).await {
                 Ok(registered) => {
-                    eprintln!("warning: {err:#}\nwarning: rolling back with plan `{name}` as registered in the database");
+                    tracing::warn!(
+                        target: "planner",
+                        "{err:#}\nrolling back with plan `{name}` as registered in the database"
+                    );
                     registered
                 }
                 Err(_) => {
@@ -54,7 +102,7 @@ pub async fn run(args: RollbackArgs, target: &TargetArgs) -> anyhow::Result<()> 
         }
     };
     let result = exec::rollback_latest(&mut session, &loaded).await;
+    *units = session.take_units();
     let phase = session.close_after(result).await?;
-    println!("rolled back {phase} of plan {}", loaded.plan.name);
-    Ok(())
+    Ok((loaded.plan.name.clone(), phase))
 }

@@ -15,60 +15,135 @@ use crate::plan::{PhaseKind, Plan};
 pub struct StatusArgs {
     /// Show only this plan folder (also when it has not been applied anywhere yet).
     pub plan_dir: Option<PathBuf>,
-    /// Show every target of planner.yaml, one after the other.
-    #[arg(long, conflicts_with = "target")]
-    pub all_targets: bool,
     /// Output format: human, or json (a versioned document, see README "JSON output").
     #[arg(long, value_enum, default_value_t = super::json::OutputFormat::Human)]
     pub format: super::json::OutputFormat,
+    /// Several targets: status reads every one of them (it changes nothing, so --keep-going is
+    /// implied), then prints the summary table.
+    #[command(flatten)]
+    pub fleet: super::fleet::FleetArgs,
 }
 
 pub async fn run(args: StatusArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let loaded = args.plan_dir.as_deref().map(LoadedPlan::load).transpose()?;
+    if args.fleet.schemas.is_some() {
+        return run_schemas(&args, target, loaded).await;
+    }
     if args.format == super::json::OutputFormat::Json {
         return run_json(&args, target, loaded.as_ref()).await;
     }
-    if args.all_targets {
-        let mut failed: Vec<String> = Vec::new();
-        for (name, url) in crate::config::all_targets(target)? {
-            println!("== target {name}");
-            match status_text(&url, loaded.as_ref()).await {
-                Ok(text) => print!("{text}"),
-                Err(e) => {
-                    println!("  error: {}", crate::exec::failure::render(&e).replace('\n', "\n  "));
-                    failed.push(name);
+    if args.fleet.is_fleet() {
+        let targets = args.fleet.select(target)?;
+        let fleet = super::fleet::FleetArgs { keep_going: true, ..args.fleet.clone() };
+        let run = super::fleet::Run {
+            command: "status",
+            doc_format: "planner.status",
+            format: args.format,
+            fleet: &fleet,
+        };
+        let loaded = std::sync::Arc::new(loaded);
+        return super::fleet::run(run, targets, move |_name, url| {
+            let loaded = loaded.clone();
+            async move {
+                match status_text(&url, loaded.as_ref().as_ref()).await {
+                    Ok(text) => {
+                        let summary = summarize(&text);
+                        super::fleet::Report { text, json: serde_json::Value::Null, summary, verdict: Ok(()) }
+                    }
+                    Err(e) => super::fleet::Report::failed("planner.status", e),
                 }
             }
-        }
-        // An unreachable target is counted, never skipped silently.
-        if !failed.is_empty() {
-            return Err(crate::error::CannotRun {
-                message: format!("status failed for {} target(s): {}", failed.len(), failed.join(", ")),
-                help: None,
-            }
-            .into());
-        }
-        return Ok(());
+        })
+        .await;
     }
     let url = target.resolve_url()?;
     print!("{}", status_text(&url, loaded.as_ref()).await?);
     Ok(())
 }
 
+/// `status PLAN_DIR --schemas 'tenant_*'`: the plan's state in each schema.
+async fn run_schemas(
+    args: &StatusArgs,
+    target: &TargetArgs,
+    loaded: Option<LoadedPlan>,
+) -> anyhow::Result<()> {
+    let Some(loaded) = loaded else {
+        return Err(crate::error::InputError::new("status --schemas needs the plan folder")
+            .help("without one, `planner status` lists every plan, each schema's as <plan>@<schema>")
+            .into());
+    };
+    if args.format == super::json::OutputFormat::Json {
+        return Err(crate::error::InputError::new("status --schemas prints no JSON yet")
+            .help("use verify --schemas --format json, or status --format json (every <plan>@<schema>)")
+            .into());
+    }
+    crate::exec::tenants::source_schema(&loaded.plan)?;
+    let Some((url, schemas)) = args.fleet.schemas(target).await? else { return Ok(()) };
+    let fleet = super::fleet::FleetArgs { keep_going: true, ..super::fleet::schema_fleet(&args.fleet) };
+    let run = super::fleet::Run {
+        command: "status",
+        doc_format: "planner.status",
+        format: args.format,
+        fleet: &fleet,
+    };
+    let targets = schemas.into_iter().map(|s| (s, Ok(url.clone()))).collect();
+    let loaded = std::sync::Arc::new(loaded);
+    super::fleet::run(run, targets, move |schema, url| {
+        let loaded = loaded.clone();
+        async move {
+            let text = match crate::exec::tenants::retarget(&loaded, &schema) {
+                Ok(aimed) => status_text(&url, Some(&aimed)).await,
+                Err(e) => Err(e),
+            };
+            match text {
+                Ok(text) => {
+                    let summary = summarize(&text);
+                    super::fleet::Report { text, json: serde_json::Value::Null, summary, verdict: Ok(()) }
+                }
+                Err(e) => super::fleet::Report::failed("planner.status", e),
+            }
+        }
+    })
+    .await
+}
+
+/// The summary-table line of a target's status: its plans and what is next for each.
+fn summarize(text: &str) -> String {
+    let plans: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("plan "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    if plans.is_empty() {
+        return text.lines().next().unwrap_or("no plans").to_string();
+    }
+    let next: Vec<&str> = text.lines().filter_map(|l| l.trim_start().strip_prefix("next: ")).collect();
+    plans
+        .iter()
+        .zip(next.iter().chain(std::iter::repeat(&"?")))
+        .map(|(p, n)| format!("{p}: next {}", n.strip_prefix("planner apply ").unwrap_or(n)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// `status --format json`: one document whatever happens to each target (an unreachable one is
 /// `ok: false` with its error, and the exit code is 3 as for the human report).
 async fn run_json(args: &StatusArgs, target: &TargetArgs, loaded: Option<&LoadedPlan>) -> anyhow::Result<()> {
     use super::json::{StatusDoc, TargetStatus};
-    let targets: Vec<(Option<String>, String)> = if args.all_targets {
-        crate::config::all_targets(target)?.into_iter().map(|(n, u)| (Some(n), u)).collect()
+    let targets: Vec<(Option<String>, anyhow::Result<String>)> = if args.fleet.is_fleet() {
+        args.fleet.select(target)?.into_iter().map(|(n, u)| (Some(n), u)).collect()
     } else {
-        vec![(target.target.clone(), target.resolve_url()?)]
+        vec![(target.target.clone(), Ok(target.resolve_url()?))]
     };
     let mut doc = StatusDoc { format: "planner.status", version: super::json::VERSION, targets: Vec::new() };
     for (name, url) in targets {
-        doc.targets.push(match super::json::target_status(&url, loaded).await {
+        let status = match url {
+            Ok(url) => super::json::target_status(&url, loaded).await,
+            Err(e) => Err(e),
+        };
+        doc.targets.push(match status {
             Ok(plans) => TargetStatus { target: name, ok: true, error: None, plans },
-            Err(e) if !args.all_targets => return Err(e),
+            Err(e) if !args.fleet.is_fleet() => return Err(e),
             Err(e) => TargetStatus {
                 target: name,
                 ok: false,
@@ -82,7 +157,12 @@ async fn run_json(args: &StatusArgs, target: &TargetArgs, loaded: Option<&Loaded
         doc.targets.iter().filter(|t| !t.ok).filter_map(|t| t.target.as_deref()).collect();
     if !failed.is_empty() {
         return Err(crate::error::CannotRun {
-            message: format!("status failed for {} target(s): {}", failed.len(), failed.join(", ")),
+            message: format!(
+                "status failed on {} of {} target(s): {}",
+                failed.len(),
+                doc.targets.len(),
+                failed.join(", ")
+            ),
             help: None,
         }
         .into());
@@ -178,15 +258,52 @@ async fn render(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Res
             }
             if phase.phase == PhaseKind::Backfill {
                 for b in &backfill {
-                    let _ = writeln!(
-                        out,
-                        "              {}: {} rows in {} batches, {} ({})",
-                        b.table,
-                        crate::exec::verify::thousands(b.rows_done),
-                        b.batches,
-                        if b.finished_at.is_some() { "finished" } else { "in progress" },
-                        b.finished_at.as_deref().unwrap_or(&b.updated_at)
-                    );
+                    if b.finished_at.is_some() {
+                        let _ = writeln!(
+                            out,
+                            "              {}: {} rows in {} batches, finished ({})",
+                            b.table,
+                            crate::exec::verify::thousands(b.rows_done),
+                            b.batches,
+                            b.finished_at.as_deref().unwrap_or(&b.updated_at)
+                        );
+                        continue;
+                    }
+                    let live = state::backfill_liveness(session.conn(), &plan.name, &b.table).await?;
+                    let done = crate::exec::verify::thousands(b.rows_done);
+                    let pct = live
+                        .estimate
+                        .filter(|e| *e > 0.0)
+                        .map(|e| format!(" (~{:.0}%)", (100.0 * b.rows_done as f64 / e).min(100.0)))
+                        .unwrap_or_default();
+                    if live.running {
+                        let rate = live.rows_per_s.filter(|r| *r > 0.0);
+                        let eta = match (rate, live.estimate) {
+                            (Some(r), Some(e)) if e > b.rows_done as f64 => {
+                                format!(", ETA ~{:.0}s", (e - b.rows_done as f64) / r)
+                            }
+                            _ => String::new(),
+                        };
+                        let _ = writeln!(
+                            out,
+                            "              {}: running: {done} rows done{pct} in {} batches, {} rows/s on average{eta} (last batch {})",
+                            b.table,
+                            b.batches,
+                            rate.map(|r| crate::exec::verify::thousands(r as i64)).unwrap_or_else(|| "?".into()),
+                            b.updated_at
+                        );
+                    } else {
+                        let dir = only
+                            .map(|l| l.dir.display().to_string())
+                            .unwrap_or_else(|| format!("plans/{}", plan.name));
+                        let _ = writeln!(
+                            out,
+                            "              {}: interrupted (no planner is running it): {done} rows done{pct}, stopped after key {} ({}); resume: planner backfill {dir}",
+                            b.table,
+                            live.last_key.as_deref().unwrap_or("(none yet)"),
+                            b.updated_at
+                        );
+                    }
                     if let Some((reason, since)) = &b.paused {
                         let _ = writeln!(out, "              {}: PAUSED since {since}: {reason}", b.table);
                     }

@@ -85,6 +85,14 @@ pub enum ApplyOutcome {
     },
 }
 
+/// A phase run with what the JSON report needs besides the outcome.
+#[derive(Debug, Clone)]
+pub struct PhaseRun {
+    pub outcome: ApplyOutcome,
+    /// The backfill's summary, when this run backfilled (None: no backfill ran).
+    pub backfill: Option<crate::backfill::BackfillReport>,
+}
+
 /// The first phase of the plan that is not done yet.
 pub fn next_pending(plan: &Plan, records: &[PhaseRecord]) -> Option<PhaseKind> {
     plan.phases
@@ -99,10 +107,19 @@ pub async fn apply_next(
     loaded: &LoadedPlan,
     opts: &ApplyOptions,
 ) -> anyhow::Result<ApplyOutcome> {
+    Ok(apply_next_run(session, loaded, opts).await?.outcome)
+}
+
+/// [`apply_next`] with the backfill's report.
+pub async fn apply_next_run(
+    session: &mut Session,
+    loaded: &LoadedPlan,
+    opts: &ApplyOptions,
+) -> anyhow::Result<PhaseRun> {
     state::register_plan(session.conn(), &loaded.plan, &loaded.sha256, &loaded.yaml).await?;
     let records = state::phase_records(session.conn(), &loaded.plan.name).await?;
     match next_pending(&loaded.plan, &records) {
-        Some(kind) => apply_phase(session, loaded, kind, opts).await,
+        Some(kind) => apply_phase_run(session, loaded, kind, opts).await,
         None => Err(Refusal::new(format!(
             "every phase of plan `{}` is already applied; nothing to do",
             loaded.plan.name
@@ -119,10 +136,22 @@ pub async fn apply_phase(
     kind: PhaseKind,
     opts: &ApplyOptions,
 ) -> anyhow::Result<ApplyOutcome> {
+    Ok(apply_phase_run(session, loaded, kind, opts).await?.outcome)
+}
+
+/// [`apply_phase`] with the backfill's report (the units and their timings are in
+/// [`Session::take_units`], also after an error).
+pub async fn apply_phase_run(
+    session: &mut Session,
+    loaded: &LoadedPlan,
+    kind: PhaseKind,
+    opts: &ApplyOptions,
+) -> anyhow::Result<PhaseRun> {
     let plan = &loaded.plan;
     let phase = loaded.phase(kind)?;
+    let done = |outcome| PhaseRun { outcome, backfill: None };
     let resume_from = match preflight(session, loaded, kind).await? {
-        Preflight::AlreadyDone => return Ok(ApplyOutcome::AlreadyDone { phase: kind }),
+        Preflight::AlreadyDone => return Ok(done(ApplyOutcome::AlreadyDone { phase: kind })),
         Preflight::Resume(n) => Some(n.min(phase.steps.len())),
         Preflight::Ready => None,
     };
@@ -130,7 +159,8 @@ pub async fn apply_phase(
 
     match resume_from {
         Some(n) => {
-            eprintln!(
+            tracing::info!(
+                target: "planner",
                 "resuming phase {kind} of plan `{}` after step {n} of {} (an earlier run was interrupted; its committed steps stay)",
                 plan.name,
                 phase.steps.len()
@@ -152,11 +182,19 @@ pub async fn apply_phase(
     }
     let start = resume_from.unwrap_or(0);
 
+    let mut backfill_report = None;
     if kind == PhaseKind::Backfill && !phase.backfill.is_empty() {
         match run_backfill(session, plan, opts).await {
-            Ok(BackfillEnd::Completed) => {}
-            Ok(BackfillEnd::Stopped { paused_too_long }) => {
-                return Ok(ApplyOutcome::Interrupted { phase: kind, paused_too_long })
+            Ok(None) => {}
+            Ok(Some(report)) if report.completed => backfill_report = Some(report),
+            Ok(Some(report)) => {
+                return Ok(PhaseRun {
+                    outcome: ApplyOutcome::Interrupted {
+                        phase: kind,
+                        paused_too_long: report.paused_too_long,
+                    },
+                    backfill: Some(report),
+                })
             }
             Err(e) => {
                 let msg = format!("{e:#}");
@@ -172,7 +210,10 @@ pub async fn apply_phase(
                 )
                 .await
                 {
-                    eprintln!("warning: could not record the failure in planner.phases: {not_recorded:#}");
+                    tracing::warn!(
+                        target: "planner",
+                        "could not record the failure in planner.phases: {not_recorded:#}"
+                    );
                 }
                 return Err(e.context(format!(
                     "backfill of plan `{}` failed; its checkpoint is kept, run again to resume",
@@ -195,7 +236,10 @@ pub async fn apply_phase(
     }
     let shapes = verify::table_shapes(session.conn(), plan).await?;
     state::finish_phase(session.conn(), &plan.name, kind, PhaseStatus::Done, None, Some(shapes)).await?;
-    Ok(ApplyOutcome::Applied { phase: kind, steps: phase.steps.len() })
+    Ok(PhaseRun {
+        outcome: ApplyOutcome::Applied { phase: kind, steps: phase.steps.len() },
+        backfill: backfill_report,
+    })
 }
 
 /// What a phase would meet if it ran now.
@@ -261,25 +305,20 @@ pub async fn preflight(
     Ok(Preflight::Ready)
 }
 
-/// Run the backfill tasks unless every table already finished. Ok(false) = interrupted.
-/// How a backfill run ended (errors aside).
-enum BackfillEnd {
-    Completed,
-    Stopped { paused_too_long: bool },
-}
-
+/// Run the backfill tasks unless every table already finished (None). The report says whether
+/// it completed or was interrupted.
 async fn run_backfill(
     session: &mut Session,
     plan: &Plan,
     opts: &ApplyOptions,
-) -> anyhow::Result<BackfillEnd> {
+) -> anyhow::Result<Option<crate::backfill::BackfillReport>> {
     let progress = state::backfill_records(session.conn(), &plan.name).await?;
     let tasks = &plan.phase(PhaseKind::Backfill).map(|p| p.backfill.clone()).unwrap_or_default();
     let all_done = tasks
         .iter()
         .all(|t| progress.iter().any(|p| p.table == t.table.display_short() && p.finished_at.is_some()));
     if all_done {
-        return Ok(BackfillEnd::Completed);
+        return Ok(None);
     }
     let label = format!("planner/{}/backfill", plan.name);
     let pool = super::connect::pool(&session.url, &label, 2).await.context("connecting the backfill pool")?;
@@ -294,11 +333,7 @@ async fn run_backfill(
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), "{report}");
     }
-    Ok(if report.completed {
-        BackfillEnd::Completed
-    } else {
-        BackfillEnd::Stopped { paused_too_long: report.paused_too_long }
-    })
+    Ok(Some(report))
 }
 
 /// A phase failed and undoing the steps that had run failed too (typed, so the state records it).
@@ -327,11 +362,6 @@ fn fault_point() {
     }
 }
 
-/// `2026-12-01T22:41:07Z`: plain log lines carry timestamps.
-fn log_time() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
 /// Which phase's `steps_done` to record, and how many of its steps ran before `steps`.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress<'a> {
@@ -355,9 +385,9 @@ async fn run_steps_inner(
         if session.opts.report_steps {
             for s in &unit.statements {
                 let n = progress.map(|p| p.offset).unwrap_or(0) + s.number;
-                eprintln!(
-                    "{} step {n}/{}: {}",
-                    log_time(),
+                tracing::info!(
+                    target: "planner",
+                    "step {n}/{}: {}",
                     progress.map(|p| p.offset).unwrap_or(0) + steps.len(),
                     s.step.why
                 );
@@ -367,13 +397,19 @@ async fn run_steps_inner(
         if result.is_ok() {
             fault_point();
         }
+        let elapsed_ms = started.elapsed().as_millis() as u64;
         if session.opts.report_steps {
             let outcome = if result.is_ok() { "done" } else { "failed" };
-            eprintln!(
-                "{}   steps {first}-{done} {outcome} in {} ms",
-                log_time(),
-                started.elapsed().as_millis()
-            );
+            tracing::info!(target: "planner", "  steps {first}-{done} {outcome} in {elapsed_ms} ms");
+        }
+        {
+            session.units.push(super::session::UnitRun {
+                first_step: first,
+                last_step: done,
+                steps: unit.statements.iter().map(|s| s.step.why.clone()).collect(),
+                elapsed_ms,
+                ok: result.is_ok(),
+            });
         }
         if let Err(err) = result {
             let offset = progress.map(|p| p.offset).unwrap_or(0);

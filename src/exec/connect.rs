@@ -280,9 +280,10 @@ impl ConnConfig {
         if let Some(pw) = password {
             o = o.password(&pw);
         }
-        // Statements are logged by planner itself where they matter; sqlx's per-statement INFO
-        // lines would drown the progress output.
-        o.disable_statement_logging()
+        // Every statement is a DEBUG event (target sqlx::query) with its duration; the subscriber
+        // shows them only with -v (src/cli/log.rs). Slow ones too: no separate WARN line.
+        o.log_statements(log::LevelFilter::Debug)
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1))
     }
 
     /// `host:port/db` for messages (no password).
@@ -442,8 +443,9 @@ fn pgpass_lookup(path: &std::path::Path, host: &str, port: u16, db: &str, user: 
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path).ok()?.permissions().mode();
         if mode & 0o077 != 0 {
-            eprintln!(
-                "warning: password file {} has group or world access; permissions should be u=rw (0600) or less",
+            tracing::warn!(
+                target: "planner",
+                "password file {} has group or world access; permissions should be u=rw (0600) or less",
                 path.display()
             );
             return None;
@@ -507,6 +509,15 @@ pub async fn connect_session(conn: &str, label: &str) -> anyhow::Result<PgConnec
         cfg.host.as_deref().is_none_or(|h| !h.starts_with('/')).then(|| cfg.pg_options(label).get_port());
     ensure_session_pinned(&mut c, port).await?;
     Ok(c)
+}
+
+/// Cancel the statement server backend `pid` is running, from a connection of its own (best
+/// effort: used when planner is interrupted mid-statement).
+pub async fn cancel_backend(conn: &str, pid: i32) {
+    if let Ok(mut c) = connect(conn, "planner/cancel").await {
+        let _ = sqlx::query("SELECT pg_cancel_backend($1)").bind(pid).execute(&mut c).await;
+        let _ = sqlx::Connection::close(c).await;
+    }
 }
 
 /// A pool of up to `max` connections with the same options as [`connect`].
@@ -652,8 +663,9 @@ async fn ensure_session_pinned(conn: &mut PgConnection, client_port: Option<u16>
         .context("checking the backend")?;
     if let (Some(server), Some(client)) = (server_port, client_port) {
         if server != client as i32 {
-            eprintln!(
-                "warning: connected to port {client} but the server listens on {server}: a proxy or pooler is in \
+            tracing::warn!(
+                target: "planner",
+                "connected to port {client} but the server listens on {server}: a proxy or pooler is in \
                  between; planner needs a direct connection or a session-mode pool (not PgBouncer transaction mode)"
             );
         }

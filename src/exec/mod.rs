@@ -4,12 +4,17 @@ pub mod apply;
 pub mod connect;
 pub mod dry_run;
 pub mod failure;
+pub mod progress;
 pub mod rollback;
 pub mod session;
 pub mod state;
 pub mod table_stats;
+pub mod tenants;
 pub mod verify;
 
-pub use apply::{apply_next, apply_phase, ApplyOptions, ApplyOutcome, LoadedPlan};
+pub use apply::{
+    apply_next, apply_next_run, apply_phase, apply_phase_run, ApplyOptions, ApplyOutcome, LoadedPlan,
+    PhaseRun,
+};
 pub use rollback::rollback_latest;
-pub use session::{Session, SessionOptions};
+pub use session::{Session, SessionOptions, UnitRun};

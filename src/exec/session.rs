@@ -66,6 +66,22 @@ pub struct Session {
     pub(crate) url: String,
     pub opts: SessionOptions,
     locked: bool,
+    /// This session's server pid, read once before the first statement that scans a table (the
+    /// progress watcher looks it up in pg_stat_progress_create_index).
+    pid: Option<i32>,
+    /// The units of a phase run so far, with their timings (for `--format json`).
+    pub(crate) units: Vec<UnitRun>,
+}
+
+/// One unit of a phase as it ran: its steps, how long it took, whether it committed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnitRun {
+    pub first_step: usize,
+    pub last_step: usize,
+    /// What each step does (the plan's `why`), in order.
+    pub steps: Vec<String>,
+    pub elapsed_ms: u64,
+    pub ok: bool,
 }
 
 impl Session {
@@ -106,7 +122,7 @@ impl Session {
                 .await?;
         if !got {
             let holder: Option<(i32, Option<String>, Option<String>)> = sqlx::query_as(
-                "SELECT l.pid, a.application_name, a.client_addr::text
+                "SELECT l.pid, a.application_name, host(a.client_addr) || ':' || a.client_port
                    FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
                   WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                     AND l.classid = $1::int::oid AND l.objid = $2::int::oid AND l.objsubid = 2",
@@ -149,12 +165,17 @@ impl Session {
         if lock {
             super::state::ensure_schema(&mut conn).await?;
         }
-        Ok(Session { conn, url: url.to_string(), opts, locked: lock })
+        Ok(Session { conn, url: url.to_string(), opts, locked: lock, pid: None, units: Vec::new() })
     }
 
     /// The server pid of this session (the one holding planner's advisory lock).
     pub async fn backend_pid(&mut self) -> anyhow::Result<i32> {
         Ok(sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut self.conn).await?)
+    }
+
+    /// The units run so far by this session's phase runs, oldest first (emptied).
+    pub fn take_units(&mut self) -> Vec<UnitRun> {
+        std::mem::take(&mut self.units)
     }
 
     /// The underlying connection (planner's advisory lock is held on it).
@@ -245,6 +266,19 @@ impl Session {
         unit: &Unit,
         progress: Option<(&str, crate::plan::PhaseKind, usize)>,
     ) -> anyhow::Result<()> {
+        if self.pid.is_none() && unit.statements.iter().any(|s| s.step.scans_table) {
+            self.pid = Some(self.backend_pid().await?);
+        }
+        let watch = self.pid.map(|pid| (self.url.clone(), pid));
+        // A statement that scans the table (CREATE INDEX CONCURRENTLY, VALIDATE) can run for
+        // minutes: watch it from a second connection and say how far it got.
+        let watched = |s: &crate::plan::script::Statement| {
+            watch.clone().filter(|_| s.step.scans_table).map(|(url, pid)| super::progress::Watch {
+                url,
+                pid,
+                what: s.step.why.clone(),
+            })
+        };
         match unit.tx {
             TxMode::InTransaction | TxMode::OwnTransaction => {
                 let mut tx = self.conn.begin().await?;
@@ -252,8 +286,8 @@ impl Session {
                     for setup in &s.setup {
                         sqlx::raw_sql(dynamic(setup.as_str())).execute(&mut *tx).await?;
                     }
-                    sqlx::raw_sql(dynamic(s.sql.as_str()))
-                        .execute(&mut *tx)
+                    let run = sqlx::raw_sql(dynamic(s.sql.as_str())).execute(&mut *tx);
+                    super::progress::while_running(run, watched(s))
                         .await
                         .with_context(|| step_context(&s.step, &s.sql))?;
                 }
@@ -266,7 +300,8 @@ impl Session {
                     for setup in &s.setup {
                         sqlx::raw_sql(dynamic(setup.as_str())).execute(&mut self.conn).await?;
                     }
-                    let res = sqlx::raw_sql(dynamic(s.sql.as_str())).execute(&mut self.conn).await;
+                    let run = sqlx::raw_sql(dynamic(s.sql.as_str())).execute(&mut self.conn);
+                    let res = super::progress::while_running(run, watched(s)).await;
                     for teardown in &s.teardown {
                         sqlx::raw_sql(dynamic(teardown.as_str())).execute(&mut self.conn).await?;
                     }

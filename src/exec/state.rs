@@ -517,6 +517,50 @@ pub async fn backfill_records(conn: &mut PgConnection, plan: &str) -> anyhow::Re
         .collect())
 }
 
+/// An unfinished backfill as `status` shows it: is a planner running it right now (its per-table
+/// runner lock is held), where it stopped, its mean rate since it started, the table's size.
+#[derive(Debug, Clone)]
+pub struct BackfillLiveness {
+    pub running: bool,
+    /// The checkpoint: key values of the last row done (JSON array as text).
+    pub last_key: Option<String>,
+    /// rows_done over the time between the checkpoint's start and its last update.
+    pub rows_per_s: Option<f64>,
+    /// pg_class.reltuples of the table (an estimate; None when never analyzed).
+    pub estimate: Option<f64>,
+}
+
+pub async fn backfill_liveness(
+    conn: &mut PgConnection,
+    plan: &str,
+    table: &str,
+) -> anyhow::Result<BackfillLiveness> {
+    // The runner lock is the one src/backfill/checkpoint.rs takes: (hashtext('planner.backfill'),
+    // hashtext(plan/table)), a two-key advisory lock (objsubid 2).
+    /// running, last_key, rows/s, reltuples
+    type Row = (bool, Option<String>, Option<f64>, Option<f32>);
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks l
+                         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+                           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                           AND l.classid = hashtext('planner.backfill')::oid
+                           AND l.objid = hashtext(p.plan || '/' || p.table_name)::oid),
+                p.last_key::text,
+                CASE WHEN p.updated_at > p.started_at
+                     THEN p.rows_done / extract(epoch FROM p.updated_at - p.started_at)::float8 END,
+                NULLIF(c.reltuples, -1)
+           FROM planner.backfill_progress p
+           LEFT JOIN pg_class c ON c.oid = to_regclass(p.table_name)
+          WHERE p.plan = $1 AND p.table_name = $2",
+    )
+    .bind(plan)
+    .bind(table)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (running, last_key, rows_per_s, estimate) = row.unwrap_or((false, None, None, None));
+    Ok(BackfillLiveness { running, last_key, rows_per_s, estimate: estimate.map(f64::from) })
+}
+
 /// Forget backfill checkpoints (rolling back the backfill phase means it runs again from the start).
 pub async fn reset_backfill(conn: &mut PgConnection, plan: &str) -> anyhow::Result<()> {
     sqlx::query("DELETE FROM planner.backfill_progress WHERE plan = $1")
