@@ -145,7 +145,7 @@ async fn identity_defaults_domains_and_odd_names() {
     let users = Table {
         name: q("public", "users"),
         columns: vec![
-            generated(col("id", "bigint", true), Generated::Identity),
+            generated(col("id", "bigint", true), Generated::Identity { always: true }),
             col("email", "email", true),
             col("name", "character varying(200)", false),
             with_default(col("MixedCase", "integer", false), "0"),
@@ -224,7 +224,7 @@ async fn partial_index_with_include_not_valid_check_and_cascading_foreign_keys()
     let orders = Table {
         name: q("public", "orders"),
         columns: vec![
-            generated(col("Order Id", "bigint", true), Generated::Identity),
+            generated(col("Order Id", "bigint", true), Generated::Identity { always: false }),
             col("user_id", "bigint", true),
             with_default(col("status", "order_status", true), "'new'"),
             col("total", "money_amount", false),

@@ -7,7 +7,8 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::args::TargetArgs;
 use crate::change::{
-    self, AddColumn, Change, ChangeFile, ChangeSource, DropColumn, LocatedChanges, RenameColumn, SetNotNull,
+    self, AddColumn, Change, ChangeFile, ChangeSource, ChangeType, DropColumn, LocatedChanges, RenameColumn,
+    SetNotNull,
 };
 use crate::error::InputError;
 use crate::model::{SchemaModel, DEFAULT_PG_VERSION};
@@ -68,6 +69,20 @@ pub enum Shorthand {
         /// SQL expression over the row for rows that are NULL now.
         #[arg(long)]
         backfill: Option<String>,
+    },
+    /// Change a column's type: `planner plan change-type orders.id bigint [--using EXPR]`.
+    /// Catalog-only where PostgreSQL allows it, otherwise expand/backfill/contract with a
+    /// shadow column; foreign keys referencing a key change along with it.
+    ChangeType {
+        /// TABLE.COLUMN whose type changes.
+        column: String,
+        /// The new type, e.g. bigint, text, "varchar(200)", timestamptz.
+        #[arg(value_name = "TYPE")]
+        data_type: String,
+        /// SQL expression over the row giving the new value (default: a plain cast), e.g.
+        /// "nullif(code, '')::integer".
+        #[arg(long, value_name = "EXPR")]
+        using: Option<String>,
     },
 }
 
@@ -375,6 +390,15 @@ fn shorthand_changes(short: &Shorthand) -> Result<LocatedChanges, InputError> {
         Shorthand::SetNotNull { column, backfill } => {
             let (table, column) = split_column(column)?;
             Change::SetNotNull(SetNotNull { table, column, backfill: backfill.clone() })
+        }
+        Shorthand::ChangeType { column, data_type, using } => {
+            let (table, column) = split_column(column)?;
+            Change::ChangeType(ChangeType {
+                table,
+                column,
+                data_type: data_type.clone(),
+                using: using.clone(),
+            })
         }
     };
     Ok(LocatedChanges {

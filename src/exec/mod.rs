@@ -7,6 +7,7 @@ pub mod failure;
 pub mod rollback;
 pub mod session;
 pub mod state;
+pub mod type_checks;
 pub mod verify;
 
 pub use apply::{apply_next, apply_phase, ApplyOptions, ApplyOutcome, LoadedPlan};
