@@ -9,9 +9,13 @@ BEGIN;
 SET LOCAL lock_timeout = '2s';
 SET LOCAL statement_timeout = '30s';
 ALTER TABLE "public"."ticket_events" ADD COLUMN "id_planner" bigint;
+COMMIT;
 
 -- 2. sync function for both app versions' writes, in change order: id <-> id_planner (converted)
 --    lock: none on public.ticket_events
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+SET LOCAL statement_timeout = '30s';
 CREATE FUNCTION "public"."planner_change_type_ticket_events_id_ticket_events"() RETURNS trigger LANGUAGE plpgsql AS $planner$
 BEGIN
   IF TG_OP = 'INSERT' THEN

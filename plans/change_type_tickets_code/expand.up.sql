@@ -9,9 +9,13 @@ BEGIN;
 SET LOCAL lock_timeout = '2s';
 SET LOCAL statement_timeout = '30s';
 ALTER TABLE "public"."tickets" ADD COLUMN "code_planner" integer;
+COMMIT;
 
 -- 2. sync function for both app versions' writes, in change order: code -> code_planner (converted)
 --    lock: none on public.tickets
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+SET LOCAL statement_timeout = '30s';
 CREATE FUNCTION "public"."planner_change_type_tickets_code_tickets"() RETURNS trigger LANGUAGE plpgsql AS $planner$
 BEGIN
   IF TG_OP = 'INSERT' THEN

@@ -9,13 +9,21 @@ BEGIN;
 SET LOCAL lock_timeout = '2s';
 SET LOCAL statement_timeout = '30s';
 ALTER TABLE "public"."tickets" ADD COLUMN "id_planner" bigint;
+COMMIT;
 
 -- 2. add ticket_id_planner bigint next to ticket_id (nullable, no default: instant)
 --    lock: ACCESS EXCLUSIVE, brief (catalog-only, milliseconds) on public.ticket_events
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+SET LOCAL statement_timeout = '30s';
 ALTER TABLE "public"."ticket_events" ADD COLUMN "ticket_id_planner" bigint;
+COMMIT;
 
 -- 3. sync function for both app versions' writes, in change order: id <-> id_planner (converted)
 --    lock: none on public.tickets
+BEGIN;
+SET LOCAL lock_timeout = '2s';
+SET LOCAL statement_timeout = '30s';
 CREATE FUNCTION "public"."planner_change_type_tickets_id_tickets"() RETURNS trigger LANGUAGE plpgsql AS $planner$
 BEGIN
   IF TG_OP = 'INSERT' THEN

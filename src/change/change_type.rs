@@ -384,6 +384,9 @@ impl Shadow<'_> {
         let collation = if is_text_like(&self.to) { self.old.props.collation.clone() } else { None };
         p.expand.push(
             Step::new(format!("add {ns} {} next to {os} (nullable, no default: instant)", self.to), Ddl::AddColumn { table: t.clone(), column: n.clone(), data_type: self.to.clone(), collation, default: None, not_null: false }, Lock::AccessExclusiveBrief, t)
+                // Committed alone: a plan over two tables never holds one table's ACCESS
+                // EXCLUSIVE lock while it waits for the other's (apps lock them in both orders).
+                .tx(TxMode::OwnTransaction)
                 .undo(Step::new(format!("drop {ns}"), Ddl::DropColumn { table: t.clone(), column: n.clone(), if_exists: true }, Lock::AccessExclusiveBrief, t)),
         );
         if let Some(target) = self.old.props.statistics {

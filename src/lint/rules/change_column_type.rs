@@ -193,7 +193,7 @@ mod tests {
         let with_using = findings("ALTER TABLE orders ALTER COLUMN code TYPE integer USING trim(code)::integer;", ID);
         assert_eq!(
             with_using[0].suggestion.as_deref(),
-            Some("planner plan change-type orders.code integer --using 'trim(code)::INTEGER'")
+            Some("planner plan change-type orders.code integer --using 'TRIM(code)::INTEGER'")
         );
     }
 
