@@ -28,7 +28,7 @@ const PLAN: &str = "change_type_tickets_id";
 async fn ticket_db() -> common::TestDb {
     let db = example_db(10).await;
     db.exec(&format!(
-        "INSERT INTO tickets (code, opened_at) SELECT 'c' || g, timestamp '2025-01-01' + g * interval '1 minute'
+        "INSERT INTO tickets (code, opened_at) SELECT ' ' || g || ' ', timestamp '2025-01-01' + g * interval '1 minute'
            FROM generate_series(1, {TICKETS}) g;
          INSERT INTO ticket_events (ticket_id, note) SELECT (g % {TICKETS}) + 1, 'e' || g FROM generate_series(1, {EVENTS}) g;
          ANALYZE tickets; ANALYZE ticket_events;"
@@ -246,7 +246,7 @@ async fn serial_key_and_its_foreign_key_become_bigint_while_both_tables_are_writ
             .expect("events");
     let owner = |id: i64| &models[(id % 2 == 1) as usize];
     let mut expected_tickets: HashMap<i64, String> = (1..=TICKETS)
-        .map(|id| (id, owner(id).tickets.get(&id).cloned().unwrap_or(format!("c{id}"))))
+        .map(|id| (id, owner(id).tickets.get(&id).cloned().unwrap_or(format!(" {id} "))))
         .collect();
     let mut expected_events: HashMap<i64, i64> = (1..=EVENTS)
         .map(|id| (id, owner(id).events.get(&id).copied().unwrap_or((id % TICKETS) + 1)))
@@ -404,4 +404,89 @@ async fn backfill_killed_with_sigkill_resumes_to_the_same_checksums() {
 /// SIGKILL without a libc dependency: `kill -9 PID`.
 fn kill9(pid: u32) {
     let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+}
+
+#[tokio::test]
+async fn expand_refuses_while_a_row_does_not_convert_and_names_it() {
+    let db = ticket_db().await;
+    db.exec("UPDATE tickets SET code = 'x7' WHERE id IN (3, 9)").await;
+    let plan = plan("change_type_tickets_code");
+    let err = apply(&db, &plan, PhaseKind::Expand).await.expect_err("expand must refuse");
+    let text = format!("{err:#}");
+    assert!(text.contains("2 rows of public.tickets cannot be converted"), "{text}");
+    assert!(text.contains("id=3, 9"), "{text}");
+    let shadow: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = 'tickets'::regclass AND attname = 'code_planner'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("catalog");
+    assert_eq!(shadow, 0, "nothing changed");
+    db.exec("UPDATE tickets SET code = '7' WHERE id IN (3, 9)").await;
+    apply(&db, &plan, PhaseKind::Expand).await.expect("expand once every row converts");
+    db.drop().await;
+}
+
+fn plan_cli(args: &[&str], dir: &std::path::Path) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planner"))
+        .current_dir(root())
+        .env_remove("DATABASE_URL")
+        .arg("plan")
+        .args(args)
+        .args(["--schema", "examples/schema.sql", "--out"])
+        .arg(dir)
+        .output()
+        .expect("planner runs");
+    (
+        out.status.code(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+#[test]
+fn bad_change_type_input_is_named_with_a_did_you_mean() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out) = plan_cli(&["change-type", "tickets.idd", "bigint"], dir.path());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("column idd does not exist in table public.tickets (did you mean id?)"), "{out}");
+    let (code, out) = plan_cli(&["change-type", "ticket.id", "bigint"], dir.path());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("did you mean public.tickets?"), "{out}");
+    let (code, out) = plan_cli(&["change-type", "users.email", "varchar(100)"], dir.path());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("read by view public.verified_users"), "{out}");
+    let (code, out) = plan_cli(&["change-type", "tickets.id", "integer"], dir.path());
+    assert_eq!((code, out.contains("already integer")), (Some(2), true), "{out}");
+
+    let file = dir.path().join("c.yaml");
+    std::fs::write(
+        &file,
+        "name: t\nchanges:\n  - change_type:\n      table: tickets\n      column: id\n      type: bigitn\n",
+    )
+    .expect("write");
+    let (code, out) = plan_cli(&[file.to_str().expect("utf-8")], dir.path());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("c.yaml:6:") && out.contains("unknown type `bigitn` (did you mean bigint?)"),
+        "{out}"
+    );
+    std::fs::write(&file, "changes:\n  - change_type: { table: tickets, column: code, type: integer, using: \"code::integer; drop table x\" }\n").expect("write");
+    let (code, out) = plan_cli(&[file.to_str().expect("utf-8")], dir.path());
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("c.yaml:2:"), "{out}");
+    // Nothing was written for any of them.
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1, "only c.yaml");
+}
+
+#[test]
+fn shorthand_plans_what_the_change_file_plans() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out) =
+        plan_cli(&["change-type", "tickets.id", "bigint", "--name", "change_type_tickets_id"], dir.path());
+    assert_eq!(code, Some(0), "{out}");
+    for file in ["plan.yaml", "expand.up.sql", "contract.up.sql"] {
+        let made = std::fs::read_to_string(dir.path().join(PLAN).join(file)).expect("written");
+        let golden = std::fs::read_to_string(root().join("plans").join(PLAN).join(file)).expect("golden");
+        assert!(made == golden, "{file} differs from plans/{PLAN}/{file}");
+    }
 }
