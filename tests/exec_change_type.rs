@@ -490,3 +490,34 @@ fn shorthand_plans_what_the_change_file_plans() {
         assert!(made == golden, "{file} differs from plans/{PLAN}/{file}");
     }
 }
+
+#[tokio::test]
+async fn identity_key_becomes_bigint_and_keeps_counting_after_every_id() {
+    let db = ticket_db().await;
+    let plan = plan("change_type_ticket_events_id");
+    apply(&db, &plan, PhaseKind::Expand).await.expect("expand");
+    // Rows written between expand and contract get ids from the old column's identity.
+    db.exec("INSERT INTO ticket_events (ticket_id, note) SELECT 1, 'meanwhile' FROM generate_series(1, 50)")
+        .await;
+    apply_backfill(&db, &plan).await;
+    apply(&db, &plan, PhaseKind::Contract).await.expect("contract");
+    let (kind, ty): (String, String) = sqlx::query_as(
+        "SELECT attidentity::text, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'ticket_events'::regclass AND attname = 'id'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("column");
+    assert_eq!((kind.as_str(), ty.as_str()), ("a", "bigint"), "GENERATED ALWAYS AS IDENTITY, bigint");
+    let max: i64 =
+        sqlx::query_scalar("SELECT max(id) FROM ticket_events").fetch_one(&db.pool).await.expect("max");
+    assert_eq!(max, EVENTS + 50);
+    let next: i64 = sqlx::query_scalar("INSERT INTO ticket_events (ticket_id) VALUES (1) RETURNING id")
+        .fetch_one(&db.pool)
+        .await
+        .expect("insert");
+    assert!(next > max, "identity continues after every id ({next} <= {max})");
+    let explicit =
+        sqlx::query("INSERT INTO ticket_events (id, ticket_id) VALUES (1, 1)").execute(&db.pool).await;
+    assert!(explicit.is_err(), "GENERATED ALWAYS refuses an explicit id, as before");
+    db.drop().await;
+}
