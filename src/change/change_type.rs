@@ -226,6 +226,16 @@ impl ChangeKind for ChangeType {
             return Err(ChangeError::new("column", format!("{name} is read by view{} {}; PostgreSQL cannot change the type of a column a view reads", if views.len() == 1 { "" } else { "s" }, views.join(", ")))
                 .help("drop the views (or redefine them without the column), change the type, then create them again"));
         }
+        let generated: Vec<String> = table
+            .columns
+            .iter()
+            .filter(|x| matches!(&x.generated, Some(Generated::Stored(e)) if rewrite::references_column(e, c)))
+            .map(|x| short(&x.name))
+            .collect();
+        if !generated.is_empty() {
+            return Err(ChangeError::new("column", format!("{name} is read by generated column{} {}; PostgreSQL cannot change the type of a column a generated column uses", if generated.len() == 1 { "" } else { "s" }, generated.join(", ")))
+                .help("drop the generated columns, change the type, then add them again"));
+        }
         let indexed = !table.indexes_using(c).is_empty();
         let description = format!("change type of {name} from {from} to {to}");
         match choose_path(&from, &to, cx.pg_version, indexed, using.is_some()) {
@@ -621,6 +631,26 @@ mod tests {
         assert!(matches!(choose_path("timestamp without time zone", "timestamp with time zone", 15, true, false), Path::Rewrite { .. }), "an index would be rebuilt under the lock");
         assert!(matches!(choose_path("timestamp without time zone", "timestamp with time zone", 11, false, false), Path::Rewrite { .. }));
         assert!(matches!(choose_path("character varying(20)", "text", 15, false, true), Path::Rewrite { .. }), "using always rewrites");
+    }
+
+    fn plan_err(schema: &str, table: &str, column: &str, ty: &str) -> String {
+        let model = crate::model::from_sql::parse_schema(schema, "s.sql", 15).expect("schema");
+        let change = super::super::Change::ChangeType(ChangeType { table: table.into(), column: column.into(), data_type: ty.into(), using: None });
+        crate::plan::compile(&model, &[change], "p").expect_err("refused").error.message
+    }
+
+    #[test]
+    fn what_would_block_the_swap_is_refused_at_plan_time() {
+        let schema = "CREATE TABLE t (id int PRIMARY KEY, a int, b int GENERATED ALWAYS AS (a * 2) STORED);
+                      CREATE TABLE s (id int PRIMARY KEY, parent int REFERENCES s (id));
+                      CREATE TABLE p (x int, y int, PRIMARY KEY (x, y));
+                      CREATE TABLE q (id int PRIMARY KEY, x int, y int, FOREIGN KEY (x, y) REFERENCES p (x, y));
+                      CREATE TABLE u (id int PRIMARY KEY, t_id text REFERENCES t (id));";
+        assert!(plan_err(schema, "t", "a", "bigint").contains("generated column b"));
+        assert!(plan_err(schema, "s", "id", "bigint").contains("same table"));
+        assert!(plan_err(schema, "p", "x", "bigint").contains("together with other columns"));
+        assert!(plan_err(schema, "t", "id", "bigint").contains("public.u.t_id (text) references"));
+        assert!(plan_err(schema, "t", "a", "bigintt").contains("did you mean bigint?"));
     }
 
     #[test]
