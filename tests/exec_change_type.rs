@@ -521,3 +521,29 @@ async fn identity_key_becomes_bigint_and_keeps_counting_after_every_id() {
     assert!(explicit.is_err(), "GENERATED ALWAYS refuses an explicit id, as before");
     db.drop().await;
 }
+
+#[tokio::test]
+async fn contract_refuses_while_a_converted_value_differs_and_names_the_first_keys() {
+    let db = ticket_db().await;
+    let plan = plan(PLAN);
+    apply(&db, &plan, PhaseKind::Expand).await.expect("expand");
+    apply_backfill(&db, &plan).await;
+    // A write that bypassed the sync trigger (replica role skips triggers), in two key chunks.
+    db.exec(
+        "SET session_replication_role = replica;
+         UPDATE ticket_events SET ticket_id_planner = ticket_id_planner + 1 WHERE id IN (3, 30000);
+         RESET session_replication_role;",
+    )
+    .await;
+    let failures = verify(&db, &plan).await;
+    let text = failures.join("\n");
+    assert!(
+        text.contains("2 rows of public.ticket_events where ticket_id_planner differs")
+            && text.contains("id=3, 30000"),
+        "{text}"
+    );
+    assert!(apply(&db, &plan, PhaseKind::Contract).await.is_err(), "contract refused");
+    db.exec("UPDATE ticket_events SET ticket_id_planner = ticket_id WHERE id IN (3, 30000)").await;
+    assert_eq!(verify(&db, &plan).await, Vec::<String>::new());
+    db.drop().await;
+}
