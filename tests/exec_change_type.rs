@@ -554,3 +554,30 @@ async fn contract_refuses_while_a_converted_value_differs_and_names_the_first_ke
     assert_eq!(verify(&db, &plan).await, Vec::<String>::new());
     db.drop().await;
 }
+
+#[tokio::test]
+async fn planning_from_the_live_database_names_rows_that_do_not_convert() {
+    let db = ticket_db().await;
+    db.exec("UPDATE tickets SET code = 'n/a' WHERE id IN (4, 8)").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("c.yaml");
+    std::fs::write(&file, "changes:\n  - change_type: { table: tickets, column: code, type: integer, using: \"trim(code)::integer\" }\n")
+        .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_planner"))
+        .current_dir(root())
+        .env("DATABASE_URL", &db.url)
+        .arg("plan")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .expect("planner runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("c.yaml:2:") && text.contains("2 rows of public.tickets cannot be converted"),
+        "{text}"
+    );
+    assert!(text.contains("id=4, 8"), "{text}");
+    db.drop().await;
+}

@@ -243,6 +243,30 @@ fn check_target_plans(
                     .into());
                 }
             }
+            // change_type: rows whose `using` does not convert would make expand refuse; say it now.
+            let expand_pre = plan.phases.first().map(|p| p.preconditions.as_slice()).unwrap_or_default();
+            for pre in expand_pre {
+                let crate::plan::Precondition::ConvertsCleanly { table, expr, data_type } = pre else { continue };
+                let key: Vec<crate::sql::Ident> = plan
+                    .phases
+                    .iter()
+                    .flat_map(|p| &p.backfill)
+                    .find(|b| &b.table == table)
+                    .map(|b| b.key.iter().map(|k| k.column.clone()).collect())
+                    .unwrap_or_default();
+                // Only rows found failing refuse the plan; a check that cannot run here (a
+                // read-only server) is left to expand's precondition.
+                let found = crate::exec::type_checks::unconvertible_rows(session.conn(), table, expr, data_type, &key).await?;
+                let crate::exec::type_checks::Conversion::Fails { .. } = found else { continue };
+                let Some(reason) = crate::exec::type_checks::converts_cleanly(session.conn(), table, expr, data_type, &key).await? else { continue };
+                let index = located
+                    .file
+                    .changes
+                    .iter()
+                    .position(|c| matches!(c, Change::ChangeType(ct) if crate::sql::QualifiedName::from_user(&ct.table, "public").ok().as_ref() == Some(table)))
+                    .unwrap_or(0);
+                return Err(located.locate(index, change::ChangeError::new("using", reason)).into());
+            }
             let tables: Vec<&crate::sql::QualifiedName> = plan.tables.iter().map(|t| &t.table).collect();
             for (other, other_tables) in crate::exec::verify::plans_in_flight(session.conn(), &plan.name).await? {
                 let shared: Vec<String> =

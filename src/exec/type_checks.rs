@@ -44,16 +44,27 @@ fn key_label(key: &[Ident]) -> String {
     }
 }
 
+/// What [`unconvertible_rows`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conversion {
+    /// Every row converts.
+    Clean,
+    /// `count` rows do not; `examples` are their first keys, shown as `label=…`.
+    Fails { count: i64, label: String, examples: Vec<String> },
+    /// The check could not run (no TEMP privilege, a read-only server): why.
+    Unchecked(String),
+}
+
 /// Rows whose `expr` does not convert to `data_type`, counted by evaluating it per row in a
 /// PL/pgSQL function that catches the error (a temporary function, in a transaction that is
 /// rolled back: nothing remains).
-pub async fn converts_cleanly(
+pub async fn unconvertible_rows(
     conn: &mut PgConnection,
     table: &QualifiedName,
     expr: &SqlExpr,
     data_type: &str,
     key: &[Ident],
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Conversion> {
     let columns: Vec<Ident> =
         rewrite::referenced_columns(expr.as_str()).into_iter().filter_map(|c| Ident::new(c).ok()).collect();
     let value = rewrite::qualify_columns(expr, &columns, "planner_row");
@@ -77,19 +88,15 @@ END
     let shown =
         if key.is_empty() { "planner_row.ctid::text".to_string() } else { key_text(key, "planner_row.") };
     let mut tx = conn.begin().await?;
-    let created = sqlx::raw_sql(dynamic(function)).execute(&mut *tx).await;
-    if let Err(e) = created {
-        return Ok(Some(format!(
-            "cannot check that every row of {} converts to {data_type} ({e}); planner needs to create a temporary function (TEMP privilege, not on a read-only server)",
-            table.display_short()
-        )));
+    if let Err(e) = sqlx::raw_sql(dynamic(function)).execute(&mut *tx).await {
+        return Ok(Conversion::Unchecked(e.to_string()));
     }
-    let failing: i64 = sqlx::query_scalar(dynamic(format!(
+    let count: i64 = sqlx::query_scalar(dynamic(format!(
         "SELECT count(*) FROM {table} AS planner_row WHERE NOT pg_temp.planner_converts(planner_row)"
     )))
     .fetch_one(&mut *tx)
     .await?;
-    let examples: Vec<String> = if failing > 0 {
+    let examples: Vec<String> = if count > 0 {
         sqlx::query_scalar(dynamic(format!(
             "SELECT {shown} FROM {table} AS planner_row WHERE NOT pg_temp.planner_converts(planner_row) ORDER BY {order} LIMIT {EXAMPLES}"
         )))
@@ -99,15 +106,31 @@ END
         Vec::new()
     };
     tx.rollback().await?;
-    Ok((failing > 0).then(|| {
-        format!(
+    Ok(if count == 0 { Conversion::Clean } else { Conversion::Fails { count, label, examples } })
+}
+
+/// [`unconvertible_rows`] as a precondition: `None` when every row converts, else why not.
+pub async fn converts_cleanly(
+    conn: &mut PgConnection,
+    table: &QualifiedName,
+    expr: &SqlExpr,
+    data_type: &str,
+    key: &[Ident],
+) -> anyhow::Result<Option<String>> {
+    Ok(match unconvertible_rows(conn, table, expr, data_type, key).await? {
+        Conversion::Clean => None,
+        Conversion::Unchecked(e) => Some(format!(
+            "cannot check that every row of {} converts to {data_type} ({e}); planner needs to create a temporary function (TEMP privilege, not on a read-only server)",
+            table.display_short()
+        )),
+        Conversion::Fails { count, label, examples } => Some(format!(
             "{} row{} of {} cannot be converted: {expr} is no {data_type} there (e.g. {label}={}); fix those rows, or give `using:` an expression that converts them (e.g. with CASE or NULLIF)",
-            thousands(failing),
-            if failing == 1 { "" } else { "s" },
+            thousands(count),
+            if count == 1 { "" } else { "s" },
             table.display_short(),
             examples.join(", ")
-        )
-    }))
+        )),
+    })
 }
 
 /// Rows where `column IS DISTINCT FROM expr`, walking the key in chunks of [`CHUNK_ROWS`].
