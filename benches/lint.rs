@@ -79,13 +79,32 @@ fn lint_in_process(files: &[(String, String)], runs: usize) -> (Duration, usize)
     (best, statements)
 }
 
-/// Best of `runs` wall time of a process (its output discarded).
-fn time_process(cmd: &mut dyn FnMut() -> Command, runs: usize) -> anyhow::Result<Duration> {
-    let mut best = Duration::MAX;
+/// CPU time (user + system) of this process's waited-for children so far, from /proc/self/stat
+/// (cutime, cstime in clock ticks of 10 ms, Linux's USER_HZ): None elsewhere.
+fn children_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name in parentheses; cutime and cstime are fields 16 and 17.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(13)?.parse::<u64>().ok()? + fields.get(14)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Best of `runs` wall time of a process (its output discarded), and the CPU of that best run.
+fn time_process(
+    cmd: &mut dyn FnMut() -> Command,
+    runs: usize,
+) -> anyhow::Result<(Duration, Option<Duration>)> {
+    let mut best = (Duration::MAX, None);
     for _ in 0..runs {
+        let cpu_before = children_cpu();
         let start = Instant::now();
         cmd().stdout(Stdio::null()).stderr(Stdio::null()).status()?;
-        best = best.min(start.elapsed());
+        let wall = start.elapsed();
+        let cpu = children_cpu().zip(cpu_before).map(|(after, before)| after - before);
+        if wall < best.0 {
+            best = (wall, cpu);
+        }
     }
     Ok(best)
 }
@@ -139,10 +158,19 @@ fn main() -> anyhow::Result<()> {
             )?;
             println!(
                 "processes, best of 3, {files} files: planner check {:.0} ms, squawk {:.0} ms, planner/squawk {:.2}",
-                ours.as_secs_f64() * 1e3,
-                theirs.as_secs_f64() * 1e3,
-                ours.as_secs_f64() / theirs.as_secs_f64()
+                ours.0.as_secs_f64() * 1e3,
+                theirs.0.as_secs_f64() * 1e3,
+                ours.0.as_secs_f64() / theirs.0.as_secs_f64()
             );
+            if let (Some(a), Some(b)) = (ours.1, theirs.1) {
+                println!(
+                    "CPU of those runs (user+sys): planner {:.2} s, squawk {:.2} s, planner/squawk {:.2}; {:.0} statements per CPU second for planner",
+                    a.as_secs_f64(),
+                    b.as_secs_f64(),
+                    a.as_secs_f64() / b.as_secs_f64().max(0.01),
+                    n_all as f64 / a.as_secs_f64().max(0.01)
+                );
+            }
         }
         _ => println!(
             "(set SQUAWK=/path/to/squawk and build target/release/planner to time both tools as processes)"

@@ -382,3 +382,37 @@ fn latest_reports_the_last_files_with_the_context_of_earlier_ones() {
         .stdout(predicate::str::contains("ok: 1 file(s)").and(predicate::str::contains("drop-table").not()));
     check().args(["--latest", "2"]).arg(&m).assert().code(1).stdout(predicate::str::contains("drop-table"));
 }
+
+#[test]
+fn tool_postgres_migrations_honours_disable_transaction_and_numeric_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("tenant");
+    write(&m, "0002-init.sql", "CREATE TABLE objects (id bigint PRIMARY KEY, name varchar(10));\n");
+    // The runner orders by number: 00010 runs after 0002 (path order puts it first), so the
+    // column's type is known and the widening is catalog-only.
+    write(
+        &m,
+        "00010-widen.sql",
+        "SET lock_timeout = '2s';\nALTER TABLE objects ALTER COLUMN name TYPE varchar(20);\n",
+    );
+    write(
+        &m,
+        "0011-concurrent.sql",
+        "-- postgres-migrations disable-transaction\nCREATE INDEX CONCURRENTLY objects_name_idx ON objects (name);\n",
+    );
+    let findings = |args: &[&str]| -> Vec<String> {
+        let out = check().args(args).arg("--format=json").arg(&m).output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(findings(&["--tool=postgres-migrations"]), Vec::<String>::new());
+    // Without the tool: path order and every file in a transaction.
+    let mut plain = findings(&["--assume-in-transaction"]);
+    plain.sort();
+    assert_eq!(plain, ["change-column-type", "concurrently-in-transaction"]);
+}

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::args::TargetArgs;
 use crate::error::{FindingsReported, InputError};
+use crate::lint::stats::TableStats;
 use crate::lint::tool::{self, Pick, Tool};
 use crate::lint::{config, FileTx, KnownSchema, LintOptions, LintReport};
 use crate::report::Format;
@@ -54,6 +55,12 @@ pub struct CheckArgs {
     /// Schema that change files (*.yaml) are validated against.
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
+    /// Table sizes and traffic written by `planner stats --database-url URL > stats.json`:
+    /// rewrites, validating scans, index builds and whole-table UPDATEs are info on small tables
+    /// and errors on large or hot ones, and say the size. With `--database-url` or `--target`
+    /// (and no --stats) the numbers are read from that database, read-only.
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
     /// Print every rule id with its default severity and summary, then exit.
     #[arg(long)]
     pub list_rules: bool,
@@ -75,7 +82,7 @@ pub fn run(args: CheckArgs, target: &TargetArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let opts = options(&args, target)?;
+    let mut opts = options(&args, target)?;
     // Change files are validated against the schema like `planner plan` does; SQL is linted.
     let (changes, sql): (Vec<&PathBuf>, Vec<&PathBuf>) = args.paths.iter().partition(|p| is_change_file(p));
     for change in &changes {
@@ -86,6 +93,7 @@ pub fn run(args: CheckArgs, target: &TargetArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let sql: Vec<PathBuf> = sql.into_iter().cloned().collect();
+    opts.stats = table_stats(&args, target)?.map(std::sync::Arc::new);
     let scope = match (&args.changed_since, args.latest) {
         (Some(r), _) => Scope::Changed(changed_files(r)?),
         (None, Some(n)) => Scope::Latest(n),
@@ -118,7 +126,44 @@ fn options(args: &CheckArgs, target: &TargetArgs) -> Result<LintOptions, InputEr
         strict: args.strict,
         disabled: cfg.disable,
         severity: cfg.severity,
+        stats: None,
     })
+}
+
+/// The stats `--stats FILE` names, or those of the database `--database-url`/`--target` names.
+fn table_stats(args: &CheckArgs, target: &TargetArgs) -> anyhow::Result<Option<TableStats>> {
+    if let Some(path) = &args.stats {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputError::new(format!("--stats {}: {e}", path.display())))?;
+        let stats = TableStats::from_json(&text)
+            .map_err(|e| InputError::new(format!("--stats {}: {e}", path.display())))?;
+        return Ok(Some(stats));
+    }
+    // Only a database named on the command line: PG* variables alone never make check connect.
+    if target.database_url.is_none() && target.target.is_none() {
+        return Ok(None);
+    }
+    let url = target.resolve_url()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    Ok(Some(runtime.block_on(crate::exec::table_stats::read(&url))?))
+}
+
+/// `planner stats`: print the target database's table sizes and traffic as JSON for
+/// `planner check --stats FILE`, so CI can rate findings by size without database credentials.
+#[derive(Debug, Args)]
+pub struct StatsArgs {}
+
+pub async fn run_stats(_args: StatsArgs, target: &TargetArgs) -> anyhow::Result<()> {
+    if !target.names_a_database() {
+        return Err(InputError::new("planner stats needs a database")
+            .help("pass --database-url URL or --target NAME")
+            .into());
+    }
+    let stats = crate::exec::table_stats::read(&target.resolve_url()?).await?;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &stats)?;
+    writeln!(out)?;
+    Ok(())
 }
 
 /// Lint every input in order. Column types learnt from earlier files inform later ones.
@@ -184,6 +229,9 @@ pub fn lint_paths_with(
         if meta.is_dir() {
             let mut files = Vec::new();
             walk(path, tool, &mut files, &mut report.notes)?;
+            if let Some(t) = tool {
+                t.order(&mut files);
+            }
             if files.is_empty() {
                 let what = tool.map_or(".sql files".to_string(), |t| format!("migrations {t:?} runs"));
                 return Err(

@@ -40,6 +40,8 @@ pub enum Command {
     Backfill(backfill::BackfillArgs),
     /// Lint SQL migrations for statements that break a running app or block traffic.
     Check(check::CheckArgs),
+    /// Print the database's table sizes and write traffic as JSON, for `planner check --stats FILE`.
+    Stats(check::StatsArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -63,6 +65,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => runtime()?.block_on(verify::run(args, &target)),
         Command::Rollback(args) => runtime()?.block_on(rollback::run(args, &target)),
         Command::Backfill(args) => runtime()?.block_on(backfill::run(args, &target)),
+        Command::Stats(args) => runtime()?.block_on(check::run_stats(args, &target)),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod failure;
 pub mod rollback;
 pub mod session;
 pub mod state;
+pub mod table_stats;
 pub mod type_checks;
 pub mod verify;
 

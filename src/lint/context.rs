@@ -315,6 +315,14 @@ impl<'k> FileCx<'k> {
                             column_name,
                             op: sqlparser::ast::AlterColumnOperation::SetDataType { data_type, .. },
                         } => self.set_type(&table, &column_key(column_name), i, data_type.to_string()),
+                        // The column keeps its type under its new name (a later TYPE change
+                        // compares with it).
+                        AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
+                            let old = column_key(old_column_name);
+                            if let Some(ty) = self.column_type_before(&at.name, &old, i).map(str::to_string) {
+                                self.set_type(&table, &column_key(new_column_name), i, ty);
+                            }
+                        }
                         AlterTableOperation::AddConstraint { constraint, not_valid } => {
                             if *not_valid {
                                 if let Some(name) = constraint_name(constraint) {

@@ -9,6 +9,7 @@ pub mod context;
 pub mod rule;
 pub mod rules;
 pub mod source;
+pub mod stats;
 pub mod suppress;
 pub mod tool;
 
@@ -30,6 +31,9 @@ pub struct LintOptions {
     pub strict: bool,
     pub disabled: Vec<String>,
     pub severity: BTreeMap<String, Severity>,
+    /// Table sizes and traffic (`--stats FILE`, `--database-url`): size-dependent findings are
+    /// rated by the size of their table. None: each rule's own severity.
+    pub stats: Option<std::sync::Arc<stats::TableStats>>,
 }
 
 impl Default for LintOptions {
@@ -40,6 +44,7 @@ impl Default for LintOptions {
             strict: false,
             disabled: Vec::new(),
             severity: BTreeMap::new(),
+            stats: None,
         }
     }
 }
@@ -146,7 +151,7 @@ pub fn rule_by_id(id: &str) -> Option<&'static RuleMeta> {
 /// leading words (REINDEX, CLUSTER, ...), their body is checked statement by statement (DO,
 /// CREATE FUNCTION/PROCEDURE: name and volatility read from the tokens), or they only change the
 /// catalog under a brief lock (COMMENT ON, ALTER SEQUENCE, statistics objects, ALTER DOMAIN's
-/// catalog forms).
+/// catalog forms, ALTER INDEX (IF EXISTS) RENAME/SET, roles).
 const RECOGNISED_UNPARSED: &[&[&str]] = &[
     &["REINDEX"],
     &["CLUSTER"],
@@ -162,6 +167,11 @@ const RECOGNISED_UNPARSED: &[&[&str]] = &[
     &["CREATE", "STATISTICS"],
     &["ALTER", "STATISTICS"],
     &["DROP", "STATISTICS"],
+    &["ALTER", "INDEX"],
+    &["CREATE", "ROLE"],
+    &["CREATE", "USER"],
+    &["ALTER", "ROLE"],
+    &["ALTER", "USER"],
 ];
 
 /// The file being linted: where its findings point and how they are rated.
@@ -318,6 +328,9 @@ impl LintReport {
                 rule.check(stmt, cx, found);
             }
         }
+        if let Some(stats) = &run.opts.stats {
+            rate_by_size(stmt, stats, &mut found.items);
+        }
         for draft in found.items.drain(..) {
             if suppress::is_ignored(&ignored, draft.rule.id) {
                 self.summary.suppressed += 1;
@@ -357,6 +370,55 @@ impl LintReport {
 
     pub fn has_errors(&self) -> bool {
         self.summary.errors > 0
+    }
+}
+
+/// Rules whose cost grows with the table: a rewrite, a validating scan, an index build, a
+/// whole-table UPDATE/DELETE. Their findings are rated by the table's size when stats are given.
+/// (Renames and drops break the app whatever the size: not here.)
+const SIZE_DEPENDENT: &[&str] = &[
+    "change-column-type",
+    "add-column-rewrite",
+    "unbatched-dml",
+    "set-not-null",
+    "constraint-without-not-valid",
+    "unique-without-index",
+    "index-without-concurrently",
+    "set-logged",
+    "cluster",
+    "vacuum-full",
+];
+
+/// Rate each size-dependent finding of `stmt` by its table's size and say the size.
+fn rate_by_size(stmt: &source::Stmt, stats: &stats::TableStats, drafts: &mut [Draft]) {
+    let Some(table) = statement_table(stmt) else { return };
+    let key = context::table_key(&table);
+    let Some(stat) = stats.get(&key) else { return };
+    for d in drafts.iter_mut().filter(|d| SIZE_DEPENDENT.contains(&d.rule.id)) {
+        // DROP INDEX (index-without-concurrently) waits for the lock, it does not scan.
+        if stmt.starts_with(&["DROP"]) {
+            continue;
+        }
+        d.severity = Some(stat.severity(d.severity.unwrap_or(d.rule.severity)));
+        d.message = format!("{} [{key}: {}]", d.message, stat.describe());
+    }
+}
+
+/// The table a statement works on, for its size.
+fn statement_table(stmt: &source::Stmt) -> Option<sqlparser::ast::ObjectName> {
+    use sqlparser::ast::{FromTable, Statement, TableFactor};
+    let relation = |t: &TableFactor| match t {
+        TableFactor::Table { name, .. } => Some(name.clone()),
+        _ => None,
+    };
+    match stmt.ast() {
+        Some(Statement::AlterTable(at)) => Some(at.name.clone()),
+        Some(Statement::CreateIndex(ci)) => Some(ci.table_name.clone()),
+        Some(Statement::Update(u)) => relation(&u.table.relation),
+        Some(Statement::Delete(d)) => match &d.from {
+            FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => relation(&t.first()?.relation),
+        },
+        _ => stmt.reading.target.clone(),
     }
 }
 

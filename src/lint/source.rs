@@ -286,9 +286,35 @@ fn collect_body(
                     comments.push((pos(t.span.start), comment.trim().to_string()));
                 }
             }
-            out.push((toks[start..].to_vec(), comments));
+            let mut toks = toks[start..].to_vec();
+            if plpgsql {
+                strip_into_target(&mut toks);
+            }
+            out.push((toks, comments));
         }
     });
+}
+
+/// plpgsql's `INSERT/UPDATE/DELETE ... RETURNING expr INTO [STRICT] var`: the `INTO var` tail is
+/// plpgsql, not SQL; the statement without it is what runs.
+fn strip_into_target(toks: &mut Vec<TokenWithSpan>) {
+    let mut depth = 0i32;
+    let mut returning = false;
+    for (i, t) in toks.iter().enumerate() {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Word(w) if depth == 0 && w.quote_style.is_none() => {
+                if w.value.eq_ignore_ascii_case("RETURNING") {
+                    returning = true;
+                } else if returning && w.value.eq_ignore_ascii_case("INTO") {
+                    toks.truncate(i);
+                    return;
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Where the SQL statement of a plpgsql statement starts, after its control words; `None` when

@@ -33,6 +33,9 @@ pub enum Tool {
     Alembic,
     /// `*.sql`, the `-- Up Migration` part; each file in a transaction.
     NodePgMigrate,
+    /// `*.sql` (postgres-migrations, node): run in the order of their leading number, each in a
+    /// transaction unless it has a `-- postgres-migrations disable-transaction` line.
+    PostgresMigrations,
 }
 
 /// What a directory walk does with a file.
@@ -111,9 +114,13 @@ pub fn pick(tool: Option<Tool>, path: &Path) -> Pick {
         }
         Tool::GolangMigrate => lower.ends_with(".up.sql"),
         Tool::Rails => lower != "structure.sql",
-        Tool::Goose | Tool::Dbmate | Tool::Django | Tool::Sequelize | Tool::Alembic | Tool::NodePgMigrate => {
-            !lower.ends_with(".down.sql")
-        }
+        Tool::Goose
+        | Tool::Dbmate
+        | Tool::Django
+        | Tool::Sequelize
+        | Tool::Alembic
+        | Tool::NodePgMigrate
+        | Tool::PostgresMigrations => !lower.ends_with(".down.sql"),
     };
     if read {
         Pick::Read
@@ -202,7 +209,29 @@ impl Tool {
             Tool::Django | Tool::Sequelize | Tool::Alembic => {
                 Prepared { sql: Cow::Borrowed(sql), tx: FileTx::Explicit }
             }
+            Tool::PostgresMigrations => {
+                let off = sql.lines().any(|l| {
+                    let l = l.trim().to_lowercase();
+                    l.starts_with("--") && l.contains("postgres-migrations disable-transaction")
+                });
+                Prepared { sql: Cow::Borrowed(sql), tx: if off { FileTx::Explicit } else { FileTx::Wrapped } }
+            }
         }
+    }
+
+    /// Put the files of one directory walk in the order the tool runs them. Most tools run them
+    /// in path order (how the walk lists them); postgres-migrations orders by the number before
+    /// the first `-` or `_` (`0002-x.sql` before `00010-y.sql`).
+    pub fn order(self, files: &mut [std::path::PathBuf]) {
+        if self != Tool::PostgresMigrations {
+            return;
+        }
+        let number = |p: &std::path::PathBuf| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
+            (p.parent().map(Path::to_path_buf), digits.parse::<u64>().unwrap_or(u64::MAX), name.to_string())
+        };
+        files.sort_by_cached_key(number);
     }
 }
 
@@ -256,5 +285,22 @@ mod tests {
             |p: &Path| p.ends_with("metadata.toml").then(|| "run_in_transaction = false\n".to_string());
         assert_eq!(Tool::Diesel.prepare(Path::new("m/x/up.sql"), "SELECT 1;", &meta).tx, FileTx::Explicit);
         assert_eq!(Tool::Diesel.prepare(Path::new("m/x/up.sql"), "SELECT 1;", &none).tx, FileTx::Wrapped);
+        let pm = Tool::PostgresMigrations;
+        let off = "-- postgres-migrations disable-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);\n";
+        assert_eq!(pm.prepare(Path::new("0033-i.sql"), off, &none).tx, FileTx::Explicit);
+        assert_eq!(pm.prepare(Path::new("0034-j.sql"), "SELECT 1;", &none).tx, FileTx::Wrapped);
+    }
+
+    #[test]
+    fn postgres_migrations_run_in_numeric_order() {
+        let mut files: Vec<std::path::PathBuf> =
+            ["m/00010-b.sql", "m/0002-a.sql", "m/0001-init.sql"].iter().map(Into::into).collect();
+        Tool::PostgresMigrations.order(&mut files);
+        let names: Vec<_> = files.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(names, ["m/0001-init.sql", "m/0002-a.sql", "m/00010-b.sql"]);
+        let mut same = files.clone();
+        same.reverse();
+        Tool::Sqlx.order(&mut same);
+        assert_eq!(same[0].to_str(), Some("m/00010-b.sql"));
     }
 }

@@ -141,7 +141,8 @@ pub fn alter_table_actions(
 
 /// ALTER TABLE actions sqlparser 0.64 cannot parse that only change the catalog under a brief
 /// lock: ALTER CONSTRAINT (deferrability), per-column and table storage options, statistics
-/// targets, storage/compression for new values, identity removal, CLUSTER ON, OWNER, triggers, RLS.
+/// targets, storage/compression for new values, identity on an existing column (added with
+/// sequence options, changed, restarted, removed), CLUSTER ON, OWNER, triggers, RLS.
 fn catalog_only_action(action: &[TokenWithSpan]) -> bool {
     let sig: Vec<String> = action
         .iter()
@@ -162,6 +163,9 @@ fn catalog_only_action(action: &[TokenWithSpan]) -> bool {
                 | ["SET", "STORAGE", ..]
                 | ["SET", "COMPRESSION", ..]
                 | ["DROP", "IDENTITY", ..]
+                | ["ADD", "GENERATED", ..]
+                | ["SET", "GENERATED", ..]
+                | ["RESTART", ..]
         )
     };
     match s.as_slice() {
