@@ -49,3 +49,19 @@ CREATE INDEX invoices_amount_idx ON billing.invoices (amount_cents) WHERE paid_a
 
 CREATE VIEW verified_users AS
     SELECT id, email, verified_at FROM users WHERE verified_at IS NOT NULL;
+
+-- Type changes (change_type): a serial integer key that another table references (ON DELETE
+-- CASCADE), an integer identity key, numbers kept as text, naive timestamps (one indexed).
+CREATE TABLE tickets (
+    id        serial PRIMARY KEY,
+    code      text NOT NULL,
+    opened_at timestamp NOT NULL DEFAULT now(),
+    closed_at timestamp
+);
+CREATE INDEX tickets_opened_idx ON tickets (opened_at);
+CREATE TABLE ticket_events (
+    id        integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ticket_id integer NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
+    note      text CHECK (note <> '')
+);
+CREATE INDEX ticket_events_ticket_idx ON ticket_events (ticket_id);

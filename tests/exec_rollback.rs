@@ -71,8 +71,11 @@ async fn every_phase_of_every_golden_plan_rolls_back_under_an_old_app_workload()
     names.sort();
     assert!(names.len() >= 8, "{names:?}");
     for name in names {
-        let db = example_db(ROWS as u32).await;
         let plan = plan(&name);
+        if plan.plan.phases.iter().all(|p| p.irreversible.is_some()) {
+            continue; // nothing to roll back (a catalog-only widening: narrowing back would rewrite)
+        }
+        let db = example_db(ROWS as u32).await;
         let before = pg_dump_schema(&db.url);
         let stop = Arc::new(AtomicBool::new(false));
         let app = tokio::spawn(old_app(db.url.clone(), stop.clone()));

@@ -159,6 +159,7 @@ impl ChangeKind for AddColumn {
             contract_preconditions: contract_pre,
             contract,
             contract_after_sync: Vec::new(),
+            expand_preconditions: Vec::new(),
             expand_after_sync: Vec::new(),
             compat: Some([
                 AppCompat {

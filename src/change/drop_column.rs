@@ -86,6 +86,7 @@ impl ChangeKind for DropColumn {
             expand,
             backfill: Vec::new(),
             sync: Vec::new(),
+            expand_preconditions: Vec::new(),
             expand_after_sync: Vec::new(),
             contract_after_sync: Vec::new(),
             contract_preconditions: vec![

@@ -20,6 +20,8 @@ use crate::sql::QualifiedName;
 /// then every `expand_after_sync`; contract likewise around dropping the sync triggers.
 #[derive(Debug, Clone, Default)]
 pub struct ChangePhases {
+    /// Checked before expand changes anything (every row converts to the new type).
+    pub expand_preconditions: Vec<Precondition>,
     /// Before the sync triggers exist: new columns, defaults.
     pub expand: Vec<Step>,
     /// This change's part of each table's sync function.
@@ -111,6 +113,7 @@ register_changes! {
     add_column => AddColumn,
     drop_column => DropColumn,
     set_not_null => SetNotNull,
+    change_type => ChangeType,
 }
 
 impl Change {

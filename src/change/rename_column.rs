@@ -228,6 +228,7 @@ impl ChangeKind for RenameColumn {
             description: format!("rename column {}.{} to {}", t.display_short(), os, ns),
             expand,
             sync: vec![(t.clone(), SyncPart::Rename { from: o.clone(), to: n.clone() })],
+            expand_preconditions: Vec::new(),
             expand_after_sync: after_sync,
             contract_after_sync,
             backfill: vec![BackfillTask {

@@ -7,7 +7,8 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::args::TargetArgs;
 use crate::change::{
-    self, AddColumn, Change, ChangeFile, ChangeSource, DropColumn, LocatedChanges, RenameColumn, SetNotNull,
+    self, AddColumn, Change, ChangeFile, ChangeSource, ChangeType, DropColumn, LocatedChanges, RenameColumn,
+    SetNotNull,
 };
 use crate::error::InputError;
 use crate::model::{SchemaModel, DEFAULT_PG_VERSION};
@@ -68,6 +69,20 @@ pub enum Shorthand {
         /// SQL expression over the row for rows that are NULL now.
         #[arg(long)]
         backfill: Option<String>,
+    },
+    /// Change a column's type: `planner plan change-type orders.id bigint [--using EXPR]`.
+    /// Catalog-only where PostgreSQL allows it, otherwise expand/backfill/contract with a
+    /// shadow column; foreign keys referencing a key change along with it.
+    ChangeType {
+        /// TABLE.COLUMN whose type changes.
+        column: String,
+        /// The new type, e.g. bigint, text, "varchar(200)", timestamptz.
+        #[arg(value_name = "TYPE")]
+        data_type: String,
+        /// SQL expression over the row giving the new value (default: a plain cast), e.g.
+        /// "nullif(code, '')::integer".
+        #[arg(long, value_name = "EXPR")]
+        using: Option<String>,
     },
 }
 
@@ -228,6 +243,30 @@ fn check_target_plans(
                     .into());
                 }
             }
+            // change_type: rows whose `using` does not convert would make expand refuse; say it now.
+            let expand_pre = plan.phases.first().map(|p| p.preconditions.as_slice()).unwrap_or_default();
+            for pre in expand_pre {
+                let crate::plan::Precondition::ConvertsCleanly { table, expr, data_type } = pre else { continue };
+                let key: Vec<crate::sql::Ident> = plan
+                    .phases
+                    .iter()
+                    .flat_map(|p| &p.backfill)
+                    .find(|b| &b.table == table)
+                    .map(|b| b.key.iter().map(|k| k.column.clone()).collect())
+                    .unwrap_or_default();
+                // Only rows found failing refuse the plan; a check that cannot run here (a
+                // read-only server) is left to expand's precondition.
+                let found = crate::exec::type_checks::unconvertible_rows(session.conn(), table, expr, data_type, &key).await?;
+                let crate::exec::type_checks::Conversion::Fails { .. } = found else { continue };
+                let Some(reason) = crate::exec::type_checks::converts_cleanly(session.conn(), table, expr, data_type, &key).await? else { continue };
+                let index = located
+                    .file
+                    .changes
+                    .iter()
+                    .position(|c| matches!(c, Change::ChangeType(ct) if crate::sql::QualifiedName::from_user(&ct.table, "public").ok().as_ref() == Some(table)))
+                    .unwrap_or(0);
+                return Err(located.locate(index, change::ChangeError::new("using", reason)).into());
+            }
             let tables: Vec<&crate::sql::QualifiedName> = plan.tables.iter().map(|t| &t.table).collect();
             for (other, other_tables) in crate::exec::verify::plans_in_flight(session.conn(), &plan.name).await? {
                 let shared: Vec<String> =
@@ -375,6 +414,15 @@ fn shorthand_changes(short: &Shorthand) -> Result<LocatedChanges, InputError> {
         Shorthand::SetNotNull { column, backfill } => {
             let (table, column) = split_column(column)?;
             Change::SetNotNull(SetNotNull { table, column, backfill: backfill.clone() })
+        }
+        Shorthand::ChangeType { column, data_type, using } => {
+            let (table, column) = split_column(column)?;
+            Change::ChangeType(ChangeType {
+                table,
+                column,
+                data_type: data_type.clone(),
+                using: using.clone(),
+            })
         }
     };
     Ok(LocatedChanges {

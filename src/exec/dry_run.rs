@@ -60,5 +60,11 @@ fn describe(pre: &crate::plan::Precondition) -> String {
         }
         ColumnsMatch { table } => format!("columns of {} unchanged", table.display_short()),
         ServerVersion { at_least } => format!("server is PostgreSQL {at_least} or newer"),
+        ConvertsCleanly { table, expr, data_type } => {
+            format!("every row of {} converts: {expr} as {data_type}", table.display_short())
+        }
+        ColumnEqualsExpr { table, column, expr, .. } => {
+            format!("{}.{} = {expr} on every row", table.display_short(), crate::sql::ident::short(column))
+        }
     }
 }

@@ -10,6 +10,7 @@ pub mod session;
 pub mod state;
 pub mod table_stats;
 pub mod tenants;
+pub mod type_checks;
 pub mod verify;
 
 pub use apply::{

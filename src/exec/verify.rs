@@ -133,6 +133,13 @@ pub async fn check(
         }
         Precondition::NoDependents { table, column } => no_dependents(conn, table, column).await,
         Precondition::ColumnsMatch { table } => columns_match(conn, plan, table, records).await,
+        Precondition::ConvertsCleanly { table, expr, data_type } => {
+            let key = primary_key(conn, table).await?;
+            super::type_checks::converts_cleanly(conn, table, expr, data_type, &key).await
+        }
+        Precondition::ColumnEqualsExpr { table, key, column, expr } => {
+            super::type_checks::column_equals_expr(conn, table, key, column, expr).await
+        }
     }
 }
 

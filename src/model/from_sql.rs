@@ -321,8 +321,9 @@ impl Builder<'_> {
                     ColumnOption::Generated { generation_expr: Some(expr), .. } => {
                         column.generated = Some(Generated::Stored(expr.to_string()));
                     }
-                    ColumnOption::Generated { generation_expr: None, .. } => {
-                        column.generated = Some(Generated::Identity);
+                    ColumnOption::Generated { generation_expr: None, generated_as, .. } => {
+                        let always = !matches!(generated_as, sqlparser::ast::GeneratedAs::ByDefault);
+                        column.generated = Some(Generated::Identity { always });
                         column.not_null = true;
                     }
                     _ => {}
@@ -459,8 +460,9 @@ impl Builder<'_> {
                     AlterColumnOperation::DropNotNull => column.not_null = false,
                     AlterColumnOperation::SetDefault { value } => column.default = Some(value.to_string()),
                     AlterColumnOperation::DropDefault => column.default = None,
-                    AlterColumnOperation::AddGenerated { .. } => {
-                        column.generated = Some(Generated::Identity);
+                    AlterColumnOperation::AddGenerated { generated_as, .. } => {
+                        let always = !matches!(generated_as, Some(sqlparser::ast::GeneratedAs::ByDefault));
+                        column.generated = Some(Generated::Identity { always });
                         column.not_null = true;
                     }
                     _ => {}

@@ -205,7 +205,8 @@ async fn load_columns(
         let identity: String = row.try_get("identity")?;
         let stored = row.try_get::<String, _>("generated")? == "s";
         let (default, generated) = match (identity.is_empty(), stored, expr) {
-            (false, _, _) => (None, Some(Generated::Identity)),
+            // attidentity: 'a' GENERATED ALWAYS, 'd' BY DEFAULT.
+            (false, _, _) => (None, Some(Generated::Identity { always: identity == "a" })),
             // The generation expression lives in pg_attrdef too; it is not a default.
             // The server parenthesizes it even in pretty form; the model holds what is inside AS (...).
             (true, true, Some(e)) => (None, Some(Generated::Stored(strip_outer_parens(&e).to_string()))),

@@ -65,7 +65,10 @@ pub struct ColumnProps {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Generated {
-    Identity,
+    /// `GENERATED ALWAYS` (true) or `BY DEFAULT AS IDENTITY`.
+    Identity {
+        always: bool,
+    },
     Stored(String),
 }
 

@@ -88,6 +88,7 @@ pub fn compile_with(
         .collect();
     let mut expand_pre = vec![Precondition::ServerVersion { at_least: model.pg_version }];
     expand_pre.extend(tables.iter().map(|t| Precondition::ColumnsMatch { table: t.clone() }));
+    expand_pre.extend(parts.iter().flat_map(|p| p.expand_preconditions.clone()));
     phases.push(Phase {
         phase: PhaseKind::Expand,
         up_file: None,
@@ -256,6 +257,10 @@ fn describe_part(part: &SyncPart) -> String {
     match part {
         SyncPart::Rename { from, to } => format!("{} <-> {}", short(from), short(to)),
         SyncPart::Fill { column, recompute: true, .. } => format!("compute {}", short(column)),
+        SyncPart::Convert { from, to, copy_back: true, .. } => {
+            format!("{} <-> {} (converted)", short(from), short(to))
+        }
+        SyncPart::Convert { from, to, .. } => format!("{} -> {} (converted)", short(from), short(to)),
         SyncPart::Fill { column, .. } => format!("fill NULL {}", short(column)),
     }
 }

@@ -218,6 +218,17 @@ pub enum Precondition {
     /// The server is at least the PostgreSQL major version the plan was made for (a plan for 15
     /// relies on e.g. SET NOT NULL proven by a validated check, a scan under ACCESS EXCLUSIVE on 11).
     ServerVersion { at_least: u32 },
+    /// `expr` over each row converts to `data_type` (as an assignment would): a type change
+    /// refuses to start while some row cannot, naming how many and which.
+    ConvertsCleanly {
+        table: QualifiedName,
+        expr: crate::sql::SqlExpr,
+        #[serde(rename = "type")]
+        data_type: String,
+    },
+    /// Every row's `column` equals `expr` over the row (the converted copy is complete and
+    /// right), checked in key-ordered chunks so no statement holds a snapshot for long.
+    ColumnEqualsExpr { table: QualifiedName, key: Vec<KeyColumn>, column: Ident, expr: crate::sql::SqlExpr },
 }
 
 /// One backfill job: fill `set` columns for every row matching `pending`, in key order.

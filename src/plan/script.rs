@@ -153,6 +153,12 @@ fn lint_ignore(step: &Step) -> Option<&'static str> {
         crate::sql::ddl::Ddl::DropColumn { .. } => Some(
             "-- planner:ignore drop-column planner drops a column only in the phase after which no running app version uses it (see `compat` in plan.yaml)",
         ),
+        crate::sql::ddl::Ddl::RenameColumn { .. } => Some(
+            "-- planner:ignore rename-column planner renames only its own shadow column into place, in the swap after the old column is gone (no app uses the shadow column's name)",
+        ),
+        crate::sql::ddl::Ddl::AlterColumnType { .. } => Some(
+            "-- planner:ignore change-column-type planner changes a type in place only where PostgreSQL changes the catalog alone (see the step's reason)",
+        ),
         _ => None,
     }
 }

@@ -161,6 +161,54 @@ pub enum Ddl {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         if_exists: bool,
     },
+    /// `ALTER TABLE … ALTER COLUMN … TYPE …` without USING: planned only where PostgreSQL changes
+    /// the catalog alone (no rewrite, no index rebuild, no constraint scan).
+    AlterColumnType {
+        table: QualifiedName,
+        column: Ident,
+        #[serde(rename = "type")]
+        data_type: String,
+    },
+    /// `SET LOCAL TimeZone = '…'`: the statements after it in the same transaction read
+    /// `timestamp` values in that zone (timestamp -> timestamptz without a rewrite needs UTC).
+    SetLocalTimeZone {
+        zone: String,
+    },
+    RenameColumn {
+        table: QualifiedName,
+        from: Ident,
+        to: Ident,
+    },
+    /// `ADD CONSTRAINT … PRIMARY KEY USING INDEX …`: the index (built concurrently) becomes the key.
+    AddPrimaryKeyUsingIndex {
+        table: QualifiedName,
+        constraint: Ident,
+        index: Ident,
+    },
+    /// `ALTER SEQUENCE … AS <type>`; `sequence` is the regclass text of a `nextval` default.
+    AlterSequenceType {
+        sequence: String,
+        #[serde(rename = "type")]
+        data_type: String,
+    },
+    /// `ALTER TABLE … ALTER COLUMN … ADD GENERATED {ALWAYS|BY DEFAULT} AS IDENTITY`.
+    AddIdentity {
+        table: QualifiedName,
+        column: Ident,
+        always: bool,
+    },
+    /// Move the identity sequence of `to` past every value the sequence of `from` handed out:
+    /// `setval(seq(to), nextval(seq(from)))`, so no id written before or after ever collides.
+    ContinueIdentity {
+        table: QualifiedName,
+        from: Ident,
+        to: Ident,
+    },
+    /// `LOCK TABLE a, b IN ACCESS EXCLUSIVE MODE`: one swap takes every table's lock at once, in
+    /// one order, instead of one by one as its statements reach them.
+    LockTables {
+        tables: Vec<QualifiedName>,
+    },
 }
 
 /// A default: either a user expression (parsed and re-rendered) or the catalog's own text of an
@@ -209,6 +257,20 @@ pub enum SyncPart {
         sources: Vec<Ident>,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         recompute: bool,
+    },
+    /// A type change: `to` (the new type) holds `expr` (the `using` expression over `from`). The
+    /// old app's writes of `from` are converted into `to`; when `copy_back`, a write of `to` that
+    /// differs from `expr` (the new app's) is assigned back to `from` (PostgreSQL's assignment
+    /// cast: an out-of-range value fails the write, none is truncated). Without `copy_back`, `to`
+    /// always follows `from`.
+    Convert {
+        from: Ident,
+        to: Ident,
+        expr: SqlExpr,
+        /// Columns the expression reads (`from` among them).
+        sources: Vec<Ident>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        copy_back: bool,
     },
 }
 
@@ -291,6 +353,20 @@ impl Ddl {
             Ddl::DropTrigger { trigger, table, if_exists } => {
                 render::drop_trigger(trigger, table, *if_exists)
             }
+            Ddl::AlterColumnType { table, column, data_type } => {
+                render::alter_column_type(table, column, data_type)
+            }
+            Ddl::SetLocalTimeZone { zone } => render::set_local_time_zone(zone),
+            Ddl::RenameColumn { table, from, to } => render::rename_column(table, from, to),
+            Ddl::AddPrimaryKeyUsingIndex { table, constraint, index } => {
+                render::add_primary_key_using_index(table, constraint, index)
+            }
+            Ddl::AlterSequenceType { sequence, data_type } => {
+                render::alter_sequence_type(sequence, data_type)
+            }
+            Ddl::AddIdentity { table, column, always } => render::add_identity(table, column, *always),
+            Ddl::ContinueIdentity { table, from, to } => render::continue_identity(table, from, to),
+            Ddl::LockTables { tables } => render::lock_tables(tables),
         }
     }
 

@@ -194,6 +194,50 @@ pub fn add_unique_using_index(t: &QualifiedName, constraint: &Ident, index: &Ide
     format!("ALTER TABLE {t} ADD CONSTRAINT {constraint} UNIQUE USING INDEX {index}")
 }
 
+pub fn alter_column_type(t: &QualifiedName, c: &Ident, data_type: &str) -> String {
+    format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {data_type}")
+}
+
+pub fn set_local_time_zone(zone: &str) -> String {
+    format!("SET LOCAL TimeZone = {}", super::quote_literal(zone))
+}
+
+pub fn rename_column(t: &QualifiedName, from: &Ident, to: &Ident) -> String {
+    format!("ALTER TABLE {t} RENAME COLUMN {from} TO {to}")
+}
+
+pub fn add_primary_key_using_index(t: &QualifiedName, constraint: &Ident, index: &Ident) -> String {
+    format!("ALTER TABLE {t} ADD CONSTRAINT {constraint} PRIMARY KEY USING INDEX {index}")
+}
+
+/// `sequence` as [`sequence_owned_by`] takes it.
+pub fn alter_sequence_type(sequence: &str, data_type: &str) -> String {
+    format!("ALTER SEQUENCE {sequence} AS {data_type}")
+}
+
+pub fn add_identity(t: &QualifiedName, c: &Ident, always: bool) -> String {
+    let when = if always { "ALWAYS" } else { "BY DEFAULT" };
+    format!("ALTER TABLE {t} ALTER COLUMN {c} ADD GENERATED {when} AS IDENTITY")
+}
+
+/// `pg_get_serial_sequence` reads its table argument as SQL (quoted names) and the column
+/// argument literally.
+pub fn continue_identity(t: &QualifiedName, from: &Ident, to: &Ident) -> String {
+    let seq = |c: &Ident| {
+        format!(
+            "pg_get_serial_sequence({}, {})",
+            super::quote_literal(&t.to_string()),
+            super::quote_literal(c.as_str())
+        )
+    };
+    format!("SELECT setval({}, nextval({}))", seq(to), seq(from))
+}
+
+pub fn lock_tables(tables: &[QualifiedName]) -> String {
+    let names: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
+    format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", names.join(", "))
+}
+
 /// A PL/pgSQL trigger function with the given body (statements between BEGIN and END).
 /// The dollar-quote tag is one the body does not contain (a user string may hold `$planner$`).
 pub fn create_trigger_function(f: &QualifiedName, body: &str) -> String {
@@ -250,6 +294,20 @@ pub fn sync_body(parts: &[SyncPart]) -> String {
                     "IF NEW.{to} IS NOT DISTINCT FROM OLD.{to} THEN NEW.{to} := NEW.{from}; END IF;"
                 ));
             }
+            SyncPart::Convert { from, to, expr, sources, copy_back } => {
+                let value = over_new(expr, sources);
+                if *copy_back {
+                    insert.push(format!("IF NEW.{to} IS NULL THEN NEW.{to} := {value}; END IF;"));
+                    update.push(format!(
+                        "IF NEW.{to} IS NOT DISTINCT FROM OLD.{to} THEN NEW.{to} := {value}; END IF;"
+                    ));
+                } else {
+                    // Only the old column is written by the apps: the new one follows it.
+                    let _ = from;
+                    insert.push(format!("NEW.{to} := {value};"));
+                    update.push(format!("NEW.{to} := {value};"));
+                }
+            }
             SyncPart::Fill { column: c, expr, sources, recompute } => {
                 let value = over_new(expr, sources);
                 insert.push(format!("IF NEW.{c} IS NULL THEN NEW.{c} := {value}; END IF;"));
@@ -265,10 +323,25 @@ pub fn sync_body(parts: &[SyncPart]) -> String {
         }
     }
     for part in parts.iter().rev() {
-        if let SyncPart::Rename { from, to } = part {
-            insert.push(format!("IF NEW.{to} IS NOT NULL THEN NEW.{from} := NEW.{to}; END IF;"));
-            update
-                .push(format!("IF NEW.{to} IS DISTINCT FROM OLD.{to} THEN NEW.{from} := NEW.{to}; END IF;"));
+        match part {
+            SyncPart::Rename { from, to } => {
+                insert.push(format!("IF NEW.{to} IS NOT NULL THEN NEW.{from} := NEW.{to}; END IF;"));
+                update.push(format!(
+                    "IF NEW.{to} IS DISTINCT FROM OLD.{to} THEN NEW.{from} := NEW.{to}; END IF;"
+                ));
+            }
+            // A value of the new column that the old one does not already convert to was written
+            // there by the new app: it goes back into the old column.
+            SyncPart::Convert { from, to, expr, sources, copy_back: true } => {
+                let value = over_new(expr, sources);
+                insert.push(format!(
+                    "IF NEW.{to} IS NOT NULL AND NEW.{to} IS DISTINCT FROM {value} THEN NEW.{from} := NEW.{to}; END IF;"
+                ));
+                update.push(format!(
+                    "IF NEW.{to} IS DISTINCT FROM OLD.{to} AND NEW.{to} IS DISTINCT FROM {value} THEN NEW.{from} := NEW.{to}; END IF;"
+                ));
+            }
+            _ => {}
         }
     }
     let indent = |lines: Vec<String>| lines.iter().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n");
@@ -288,6 +361,9 @@ pub fn sync_when(parts: &[SyncPart]) -> String {
         .iter()
         .map(|part| match part {
             SyncPart::Rename { from, to } => format!("NEW.{from} IS DISTINCT FROM NEW.{to}"),
+            SyncPart::Convert { to, expr, sources, .. } => {
+                format!("NEW.{to} IS DISTINCT FROM {}", over_new(expr, sources))
+            }
             SyncPart::Fill { column: c, sources, recompute, .. } => {
                 let changed = sources_changed(sources);
                 if *recompute && !changed.is_empty() {

@@ -23,9 +23,10 @@ the indexes on the column are rebuilt (under ACCESS EXCLUSIVE, as long as buildi
 so it is reported as info. Without the `SET` it is a rewrite.
 
 ## What to do
-Add a new column of the new type, keep it in sync with a trigger, backfill, switch the app, drop the
-old column: `planner plan add-column TABLE.NEW_COL TYPE --backfill \"old_col::TYPE\"`, then
-`planner plan rename` / `drop-column`.
+`planner plan change-type TABLE.COLUMN TYPE [--using EXPR]`: a shadow column of the new type kept in
+sync by a trigger, copies of its indexes built concurrently, a throttled backfill, a verification
+of every row, then one short swap transaction (foreign keys that reference a key and its sequence
+move along).
 ",
 };
 
@@ -108,7 +109,7 @@ fn timestamp_kind(ty: &str) -> Option<(bool, String)> {
 
 /// The help of every finding that rewrites the table.
 const EXPAND_CONTRACT: &str =
-    "add a column of the new type, sync it with a trigger, backfill, switch the app, drop the old column";
+    "planner plans it as a shadow column of the new type, a sync trigger, a throttled backfill and one short swap";
 
 impl Rule for ChangeColumnType {
     fn meta(&self) -> &'static RuleMeta {
@@ -127,13 +128,14 @@ impl Rule for ChangeColumnType {
             let new = data_type.to_string();
             let old = cx.column_type_before(&at.name, &column_key(column_name), stmt.index);
             let col = format!("{table}.{column_name}");
-            let new_col = format!("{table}.{}_new", column_name.value);
-            let suggest = format!(
-                "planner plan add-column {} {} --backfill {}",
-                shell_arg(&new_col),
-                shell_arg(&new.to_lowercase()),
-                shell_arg(&format!("{column_name}::{}", new.to_lowercase()))
+            let mut suggest = format!(
+                "planner plan change-type {} {}",
+                shell_arg(&col),
+                shell_arg(&new.to_lowercase())
             );
+            if let Some(using) = using {
+                suggest.push_str(&format!(" --using {}", shell_arg(&using.to_string())));
+            }
             if using.is_some() {
                 out.report(&META, format!("changing the type of {col} with USING rewrites the table under ACCESS EXCLUSIVE"))
                     .help(EXPAND_CONTRACT)
@@ -187,6 +189,12 @@ mod tests {
     fn flags_a_rewriting_type_change() {
         let f = findings("ALTER TABLE orders ALTER COLUMN amount TYPE bigint;", ID);
         assert_eq!((f.len(), f[0].severity), (1, crate::lint::Severity::Error));
+        assert_eq!(f[0].suggestion.as_deref(), Some("planner plan change-type orders.amount bigint"));
+        let with_using = findings("ALTER TABLE orders ALTER COLUMN code TYPE integer USING trim(code)::integer;", ID);
+        assert_eq!(
+            with_using[0].suggestion.as_deref(),
+            Some("planner plan change-type orders.code integer --using 'TRIM(code)::INTEGER'")
+        );
     }
 
     #[test]
