@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exec;
+pub mod export;
 pub mod lint;
 pub mod model;
 pub mod plan;

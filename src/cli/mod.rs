@@ -4,6 +4,7 @@ pub mod apply;
 pub mod args;
 pub mod backfill;
 pub mod check;
+pub mod export;
 pub mod json;
 pub mod plan;
 pub mod rollback;
@@ -40,6 +41,8 @@ pub enum Command {
     Backfill(backfill::BackfillArgs),
     /// Lint SQL migrations for statements that break a running app or block traffic.
     Check(check::CheckArgs),
+    /// Write a plan's phases as migrations of your migration tool (sequelize, sqlx, dbmate, ...).
+    Export(export::ExportArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Plan(args) => plan::run(args, &target),
         Command::Check(args) => check::run(args, &target),
+        Command::Export(args) => export::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "planner", &mut std::io::stdout());
             Ok(())
