@@ -10,6 +10,7 @@ use std::ops::Range;
 use super::state_sql::{self, StateCx};
 use crate::plan::script::{lint_ignore, undo_steps, Script, Timeouts};
 use crate::plan::{Phase, PhaseKind, Step, TxMode};
+use crate::sql::ddl::Ddl;
 
 /// One query as the tool sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,12 +198,26 @@ fn release_notes(cx: &StateCx, phase: &Phase, selection: &Selection) -> (u32, Ve
     (release, notes)
 }
 
+/// Where a phase is cut into files, `planner check` (which reads one file at a time) no longer sees
+/// the validated CHECK that makes a later SET NOT NULL catalog-only: say so where it runs.
+fn proven_elsewhere(step: &Step, earlier: &[Step]) -> Option<String> {
+    let Ddl::SetNotNull { table, .. } = &step.op else { return None };
+    let validated = earlier
+        .iter()
+        .rposition(|s| matches!(&s.op, Ddl::ValidateConstraint { table: t, .. } if t == table))?;
+    Some(format!(
+        "-- planner:ignore set-not-null the CHECK validated by step {} (a migration before this one) proves it: no scan on PostgreSQL 12+",
+        validated + 1
+    ))
+}
+
 /// A statement as the files show it: why, lock, settings, the SQL.
 fn statement_text(
     out: &mut String,
     number: usize,
     step: &Step,
     setup: &[String],
+    extra_ignore: Option<&str>,
     sql: &str,
     teardown: &[String],
 ) {
@@ -212,7 +227,7 @@ fn statement_text(
     for line in setup {
         let _ = writeln!(out, "{line};");
     }
-    if let Some(ignore) = lint_ignore(step) {
+    for ignore in lint_ignore(step).into_iter().chain(extra_ignore) {
         let _ = writeln!(out, "{ignore}");
     }
     let _ = writeln!(out, "{sql};");
@@ -224,7 +239,12 @@ fn statement_text(
 /// A step range's script as blocks: transactional units as `Tx`, each statement that must run
 /// outside a transaction as `Alone` between its (session-level) settings and their reset.
 /// `after(done)` is state SQL appended to the transactional block that completes step `done`.
-fn blocks(steps: &[Step], offset: usize, after: &dyn Fn(usize) -> String) -> Vec<(Block, Range<usize>)> {
+fn blocks(
+    steps: &[Step],
+    offset: usize,
+    split: bool,
+    after: &dyn Fn(usize) -> String,
+) -> Vec<(Block, Range<usize>)> {
     let script = Script::build(steps, Timeouts::default());
     let mut out: Vec<(Block, Range<usize>)> = Vec::new();
     let mut done = offset;
@@ -237,7 +257,7 @@ fn blocks(steps: &[Step], offset: usize, after: &dyn Fn(usize) -> String) -> Vec
                     out.push((Block::tx(sql), done..done));
                 }
                 let mut text = String::new();
-                statement_text(&mut text, offset + s.number, &s.step, &[], &s.sql, &[]);
+                statement_text(&mut text, offset + s.number, &s.step, &[], None, &s.sql, &[]);
                 done += 1;
                 out.push((Block::alone(text), done - 1..done));
                 let mut teardown = s.teardown.iter().map(|l| format!("{l};\n")).collect::<String>();
@@ -247,7 +267,16 @@ fn blocks(steps: &[Step], offset: usize, after: &dyn Fn(usize) -> String) -> Vec
         } else {
             let mut text = String::new();
             for s in &unit.statements {
-                statement_text(&mut text, offset + s.number, &s.step, &s.setup, &s.sql, &s.teardown);
+                let ignore = if split { proven_elsewhere(&s.step, &steps[..s.number - 1]) } else { None };
+                statement_text(
+                    &mut text,
+                    offset + s.number,
+                    &s.step,
+                    &s.setup,
+                    ignore.as_deref(),
+                    &s.sql,
+                    &s.teardown,
+                );
             }
             done += unit.statements.len();
             text.push_str(&after(done));
@@ -296,7 +325,7 @@ fn phase_migrations(cx: &StateCx, phase: &Phase, packing: Packing, selection: &S
         });
         sql
     };
-    let mut up = blocks(&phase.steps, 0, &after);
+    let mut up = blocks(&phase.steps, 0, packing == Packing::OneQueryPerMigration, &after);
     let prologue = format!(
         "-- planner's state schema (as `planner apply` creates it) and this phase's preconditions\n{}{}\n",
         state_sql::ensure_schema(),
@@ -381,7 +410,7 @@ fn down_body(cx: &StateCx, phase: &Phase, steps: &[Step], start: usize, first: b
     } else {
         state_sql::steps_done(cx, phase.phase, start)
     };
-    let mut items = blocks(&undo, 0, &|_| String::new());
+    let mut items = blocks(&undo, 0, false, &|_| String::new());
     match items.last_mut() {
         Some((last, _)) if last.kind == BlockKind::Tx => last.sql.push_str(&state),
         _ => items.push((Block::tx(state), 0..0)),
