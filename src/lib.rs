@@ -7,6 +7,7 @@ pub mod backfill;
 pub mod change;
 pub mod cli;
 pub mod config;
+pub mod convert;
 pub mod error;
 pub mod exec;
 pub mod export;
