@@ -179,7 +179,7 @@ fn release_notes(cx: &StateCx, phase: &Phase, selection: &Selection) -> (u32, Ve
             notes.push("the reason (e.g. rows not backfilled yet), leaving the database expanded.".into());
         }
         _ => {
-            notes.push(format!("RELEASE N: ship with (or before) the app version that knows the new shape."));
+            notes.push("RELEASE N: ship with (or before) the app version that knows the new shape.".into());
             if has_backfill(cx) && !selection.inline_backfill {
                 notes.push(format!(
                     "The backfill is not a migration: after this release, run it as a job: {}",
