@@ -456,3 +456,82 @@ fn inline_backfill(cx: &StateCx, phase: &Phase) -> Migration {
         down,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(name: &str) -> (crate::plan::Plan, String) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans").join(name);
+        crate::plan::read_dir(&dir).expect("golden plan")
+    }
+
+    fn built(name: &str, packing: Packing, selection: Selection) -> Vec<Migration> {
+        let (plan, yaml) = plan(name);
+        let dir = format!("plans/{name}");
+        let cx = StateCx { plan: &plan, plan_yaml: &yaml, plan_sha256: "sha", plan_dir: &dir, tool: "t" };
+        build(&cx, packing, &selection)
+    }
+
+    const BOTH: Selection = Selection { phase: None, inline_backfill: false };
+
+    #[test]
+    fn contract_follows_expand_in_the_next_release_and_backfill_is_a_job() {
+        let ms = built("add_users_email_verified", Packing::QueryPerBlock, BOTH);
+        let phases: Vec<PhaseKind> = ms.iter().map(|m| m.phase).collect();
+        assert_eq!(phases, vec![PhaseKind::Expand, PhaseKind::Contract]);
+        assert_eq!(ms.iter().map(|m| (m.seq, m.release)).collect::<Vec<_>>(), vec![(0, 1), (1, 2)]);
+        let notes = ms[1].notes.join("\n");
+        assert!(notes.contains("RELEASE N+1"), "{notes}");
+        assert!(notes.contains("planner backfill plans/add_users_email_verified"), "{notes}");
+        let only = built(
+            "add_users_email_verified",
+            Packing::QueryPerBlock,
+            Selection { phase: Some(PhaseKind::Contract), inline_backfill: false },
+        );
+        assert!(only.iter().all(|m| m.phase == PhaseKind::Contract) && only[0].seq == 0);
+    }
+
+    #[test]
+    fn one_query_tools_get_one_block_per_migration_and_concurrent_steps_alone() {
+        let ms = built("rename_users_name", Packing::OneQueryPerMigration, BOTH);
+        assert!(ms.len() > 2);
+        for m in &ms {
+            let Body::Blocks(up) = &m.up else { panic!("an up is never impossible") };
+            assert_eq!(up.len(), 1, "{}", m.slug);
+            if up[0].kind == BlockKind::Alone {
+                assert!(up[0].sql.contains("CONCURRENTLY"), "{}", up[0].sql);
+                assert!(!m.up.transactional());
+            }
+        }
+        // The phase's first migration checks and registers before anything else commits.
+        let Body::Blocks(first) = &ms[0].up else { unreachable!() };
+        assert!(
+            first[0].sql.contains("$planner_check$") && first[0].sql.contains("INSERT INTO planner.plans")
+        );
+    }
+
+    #[test]
+    fn inline_backfill_is_one_migration_that_commits_per_batch() {
+        let ms = built(
+            "add_users_email_verified",
+            Packing::QueryPerBlock,
+            Selection { phase: None, inline_backfill: true },
+        );
+        let fill = ms.iter().find(|m| m.phase == PhaseKind::Backfill).expect("a backfill migration");
+        assert_eq!(fill.seq, 1, "between expand and contract");
+        let Body::Blocks(b) = &fill.up else { unreachable!() };
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].kind, BlockKind::Alone);
+        assert!(b[0].sql.contains("COMMIT;") && b[0].sql.contains("LIMIT 1000"), "{}", b[0].sql);
+    }
+
+    #[test]
+    fn an_irreversible_contract_has_a_down_that_refuses() {
+        let ms = built("drop_users_legacy_flag", Packing::QueryPerBlock, BOTH);
+        let contract = ms.iter().find(|m| m.phase == PhaseKind::Contract).unwrap();
+        assert!(matches!(contract.down, Body::Impossible(_)), "{:?}", contract.down);
+        let sql = contract.down.text("p", PhaseKind::Contract, true);
+        assert!(sql.contains("RAISE EXCEPTION"), "{sql}");
+    }
+}
