@@ -120,3 +120,29 @@ fn planner_check_is_clean_on_every_exported_sql_folder() {
         }
     }
 }
+
+/// The code-based tools' files are valid code of their language (node and python3 are on every
+/// machine that runs this suite; Ruby is not, Rails' files are checked as goldens only).
+#[test]
+fn exported_javascript_and_python_files_compile() {
+    for (tool, plan) in golden_cases() {
+        let dir = root().join("examples/exports").join(tool).join(plan);
+        for name in files(&dir).keys() {
+            let path = dir.join(name);
+            let out = if name.ends_with(".js") {
+                std::process::Command::new("node").arg("--check").arg(&path).output()
+            } else if name.ends_with(".py") {
+                let cache = tempfile::tempdir().unwrap();
+                std::process::Command::new("python3")
+                    .env("PYTHONPYCACHEPREFIX", cache.path())
+                    .args(["-m", "py_compile"])
+                    .arg(&path)
+                    .output()
+            } else {
+                continue;
+            }
+            .unwrap_or_else(|e| panic!("running the checker for {}: {e}", path.display()));
+            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}

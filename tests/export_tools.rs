@@ -53,6 +53,14 @@ fn export(tool: &str, out: &Path, version: &str, extra: &[&str]) {
     assert!(o.status.success(), "export: {}", text(&o));
 }
 
+fn export_with(tool: &str, out: &Path, extra: &[&str]) {
+    let out_s = out.display().to_string();
+    let mut args = vec!["export", "plans/add_users_email_verified", "--to", tool, "--out", &out_s];
+    args.extend_from_slice(extra);
+    let o = planner(&args);
+    assert!(o.status.success(), "export: {}", text(&o));
+}
+
 /// A tool run: `args` with the database URL and the migrations folder filled in.
 trait Runner {
     fn up(&self, url: &str, dir: &Path) -> Output;
@@ -60,6 +68,14 @@ trait Runner {
     /// The tool's own table, not part of the schema under test.
     fn bookkeeping(&self) -> &'static str;
     fn name(&self) -> &'static str;
+    /// Where `planner export` writes (the tool's migrations folder, or a package inside it).
+    fn out(&self, dir: &Path) -> PathBuf {
+        dir.to_path_buf()
+    }
+    /// Extra `planner export` arguments for the expand and for the contract.
+    fn export_args(&self) -> [Vec<&'static str>; 2] {
+        [vec!["--version-base", "20260101000000"], vec!["--version-base", "20260101000100"]]
+    }
 }
 
 struct Sequelize;
@@ -132,8 +148,11 @@ async fn flow(tool: &dyn Runner) {
     let before = dump(&db.url);
     let dir = tempfile::tempdir().unwrap();
 
+    let out = tool.out(dir.path());
+    let [expand_args, contract_args] = tool.export_args();
+
     // Release N: only the expand is in the folder.
-    export(tool.name(), dir.path(), "20260101000000", &["--phase", "expand"]);
+    export_with(tool.name(), &out, &[&["--phase", "expand"][..], &expand_args].concat());
     let o = tool.up(&db.url, dir.path());
     assert!(o.status.success(), "{} runs the expand: {}", tool.name(), text(&o));
     assert_eq!(exec_support::phase_status(&db, PLAN, PhaseKind::Expand).await.as_deref(), Some("done"));
@@ -147,7 +166,7 @@ async fn flow(tool: &dyn Runner) {
     let expanded = dump(&db.url);
 
     // Release N+1 arrives before the backfill job ran: the contract refuses, changing nothing.
-    export(tool.name(), dir.path(), "20260101000100", &["--phase", "contract"]);
+    export_with(tool.name(), &out, &[&["--phase", "contract"][..], &contract_args].concat());
     let o = tool.up(&db.url, dir.path());
     assert!(!o.status.success(), "the contract must refuse: {}", text(&o));
     let out = text(&o);
@@ -184,6 +203,57 @@ async fn flow(tool: &dyn Runner) {
         Some("rolled_back")
     );
     db.drop().await;
+}
+
+/// Django's `manage.py migrate` in tests/tools/django (app `shop`), with Django and psycopg from
+/// PyPI in tests/tools/venv (.ci/run installs tests/tools/requirements.txt there).
+struct Django;
+impl Django {
+    fn run(&self, url: &str, dir: &Path, target: &str) -> Output {
+        let python = exec_support::root().join("tests/tools/venv/bin/python");
+        assert!(python.exists(), "{} is missing: .ci/run creates tests/tools/venv", python.display());
+        std::process::Command::new(python)
+            .arg(exec_support::root().join("tests/tools/django/manage.py"))
+            .args(["migrate", "shop"])
+            .args((!target.is_empty()).then_some(target))
+            .env("DATABASE_URL", url)
+            .env("PYTHONPATH", dir)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PLANNER_DJANGO_MIGRATIONS", "shop_migrations")
+            .output()
+            .expect("manage.py runs")
+    }
+}
+impl Runner for Django {
+    fn up(&self, url: &str, dir: &Path) -> Output {
+        self.run(url, dir, "")
+    }
+    fn down_all(&self, url: &str, dir: &Path) -> Output {
+        self.run(url, dir, "zero")
+    }
+    fn bookkeeping(&self) -> &'static str {
+        "public.django_migrations"
+    }
+    fn name(&self) -> &'static str {
+        "django"
+    }
+    fn out(&self, dir: &Path) -> PathBuf {
+        let package = dir.join("shop_migrations");
+        std::fs::create_dir_all(&package).unwrap();
+        std::fs::write(package.join("__init__.py"), "").unwrap();
+        package
+    }
+    fn export_args(&self) -> [Vec<&'static str>; 2] {
+        [
+            vec!["--version-base", "1"],
+            vec!["--version-base", "2", "--after", "shop.0001_add_users_email_verified_expand"],
+        ]
+    }
+}
+
+#[tokio::test]
+async fn django_runs_the_exported_phases() {
+    flow(&Django).await;
 }
 
 #[tokio::test]
