@@ -1,5 +1,6 @@
 //! `planner export` folders run by the real tools (installed by .ci/run from the npm registry
-//! into tests/tools/node_modules): sequelize-cli and dbmate against a real database. Each test:
+//! into tests/tools/node_modules: sequelize-cli and dbmate; and from PyPI into tests/tools/venv: Django and Alembic) against a
+//! real database. Each test:
 //! expand applies through the tool and `planner status` shows it; the contract run before the
 //! backfill fails with the reason and changes nothing; after `planner backfill` the tool runs the
 //! contract and the schema is the one `planner apply` leaves; the downs restore the schema from
@@ -72,9 +73,13 @@ trait Runner {
     fn out(&self, dir: &Path) -> PathBuf {
         dir.to_path_buf()
     }
-    /// Extra `planner export` arguments for the expand and for the contract.
-    fn export_args(&self) -> [Vec<&'static str>; 2] {
-        [vec!["--version-base", "20260101000000"], vec!["--version-base", "20260101000100"]]
+    /// Extra `planner export` arguments for the expand.
+    fn expand_args(&self) -> Vec<String> {
+        vec!["--version-base".into(), "20260101000000".into()]
+    }
+    /// ... and for the contract, exported into `out` after the expand.
+    fn contract_args(&self, _out: &Path) -> Vec<String> {
+        vec!["--version-base".into(), "20260101000100".into()]
     }
 }
 
@@ -149,10 +154,11 @@ async fn flow(tool: &dyn Runner) {
     let dir = tempfile::tempdir().unwrap();
 
     let out = tool.out(dir.path());
-    let [expand_args, contract_args] = tool.export_args();
-
     // Release N: only the expand is in the folder.
-    export_with(tool.name(), &out, &[&["--phase", "expand"][..], &expand_args].concat());
+    let expand_args = tool.expand_args();
+    let mut args = vec!["--phase", "expand"];
+    args.extend(expand_args.iter().map(String::as_str));
+    export_with(tool.name(), &out, &args);
     let o = tool.up(&db.url, dir.path());
     assert!(o.status.success(), "{} runs the expand: {}", tool.name(), text(&o));
     assert_eq!(exec_support::phase_status(&db, PLAN, PhaseKind::Expand).await.as_deref(), Some("done"));
@@ -166,7 +172,10 @@ async fn flow(tool: &dyn Runner) {
     let expanded = dump(&db.url);
 
     // Release N+1 arrives before the backfill job ran: the contract refuses, changing nothing.
-    export_with(tool.name(), &out, &[&["--phase", "contract"][..], &contract_args].concat());
+    let contract_args = tool.contract_args(&out);
+    let mut args = vec!["--phase", "contract"];
+    args.extend(contract_args.iter().map(String::as_str));
+    export_with(tool.name(), &out, &args);
     let o = tool.up(&db.url, dir.path());
     assert!(!o.status.success(), "the contract must refuse: {}", text(&o));
     let out = text(&o);
@@ -243,12 +252,65 @@ impl Runner for Django {
         std::fs::write(package.join("__init__.py"), "").unwrap();
         package
     }
-    fn export_args(&self) -> [Vec<&'static str>; 2] {
-        [
-            vec!["--version-base", "1"],
-            vec!["--version-base", "2", "--after", "shop.0001_add_users_email_verified_expand"],
-        ]
+    fn expand_args(&self) -> Vec<String> {
+        vec!["--version-base".into(), "1".into()]
     }
+    fn contract_args(&self, _out: &Path) -> Vec<String> {
+        ["--version-base", "2", "--after", "shop.0001_add_users_email_verified_expand"]
+            .map(String::from)
+            .to_vec()
+    }
+}
+
+/// Alembic's `upgrade heads` / `downgrade base` (tests/tools/alembic: env.py and a runner),
+/// with Alembic, SQLAlchemy and psycopg from PyPI in tests/tools/venv.
+struct Alembic;
+impl Alembic {
+    fn run(&self, url: &str, dir: &Path, command: &str) -> Output {
+        let python = exec_support::root().join("tests/tools/venv/bin/python");
+        assert!(python.exists(), "{} is missing: .ci/run creates tests/tools/venv", python.display());
+        std::process::Command::new(python)
+            .arg(exec_support::root().join("tests/tools/alembic/run.py"))
+            .arg(command)
+            .env("DATABASE_URL", url)
+            .env("PLANNER_ALEMBIC_VERSIONS", dir)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .expect("alembic runs")
+    }
+}
+impl Runner for Alembic {
+    fn up(&self, url: &str, dir: &Path) -> Output {
+        self.run(url, dir, "upgrade")
+    }
+    fn down_all(&self, url: &str, dir: &Path) -> Output {
+        self.run(url, dir, "downgrade")
+    }
+    fn bookkeeping(&self) -> &'static str {
+        "public.alembic_version"
+    }
+    fn name(&self) -> &'static str {
+        "alembic"
+    }
+    /// The contract's `down_revision` is the expand's revision id, read from its file.
+    fn contract_args(&self, out: &Path) -> Vec<String> {
+        let expand = std::fs::read_dir(out)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .find(|t| t.contains("phase expand"))
+            .expect("the expand migration");
+        let revision = expand
+            .lines()
+            .find_map(|l| l.strip_prefix("revision = \"").and_then(|r| r.strip_suffix('"')))
+            .expect("a revision id")
+            .to_string();
+        vec!["--version-base".into(), "20260101000100".into(), "--after".into(), revision]
+    }
+}
+
+#[tokio::test]
+async fn alembic_runs_the_exported_phases() {
+    flow(&Alembic).await;
 }
 
 #[tokio::test]

@@ -1,14 +1,16 @@
 //! Alembic: `versions/<revision>.py` with `upgrade`/`downgrade`, revisions chained by
 //! `down_revision` (the first after `--after`), and `autocommit_block()` around a migration that
 //! must not run in Alembic's transaction. SQL goes through `exec_driver_sql`, untouched by
-//! SQLAlchemy's bind-parameter parsing.
+//! SQLAlchemy's bind-parameter parsing (the driver's pyformat still reads `%`, written `%%`).
 
 use super::{notes, py_string, queries};
 use crate::export::migration::{Body, Migration};
 use crate::export::{ExportFile, ExportOptions, StateCx};
 
+/// Alembic keeps revision ids in a varchar(32): the version and a short hash of the migration's
+/// name (deterministic, unique per plan and phase).
 fn revision(m: &Migration, version: u64) -> String {
-    format!("{version}_{}", m.slug)
+    format!("{version}_{}", &crate::plan::sha256_hex(m.slug.as_bytes())[..8])
 }
 
 pub fn render(
@@ -32,7 +34,11 @@ pub fn render(
         };
         out.push_str(&open);
         for q in qs {
-            out.push_str(&format!("{pad}op.get_bind().exec_driver_sql({})\n", py_string(&q)));
+            // The DB-API driver formats the statement (pyformat), so a literal % is written %%.
+            out.push_str(&format!(
+                "{pad}op.get_bind().exec_driver_sql({})\n",
+                py_string(&q.replace('%', "%%"))
+            ));
         }
         out
     };
@@ -45,5 +51,5 @@ pub fn render(
         function("upgrade", &m.up),
         function("downgrade", &m.down)
     );
-    vec![ExportFile { path: format!("{}.py", revision(m, version)), contents }]
+    vec![ExportFile { path: format!("{version}_{}.py", m.slug), contents }]
 }

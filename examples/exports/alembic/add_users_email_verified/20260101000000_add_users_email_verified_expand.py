@@ -9,7 +9,7 @@
 """add_users_email_verified_expand"""
 from alembic import op
 
-revision = "20260101000000_add_users_email_verified_expand"
+revision = "20260101000000_9e41a25c"
 down_revision = "0001_base"
 branch_labels = None
 depends_on = None
@@ -100,16 +100,16 @@ BEGIN
   END IF;
   SELECT plan_sha256 INTO planner_registered FROM planner.plans WHERE name = 'add_users_email_verified';
   IF planner_registered <> 'ff5e7474ca206d1a195936fd00518185ffd800ae24dff0ae103966518fffd738' AND EXISTS (SELECT 1 FROM planner.phases WHERE plan = 'add_users_email_verified' AND status <> 'rolled_back') THEN
-    RAISE EXCEPTION '%', 'planner: plan add_users_email_verified is applied in this database with other files (registered plan.yaml sha256 ' || planner_registered || ', this migration has ff5e7474ca206d1a195936fd00518185ffd800ae24dff0ae103966518fffd738); refusing to mix two versions of a plan: finish or roll back the applied one first';
+    RAISE EXCEPTION '%%', 'planner: plan add_users_email_verified is applied in this database with other files (registered plan.yaml sha256 ' || planner_registered || ', this migration has ff5e7474ca206d1a195936fd00518185ffd800ae24dff0ae103966518fffd738); refusing to mix two versions of a plan: finish or roll back the applied one first';
   END IF;
   SELECT status INTO planner_recorded FROM planner.phases WHERE plan = 'add_users_email_verified' AND phase = 'expand';
   IF planner_recorded = 'done' THEN
-    RAISE EXCEPTION '%', 'planner: phase expand of plan add_users_email_verified is already applied (see planner status); mark this migration as applied in alembic instead of running it';
+    RAISE EXCEPTION '%%', 'planner: phase expand of plan add_users_email_verified is already applied (see planner status); mark this migration as applied in alembic instead of running it';
   ELSIF planner_recorded IN ('running', 'partial') THEN
-    RAISE EXCEPTION '%', 'planner: phase expand of plan add_users_email_verified was interrupted (status ' || planner_recorded || '); run `planner rollback plans/add_users_email_verified` (or `planner apply --phase expand plans/add_users_email_verified` to finish it), then mark this migration in alembic accordingly';
+    RAISE EXCEPTION '%%', 'planner: phase expand of plan add_users_email_verified was interrupted (status ' || planner_recorded || '); run `planner rollback plans/add_users_email_verified` (or `planner apply --phase expand plans/add_users_email_verified` to finish it), then mark this migration in alembic accordingly';
   END IF;
   IF EXISTS (SELECT 1 FROM planner.phases WHERE plan = 'add_users_email_verified' AND phase IN ('backfill', 'contract') AND status <> 'rolled_back') THEN
-    RAISE EXCEPTION '%', 'planner: a later phase of plan add_users_email_verified is already applied; phases run in order';
+    RAISE EXCEPTION '%%', 'planner: a later phase of plan add_users_email_verified is already applied; phases run in order';
   END IF;
   IF true THEN
     IF current_setting('server_version_num')::int / 10000 < 15 THEN
