@@ -1,5 +1,5 @@
 //! `planner export` folders run by the real tools (installed by .ci/run from the npm registry
-//! into tests/tools/node_modules: sequelize-cli and dbmate; and from PyPI into tests/tools/venv: Django and Alembic) against a
+//! into tests/tools/node_modules: sequelize-cli, dbmate, knex, node-pg-migrate; and from PyPI into tests/tools/venv: Django and Alembic) against a
 //! real database. Each test:
 //! expand applies through the tool and `planner status` shows it; the contract run before the
 //! backfill fails with the reason and changes nothing; after `planner backfill` the tool runs the
@@ -306,6 +306,77 @@ impl Runner for Alembic {
             .to_string();
         vec!["--version-base".into(), "20260101000100".into(), "--after".into(), revision]
     }
+}
+
+/// A Node tool run from tests/tools (where its package is installed) against `url`.
+fn node_tool(bin: &str, args: &[&str], url: &str) -> Output {
+    std::process::Command::new(tool_bin(bin))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .current_dir(exec_support::root().join("tests/tools"))
+        .output()
+        .expect("the tool runs")
+}
+
+struct Knex;
+impl Runner for Knex {
+    fn up(&self, url: &str, dir: &Path) -> Output {
+        let d = dir.display().to_string();
+        node_tool(
+            "knex",
+            &["migrate:latest", "--client", "pg", "--connection", url, "--migrations-directory", &d],
+            url,
+        )
+    }
+    fn down_all(&self, url: &str, dir: &Path) -> Output {
+        let d = dir.display().to_string();
+        node_tool(
+            "knex",
+            &[
+                "migrate:rollback",
+                "--all",
+                "--client",
+                "pg",
+                "--connection",
+                url,
+                "--migrations-directory",
+                &d,
+            ],
+            url,
+        )
+    }
+    fn bookkeeping(&self) -> &'static str {
+        "public.knex_migrations*"
+    }
+    fn name(&self) -> &'static str {
+        "knex"
+    }
+}
+
+struct NodePgMigrate;
+impl Runner for NodePgMigrate {
+    fn up(&self, url: &str, dir: &Path) -> Output {
+        node_tool("node-pg-migrate", &["up", "-m", &dir.display().to_string()], url)
+    }
+    fn down_all(&self, url: &str, dir: &Path) -> Output {
+        node_tool("node-pg-migrate", &["down", "100", "-m", &dir.display().to_string()], url)
+    }
+    fn bookkeeping(&self) -> &'static str {
+        "public.pgmigrations*"
+    }
+    fn name(&self) -> &'static str {
+        "node-pg-migrate"
+    }
+}
+
+#[tokio::test]
+async fn knex_runs_the_exported_phases() {
+    flow(&Knex).await;
+}
+
+#[tokio::test]
+async fn node_pg_migrate_runs_the_exported_phases() {
+    flow(&NodePgMigrate).await;
 }
 
 #[tokio::test]
