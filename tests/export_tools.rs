@@ -29,7 +29,7 @@ fn planner(args: &[&str]) -> Output {
 
 fn tool_bin(name: &str) -> PathBuf {
     let bin = exec_support::root().join("tests/tools/node_modules/.bin").join(name);
-    assert!(bin.exists(), "{} is missing: run `npm ci` in tests/tools (.ci/run does)", bin.display());
+    assert!(bin.exists(), "{} is missing: run `npm install` in tests/tools (.ci/run does)", bin.display());
     bin
 }
 
