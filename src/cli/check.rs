@@ -107,6 +107,16 @@ pub fn run(args: CheckArgs, target: &TargetArgs) -> anyhow::Result<()> {
     };
     args.format.reporter(colour).render(&report, &mut out)?;
     out.flush()?;
+    if args.format == Format::Human {
+        // The whole unsafe migration as one change file, rather than one `planner plan` per finding.
+        if let Some(f) = report
+            .findings
+            .iter()
+            .find(|f| f.suggestion.as_deref().is_some_and(|s| s.starts_with("planner plan ")))
+        {
+            eprintln!("hint: `planner convert {}` writes the change file that does this migration safely, for `planner plan`", f.file);
+        }
+    }
     if report.has_errors() {
         return Err(FindingsReported(format!("{} error finding(s)", report.summary.errors)).into());
     }

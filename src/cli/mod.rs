@@ -4,6 +4,8 @@ pub mod apply;
 pub mod args;
 pub mod backfill;
 pub mod check;
+pub mod convert;
+pub mod export;
 pub mod fleet;
 pub mod json;
 pub mod log;
@@ -50,6 +52,10 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Print the database's table sizes and write traffic as JSON, for `planner check --stats FILE`.
     Stats(check::StatsArgs),
+    /// Write a plan's phases as migrations of your migration tool (sequelize, sqlx, dbmate, ...).
+    Export(export::ExportArgs),
+    /// Turn an unsafe ORM-generated migration (rename, ADD COLUMN NOT NULL, DROP COLUMN, SET NOT NULL) into a change file for `planner plan`.
+    Convert(convert::ConvertArgs),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -65,6 +71,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Plan(args) => plan::run(args, &target),
         Command::Check(args) => check::run(args, &target),
+        Command::Export(args) => export::run(args),
+        Command::Convert(args) => convert::run(args),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "planner", &mut std::io::stdout());
             Ok(())

@@ -13,8 +13,8 @@ use crate::plan::script::{Timeouts, Unit};
 use crate::plan::{Step, TxMode};
 
 /// Advisory lock key pair: ("plan" as int4, 1). One planner at a time per database.
-pub(crate) const LOCK_KEY1: i32 = 0x706c_616e;
-pub(crate) const LOCK_KEY2: i32 = 1;
+pub(crate) const LOCK_KEY1: i32 = crate::plan::state_schema::LOCK_KEY1;
+pub(crate) const LOCK_KEY2: i32 = crate::plan::state_schema::LOCK_KEY2;
 /// Held by the backfill's writing connection for as long as it writes. A new planner needs it
 /// free as well: if the main session is terminated (its lock gone) while the backfill pool still
 /// writes, no second planner is admitted until that writer has stopped.

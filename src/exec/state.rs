@@ -1,80 +1,6 @@
 //! planner's own state, kept in the target database in schema `planner`.
 
-/// Versioned DDL for the state schema. Entry N migrates version N-1 to N; never edit an
-/// entry once released, append a new one.
-pub const MIGRATIONS: &[&str] = &[
-    // 1: plans, phases, backfill checkpoints
-    r#"
-CREATE TABLE IF NOT EXISTS planner.plans (
-    name          text PRIMARY KEY,
-    plan_sha256   text NOT NULL,
-    plan_yaml     text NOT NULL,
-    registered_at timestamptz NOT NULL DEFAULT now(),
-    registered_by text NOT NULL DEFAULT current_user
-);
-CREATE TABLE IF NOT EXISTS planner.phases (
-    plan        text NOT NULL REFERENCES planner.plans (name) ON DELETE CASCADE,
-    phase       text NOT NULL CHECK (phase IN ('expand', 'backfill', 'contract')),
-    status      text NOT NULL CHECK (status IN ('running', 'done', 'failed', 'rolled_back')),
-    checksums   jsonb NOT NULL DEFAULT '{}'::jsonb,
-    applied_by  text NOT NULL DEFAULT current_user,
-    started_at  timestamptz NOT NULL DEFAULT now(),
-    finished_at timestamptz,
-    error       text,
-    PRIMARY KEY (plan, phase)
-);
-CREATE TABLE IF NOT EXISTS planner.backfill_progress (
-    plan        text NOT NULL,
-    table_name  text NOT NULL,
-    last_key    jsonb,
-    rows_done   bigint NOT NULL DEFAULT 0,
-    batches     bigint NOT NULL DEFAULT 0,
-    started_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now(),
-    finished_at timestamptz,
-    PRIMARY KEY (plan, table_name)
-);
-"#,
-    // 2: the columns of the plan's tables after each phase (contract compares against them),
-    //    and an append-only history of every apply/rollback for `planner status`.
-    r#"
-ALTER TABLE planner.phases ADD COLUMN IF NOT EXISTS table_shapes jsonb;
-CREATE TABLE IF NOT EXISTS planner.history (
-    id       bigserial PRIMARY KEY,
-    plan     text NOT NULL,
-    phase    text NOT NULL,
-    action   text NOT NULL,
-    status   text NOT NULL,
-    actor    text NOT NULL,
-    at       timestamptz NOT NULL DEFAULT now(),
-    detail   text
-);
-"#,
-    // 3: a phase whose failure could not be undone is recorded as such (typed, not read from
-    //    the error text).
-    r#"
-ALTER TABLE planner.phases DROP CONSTRAINT IF EXISTS phases_status_check;
-ALTER TABLE planner.phases ADD CONSTRAINT phases_status_check
-    CHECK (status IN ('running', 'done', 'failed', 'partial', 'rolled_back'));
-"#,
-    // 4: how many steps of a running phase have committed, recorded in the same transaction as
-    //    each unit, so a killed phase resumes from its first unfinished step or is undone from its
-    //    last finished one.
-    r#"
-ALTER TABLE planner.phases ADD COLUMN IF NOT EXISTS steps_done int NOT NULL DEFAULT 0;
-"#,
-    // 5: a running backfill's health: why it is paused (for `planner status`, written by the
-    //    engine as pauses start and end), and the row the latency probe writes so that each
-    //    probe commits a real write (a WAL flush, as the app's transactions do).
-    r#"
-ALTER TABLE planner.backfill_progress ADD COLUMN IF NOT EXISTS paused_reason text;
-ALTER TABLE planner.backfill_progress ADD COLUMN IF NOT EXISTS paused_since timestamptz;
-CREATE TABLE IF NOT EXISTS planner.probe (
-    pid int PRIMARY KEY,
-    at  timestamptz NOT NULL
-);
-"#,
-];
+pub use crate::plan::state_schema::MIGRATIONS;
 
 /// Create schema `planner` and bring it to the latest version. Safe to call concurrently:
 /// serialized by a transaction-scoped advisory lock.
@@ -82,14 +8,11 @@ pub async fn ensure_schema(conn: &mut sqlx::PgConnection) -> anyhow::Result<()> 
     use anyhow::Context;
     use sqlx::Connection;
     let mut tx = conn.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('planner.state_schema'))").execute(&mut *tx).await?;
-    sqlx::raw_sql(
-        "CREATE SCHEMA IF NOT EXISTS planner;
-         CREATE TABLE IF NOT EXISTS planner.state_version (version int NOT NULL);",
-    )
-    .execute(&mut *tx)
-    .await
-    .context("creating schema planner")?;
+    sqlx::query(crate::plan::state_schema::SCHEMA_LOCK).execute(&mut *tx).await?;
+    sqlx::raw_sql(crate::plan::state_schema::BOOTSTRAP)
+        .execute(&mut *tx)
+        .await
+        .context("creating schema planner")?;
     let current: Option<i32> =
         sqlx::query_scalar("SELECT max(version) FROM planner.state_version").fetch_one(&mut *tx).await?;
     let current = current.unwrap_or(0) as usize;

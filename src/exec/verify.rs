@@ -242,34 +242,11 @@ async fn no_dependents(
     // Objects that go away with the column (indexes of this table, which the plan copied where
     // needed; constraints of this table on this column alone; its default; an owned sequence;
     // planner's own triggers) are fine. Views, rules, foreign keys from elsewhere are not.
-    let blockers: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass
-                    THEN 'view or rule ' || (SELECT r.ev_class::regclass::text FROM pg_rewrite r WHERE r.oid = d.objid)
-                    ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END
-           FROM pg_depend d
-          WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = to_regclass($1) AND d.refobjsubid = $2
-            AND d.deptype IN ('n', 'a')
-            AND NOT COALESCE(CASE
-                WHEN d.classid = 'pg_class'::regclass THEN (
-                    SELECT CASE WHEN c.relkind IN ('i', 'I') THEN EXISTS (
-                                    SELECT 1 FROM pg_index i WHERE i.indexrelid = c.oid AND i.indrelid = to_regclass($1))
-                                WHEN c.relkind = 'S' THEN d.deptype = 'a'
-                                ELSE false END
-                      FROM pg_class c WHERE c.oid = d.objid)
-                WHEN d.classid = 'pg_constraint'::regclass THEN (
-                    SELECT con.conrelid = to_regclass($1) AND con.conkey = ARRAY[$2]::int2[]
-                      FROM pg_constraint con WHERE con.oid = d.objid)
-                WHEN d.classid = 'pg_attrdef'::regclass THEN true
-                WHEN d.classid = 'pg_trigger'::regclass THEN (
-                    SELECT t.tgrelid = to_regclass($1) AND t.tgname LIKE 'planner\\_%'
-                      FROM pg_trigger t WHERE t.oid = d.objid)
-                ELSE false END, false)
-          ORDER BY 1",
-    )
-    .bind(table.to_string())
-    .bind(attnum)
-    .fetch_all(&mut *conn)
-    .await?;
+    let blockers: Vec<String> = sqlx::query_scalar(crate::sql::catalog::COLUMN_BLOCKERS)
+        .bind(table.to_string())
+        .bind(attnum)
+        .fetch_all(&mut *conn)
+        .await?;
     if blockers.is_empty() {
         return Ok(None);
     }

@@ -15,6 +15,7 @@ pub mod compile;
 pub mod files;
 pub mod load;
 pub mod script;
+pub mod state_schema;
 pub mod write;
 pub use compile::{compile, compile_with, CompileError};
 pub use load::{load_dir, read_dir, sha256_hex};

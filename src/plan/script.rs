@@ -148,7 +148,7 @@ impl Script {
 
 /// `planner check` reads planner's own files too. A statement that is safe only because of where
 /// the plan puts it carries an ignore that says why (a comment: the server never sees it).
-fn lint_ignore(step: &Step) -> Option<&'static str> {
+pub fn lint_ignore(step: &Step) -> Option<&'static str> {
     match step.op {
         crate::sql::ddl::Ddl::DropColumn { .. } => Some(
             "-- planner:ignore drop-column planner drops a column only in the phase after which no running app version uses it (see `compat` in plan.yaml)",

@@ -1,5 +1,6 @@
 //! SQL text: identifiers, user expressions and the one place DDL is formatted.
 
+pub mod catalog;
 pub mod ddl;
 pub mod expr;
 pub mod ident;

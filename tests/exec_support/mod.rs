@@ -131,3 +131,17 @@ pub async fn phase_status(db: &TestDb, plan: &str, phase: PhaseKind) -> Option<S
         .await
         .expect("phase status")
 }
+
+/// [`pg_dump_schema`] without some tables (a migration tool's own bookkeeping table).
+pub fn pg_dump_schema_excluding(url: &str, tables: &[&str]) -> String {
+    let mut args = vec!["--schema-only".to_string(), "--exclude-schema=planner".to_string()];
+    args.extend(tables.iter().map(|t| format!("--exclude-table={t}")));
+    args.extend(["-d".to_string(), url.to_string()]);
+    let out = std::process::Command::new("pg_dump").args(&args).output().expect("pg_dump is installed");
+    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
