@@ -59,6 +59,9 @@ CREATE TABLE tickets (
     closed_at timestamp
 );
 CREATE INDEX tickets_opened_idx ON tickets (opened_at);
+-- A view over a column whose type changes: change_type drops and re-creates it in the swap.
+CREATE VIEW ticket_openings AS
+    SELECT opened_at, opened_at >= timestamp '2025-01-01' AS recent FROM tickets;
 CREATE TABLE ticket_events (
     id        integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     ticket_id integer NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,

@@ -459,9 +459,16 @@ fn bad_change_type_input_is_named_with_a_did_you_mean() {
     let (code, out) = plan_cli(&["change-type", "ticket.id", "bigint"], dir.path());
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("did you mean public.tickets?"), "{out}");
-    let (code, out) = plan_cli(&["change-type", "users.email", "varchar(100)"], dir.path());
-    assert_eq!(code, Some(2), "{out}");
-    assert!(out.contains("read by view public.verified_users"), "{out}");
+    // A plain view over the column is re-created in the swap; the plan says so.
+    let planned = tempfile::tempdir().expect("tempdir");
+    let (code, out) = plan_cli(
+        &["change-type", "users.email", "varchar(100)", "--using", "email::varchar(100)"],
+        planned.path(),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let plan_yaml =
+        std::fs::read_to_string(planned.path().join("change_type_users_email/plan.yaml")).expect("plan.yaml");
+    assert!(plan_yaml.contains("re-creates view public.verified_users"), "{plan_yaml}");
     let (code, out) = plan_cli(&["change-type", "tickets.id", "integer"], dir.path());
     assert_eq!((code, out.contains("already integer")), (Some(2), true), "{out}");
 

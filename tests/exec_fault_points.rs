@@ -103,6 +103,7 @@ fault_point_tests! {
     change_type_ticket_events_id => "change_type_ticket_events_id",
     change_type_tickets_closed_at => "change_type_tickets_closed_at",
     change_type_tickets_code => "change_type_tickets_code",
+    change_type_tickets_opened_at => "change_type_tickets_opened_at",
     change_type_tickets_id => "change_type_tickets_id",
     change_type_users_name => "change_type_users_name",
     add_orders_gift_wrap => "add_orders_gift_wrap",

@@ -324,32 +324,44 @@ async fn views_list_the_table_columns_they_read() {
     let db = shop_db().await;
     let model = introspect_db(&db, &[]).await.expect("introspect");
     let col_of = |t: &str, c: &str| (q("public", t), id(c));
+    let shape: Vec<(QualifiedName, bool, Vec<(QualifiedName, Ident)>, Vec<QualifiedName>)> = model
+        .views
+        .iter()
+        .map(|v: &View| (v.name.clone(), v.materialized, v.depends_on.clone(), v.reads.clone()))
+        .collect();
     assert_eq!(
-        model.views,
+        shape,
         vec![
-            View {
-                name: q("public", "product_sales"),
-                materialized: true,
-                depends_on: vec![
+            (
+                q("public", "product_sales"),
+                true,
+                vec![
                     col_of("order_lines", "product_id"),
                     col_of("order_lines", "quantity"),
                     col_of("products", "id"),
                     col_of("products", "sku"),
                 ],
-            },
-            View {
-                name: q("public", "user_orders"),
-                materialized: false,
-                depends_on: vec![
+                vec![q("public", "order_lines"), q("public", "products")],
+            ),
+            (
+                q("public", "user_orders"),
+                false,
+                vec![
                     col_of("orders", "Order Id"),
                     col_of("orders", "status"),
                     col_of("orders", "user_id"),
                     col_of("users", "email"),
                     col_of("users", "id"),
                 ],
-            },
+                vec![q("public", "orders"), q("public", "users")],
+            ),
         ]
     );
+    // The definition as pg_get_viewdef prints it: what a type change re-creates the view from.
+    let user_orders = &model.views[1];
+    assert!(user_orders.query.starts_with("SELECT u.id,"), "{}", user_orders.query);
+    assert!(user_orders.query.contains("JOIN orders o ON o.user_id = u.id"), "{}", user_orders.query);
+    assert!(user_orders.columns.is_empty() && user_orders.options.is_empty());
     let users = q("public", "users");
     assert_eq!(model.views_using(&users, &id("email")).len(), 1);
     assert!(model.views_using(&users, &id("created_at")).is_empty());

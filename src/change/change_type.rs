@@ -31,7 +31,7 @@ use serde::Deserialize;
 
 use super::common;
 use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
-use crate::model::{Column, ConstraintKind, Generated, IndexPart, SchemaModel, Table};
+use crate::model::{Column, ConstraintKind, Generated, IndexPart, SchemaModel, Table, View};
 use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition, Step, TxMode};
 use crate::sql::ddl::{Ddl, DefaultExpr, SyncPart};
 use crate::sql::ident::short;
@@ -221,11 +221,6 @@ impl ChangeKind for ChangeType {
             }
             None => None,
         };
-        let views: Vec<String> = model.views_using(t, c).iter().map(|v| v.name.display_short()).collect();
-        if !views.is_empty() {
-            return Err(ChangeError::new("column", format!("{name} is read by view{} {}; PostgreSQL cannot change the type of a column a view reads", if views.len() == 1 { "" } else { "s" }, views.join(", ")))
-                .help("drop the views (or redefine them without the column), change the type, then create them again"));
-        }
         let generated: Vec<String> = table
             .columns
             .iter()
@@ -239,7 +234,10 @@ impl ChangeKind for ChangeType {
         let indexed = !table.indexes_using(c).is_empty();
         let description = format!("change type of {name} from {from} to {to}");
         match choose_path(&from, &to, cx.pg_version, indexed, using.is_some()) {
-            Path::Catalog { why, utc } => Ok(catalog_only(table, column, &to, &why, utc, description)),
+            Path::Catalog { why, utc } => {
+                let views = views_to_recreate(model, &[(t.clone(), c.clone())])?;
+                Ok(catalog_only(table, column, &to, &why, utc, description, &views))
+            }
             Path::LengthCheck { limit } => length_check(table, column, &to, limit, description),
             Path::Rewrite { why } => {
                 let plain_cast = using.is_none();
@@ -266,7 +264,7 @@ fn default_using(c: &Ident, from: &str, to: &str) -> Result<SqlExpr, ChangeError
 
 /// The catalog-only ALTER in one transaction, with every CHECK on the column swapped for a NOT
 /// VALID copy around it (PostgreSQL re-verifies a valid CHECK by scanning under the lock).
-fn catalog_only(table: &Table, column: &Column, to: &str, why: &str, utc: bool, description: String) -> ChangePhases {
+fn catalog_only(table: &Table, column: &Column, to: &str, why: &str, utc: bool, description: String, views: &[&View]) -> ChangePhases {
     let t = &table.name;
     let c = &column.name;
     let cs = short(c);
@@ -299,6 +297,8 @@ fn catalog_only(table: &Table, column: &Column, to: &str, why: &str, utc: bool, 
     }
     let back = format!("going back from {to} to {} is not catalog-only (PostgreSQL would rewrite or scan); plan a change_type back if needed", column.data_type);
     let alter = Step::new(format!("{cs} becomes {to}: {why}"), Ddl::AlterColumnType { table: t.clone(), column: c.clone(), data_type: to.to_string() }, Lock::AccessExclusiveBrief, t);
+    // PostgreSQL refuses to change the type of a column a view reads, even in the catalog only.
+    steps.extend(views.iter().map(|v| drop_view_step(v, t)));
     steps.push(if utc {
         // timestamptz -> timestamp under UTC is catalog-only too.
         let mut undo = vec![Step::new("read timestamptz values as UTC in this transaction", Ddl::SetLocalTimeZone { zone: "UTC".into() }, Lock::None, t)];
@@ -307,10 +307,12 @@ fn catalog_only(table: &Table, column: &Column, to: &str, why: &str, utc: bool, 
     } else {
         alter.irreversible(back)
     });
+    steps.extend(views.iter().map(|v| create_view_step(v, t)));
     steps.extend(after);
     steps.extend(validate);
-    let note = format!("reads and writes {cs}; it is {to} once expand is applied (catalog-only: no rewrite)");
+    let note = format!("reads and writes {cs}; it is {to} once expand is applied (catalog-only: no rewrite){}", views_note(views));
     let compat = AppCompat { old_app: AppAccess::full(note.clone()), new_app: AppAccess::full(note) };
+    let description = format!("{description}{}", views_description(views));
     ChangePhases { description, expand: steps, compat: Some([compat.clone(), compat.clone(), compat]), tables: vec![t.clone()], ..Default::default() }
 }
 
@@ -526,9 +528,6 @@ fn rewrite_plan(model: &SchemaModel, table: &Table, column: &Column, to: &str, e
         }
         let rc = r.column(&fk.columns[0]).map_err(|e| ChangeError::new("column", e.to_string()))?;
         let rcs = format!("{rs}.{}", short(&rc.name));
-        if !model.views_using(&r.name, &rc.name).is_empty() {
-            return Err(ChangeError::new("column", format!("{rcs} (which references {}.{cs}) is read by a view; its type cannot change while it is", t.display_short())));
-        }
         if rc.data_type == from {
             if !model.foreign_keys_referencing(&r.name, &rc.name).is_empty() {
                 return Err(ChangeError::new("column", format!("{rcs} references {}.{cs} and is referenced by other foreign keys in turn; planner changes one level of references", t.display_short())));
@@ -541,6 +540,9 @@ fn rewrite_plan(model: &SchemaModel, table: &Table, column: &Column, to: &str, e
         }
         fks.push((r.name.clone(), fk.name.clone(), rc.name.clone(), on_delete.clone(), on_update.clone()));
     }
+
+    let changed: Vec<(QualifiedName, Ident)> = shadows.iter().map(|s| (s.table.name.clone(), s.old.name.clone())).collect();
+    let views = views_to_recreate(model, &changed)?;
 
     let cx = PlanCx { pg_version: model.pg_version, allow_functions: Vec::new() };
     let mut p = Pieces::default();
@@ -559,14 +561,19 @@ fn rewrite_plan(model: &SchemaModel, table: &Table, column: &Column, to: &str, e
         }
     }
 
+    // The views first: a query on a view locks the view, then its tables; taking them in the same
+    // order means planner waits (and retries under lock_timeout) rather than deadlocking.
+    let locked: Vec<QualifiedName> = views.iter().map(|v| v.name.clone()).chain(tables.iter().cloned()).collect();
     let mut contract = p.before_swap;
-    contract.push(Step::new(format!("the swap: one transaction, every table locked at once ({}), milliseconds of catalog changes; lock_timeout and retries apply", tables.iter().map(|x| x.display_short()).collect::<Vec<_>>().join(", ")), Ddl::LockTables { tables: tables.clone() }, Lock::AccessExclusiveBrief, t));
+    contract.push(Step::new(format!("the swap: one transaction, every table locked at once ({}), milliseconds of catalog changes; lock_timeout and retries apply", locked.iter().map(|x| x.display_short()).collect::<Vec<_>>().join(", ")), Ddl::LockTables { tables: locked }, Lock::AccessExclusiveBrief, t));
     contract.extend(p.swap);
-    let mut after = Vec::new();
+    // Views reading an old column would block its drop: dropped here, re-created after the rename.
+    let mut after: Vec<Step> = views.iter().map(|v| drop_view_step(v, t)).collect();
     for (r, name, ..) in &fks {
         after.push(Step::new(format!("drop foreign key {} (re-created on the new column below)", short(name)), Ddl::DropConstraint { table: r.clone(), constraint: name.clone(), if_exists: false }, Lock::AccessExclusiveBrief, r));
     }
     after.extend(p.swap_after_sync);
+    after.extend(views.iter().map(|v| create_view_step(v, t)));
     let mut validate = Vec::new();
     for (r, name, rc, on_delete, on_update) in &fks {
         after.push(Step::new(format!("re-create foreign key {} NOT VALID (no scan)", short(name)), Ddl::AddForeignKeyNotValid { table: r.clone(), constraint: name.clone(), columns: vec![rc.clone()], references: t.clone(), ref_columns: vec![c.clone()], on_delete: on_delete.clone(), on_update: on_update.clone() }, Lock::AccessExclusiveBrief, r));
@@ -581,9 +588,9 @@ fn rewrite_plan(model: &SchemaModel, table: &Table, column: &Column, to: &str, e
         format!("must not write planner's shadow column {ns} before contract: {to} -> {from} is not exact, so {ns} always follows {cs}")
     };
     let also_note = if also.is_empty() { String::new() } else { format!("; also changes {}", also.join(", ")) };
-    let swap_note = format!("{cs} is {to}. A client holding a server-side prepared statement whose result includes {cs} gets one `cached plan must not change result type` error after the swap (true of every tool): reconnect the pool");
+    let swap_note = format!("{cs} is {to}{}. A client holding a server-side prepared statement whose result includes {cs} gets one `cached plan must not change result type` error after the swap (true of every tool): reconnect the pool", views_note(&views));
     Ok(ChangePhases {
-        description: format!("{description} ({why}){also_note}"),
+        description: format!("{description} ({why}){also_note}{}", views_description(&views)),
         expand_preconditions: p.expand_pre,
         expand: p.expand,
         sync: p.sync,
@@ -608,6 +615,66 @@ fn rewrite_plan(model: &SchemaModel, table: &Table, column: &Column, to: &str, e
         ]),
         tables,
     })
+}
+
+/// The views reading any of `columns`, each re-created from its definition around the type change;
+/// refused, with the list, when that would not give the same view back.
+fn views_to_recreate<'m>(model: &'m SchemaModel, columns: &[(QualifiedName, Ident)]) -> Result<Vec<&'m View>, ChangeError> {
+    let mut views: Vec<&View> = Vec::new();
+    for (t, c) in columns {
+        for v in model.views_using(t, c) {
+            if !views.iter().any(|x| x.name == v.name) {
+                views.push(v);
+            }
+        }
+    }
+    let mut refused = Vec::new();
+    for v in &views {
+        let name = v.name.display_short();
+        if v.materialized {
+            refused.push(format!("materialized view {name} (re-creating it would run its query under the lock)"));
+        } else if !v.options.is_empty() {
+            refused.push(format!("view {name} has options {} (planner re-creates plain views only)", v.options.join(", ")));
+        } else {
+            let readers: Vec<String> = model.views_reading(&v.name).iter().map(|w| w.name.display_short()).collect();
+            if !readers.is_empty() {
+                refused.push(format!("view {name} is read by view{} {} (planner does not drop and re-create chains of views)", if readers.len() == 1 { "" } else { "s" }, readers.join(", ")));
+            }
+        }
+    }
+    if refused.is_empty() {
+        return Ok(views);
+    }
+    let (t, c) = &columns[0];
+    Err(ChangeError::new("column", format!("{}.{} is read by {}; PostgreSQL cannot change the type of a column a view reads, and planner cannot re-create these safely", t.display_short(), short(c), refused.join("; ")))
+        .help("drop these views (or redefine them without the column), change the type, then create them again"))
+}
+
+fn drop_view_step(v: &View, table: &QualifiedName) -> Step {
+    Step::new(format!("drop view {} (it reads the column; re-created from its definition below)", v.name.display_short()), Ddl::DropView { view: v.name.clone() }, Lock::AccessExclusiveBrief, table).undo(create_view_step(v, table))
+}
+
+fn create_view_step(v: &View, table: &QualifiedName) -> Step {
+    let create = |what: &str| Step::new(format!("{what} view {} from its definition (grants, owner and comments on it are not carried over)", v.name.display_short()), Ddl::CreateView { view: v.name.clone(), columns: v.columns.clone(), query: v.query.clone() }, Lock::AccessExclusiveBrief, table);
+    create("re-create").undo(Step::new(format!("drop view {} again", v.name.display_short()), Ddl::DropView { view: v.name.clone() }, Lock::AccessExclusiveBrief, table))
+}
+
+fn view_names(views: &[&View]) -> String {
+    views.iter().map(|v| v.name.display_short()).collect::<Vec<_>>().join(", ")
+}
+
+fn views_description(views: &[&View]) -> String {
+    if views.is_empty() {
+        return String::new();
+    }
+    format!("; re-creates view{} {} (read the column; dropped and created again from {} definition in the same transaction)", if views.len() == 1 { "" } else { "s" }, view_names(views), if views.len() == 1 { "its" } else { "their" })
+}
+
+fn views_note(views: &[&View]) -> String {
+    if views.is_empty() {
+        return String::new();
+    }
+    format!("; view{} {} {} re-created in the same transaction (a query on {} waits for it, then sees the new type; grants on {} must be given again)", if views.len() == 1 { "" } else { "s" }, view_names(views), if views.len() == 1 { "is" } else { "are" }, if views.len() == 1 { "it" } else { "them" }, if views.len() == 1 { "it" } else { "them" })
 }
 
 #[cfg(test)]
@@ -651,6 +718,33 @@ mod tests {
         assert!(plan_err(schema, "p", "x", "bigint").contains("together with other columns"));
         assert!(plan_err(schema, "t", "id", "bigint").contains("public.u.t_id (text) references"));
         assert!(plan_err(schema, "t", "a", "bigintt").contains("did you mean bigint?"));
+    }
+
+    #[test]
+    fn views_that_cannot_be_recreated_as_they_were_are_refused_with_the_list() {
+        let schema = "CREATE TABLE t (id int PRIMARY KEY, a int, b int, c int, d int);
+                      CREATE MATERIALIZED VIEW m AS SELECT a FROM t;
+                      CREATE VIEW v AS SELECT b FROM t;
+                      CREATE VIEW w AS SELECT b FROM v;
+                      CREATE VIEW o WITH (security_barrier) AS SELECT c FROM t;
+                      CREATE VIEW p AS SELECT d, d + 1 AS e FROM t;";
+        let err = plan_err(schema, "t", "a", "bigint");
+        assert!(err.contains("materialized view public.m"), "{err}");
+        let err = plan_err(schema, "t", "b", "bigint");
+        assert!(err.contains("view public.v is read by view public.w"), "{err}");
+        let err = plan_err(schema, "t", "c", "bigint");
+        assert!(err.contains("view public.o has options"), "{err}");
+        // A plain view nothing else reads: dropped before the old column goes, created after the rename.
+        let model = crate::model::from_sql::parse_schema(schema, "s.sql", 15).expect("schema");
+        let change = super::super::Change::ChangeType(ChangeType { table: "t".into(), column: "d".into(), data_type: "bigint".into(), using: None });
+        let plan = crate::plan::compile(&model, &[change], "p").expect("planned");
+        assert!(plan.description.join(" ").contains("re-creates view public.p"), "{:?}", plan.description);
+        let contract = plan.phases.iter().find(|p| p.phase == crate::plan::PhaseKind::Contract).expect("contract");
+        let sql: Vec<String> = contract.steps.iter().map(|s| s.sql()).collect();
+        let at = |needle: &str| sql.iter().position(|s| s.starts_with(needle)).unwrap_or_else(|| panic!("{needle} in {sql:#?}"));
+        assert!(at("LOCK TABLE \"public\".\"p\", \"public\".\"t\"") < at("DROP VIEW \"public\".\"p\""));
+        assert!(at("DROP VIEW") < at("ALTER TABLE \"public\".\"t\" DROP COLUMN \"d\""));
+        assert!(at("ALTER TABLE \"public\".\"t\" RENAME COLUMN") < at("CREATE VIEW \"public\".\"p\" AS SELECT d, d + 1 AS e FROM t"));
     }
 
     #[test]

@@ -549,7 +549,20 @@ impl Builder<'_> {
                 }
             }
         }
-        self.model.views.push(View { name, materialized: view.materialized, depends_on });
+        let columns = view.columns.iter().map(|c| ident(&c.name)).collect::<Result<_, _>>()?;
+        let options = match &view.options {
+            ast::CreateTableOptions::None => Vec::new(),
+            other => vec![other.to_string()],
+        };
+        self.model.views.push(View {
+            name,
+            materialized: view.materialized,
+            depends_on,
+            reads: tables,
+            query: text,
+            columns,
+            options,
+        });
         Ok(())
     }
 }

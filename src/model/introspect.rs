@@ -543,7 +543,8 @@ async fn load_views(conn: &mut PgConnection, schemas: &[String]) -> anyhow::Resu
         schemas,
         concat!(
             "SELECT c.oid::int8 AS oid, n.nspname::text AS schema, c.relname::text AS name,
-                c.relkind = 'm' AS materialized
+                c.relkind = 'm' AS materialized, pg_get_viewdef(c.oid, true) AS query,
+                coalesce(c.reloptions::text[], '{}') AS options
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('v', 'm') AND n.nspname = ANY($1)
             AND ",
@@ -568,6 +569,28 @@ async fn load_views(conn: &mut PgConnection, schemas: &[String]) -> anyhow::Resu
           WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)",
     )
     .await?;
+    // Every relation a view's rule reads (tables and other views), for the view-on-view check.
+    let relations = fetch_in_schemas(
+        conn,
+        schemas,
+        "SELECT DISTINCT r.ev_class::int8 AS view_oid, tn.nspname::text AS schema, t.relname::text AS name
+           FROM pg_rewrite r
+           JOIN pg_class v ON v.oid = r.ev_class
+           JOIN pg_namespace vn ON vn.oid = v.relnamespace
+           JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                           AND d.refclassid = 'pg_class'::regclass
+           JOIN pg_class t ON t.oid = d.refobjid AND t.oid <> r.ev_class
+           JOIN pg_namespace tn ON tn.oid = t.relnamespace
+          WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)",
+    )
+    .await?;
+    let mut reads: HashMap<i64, Vec<QualifiedName>> = HashMap::new();
+    for row in relations {
+        reads
+            .entry(row.try_get("view_oid")?)
+            .or_default()
+            .push(qualified(row.try_get("schema")?, row.try_get("name")?)?);
+    }
     let mut depends: HashMap<i64, Vec<(QualifiedName, Ident)>> = HashMap::new();
     for row in deps {
         let table = qualified(row.try_get("schema")?, row.try_get("table_name")?)?;
@@ -576,13 +599,20 @@ async fn load_views(conn: &mut PgConnection, schemas: &[String]) -> anyhow::Resu
     }
     let mut views = Vec::new();
     for row in rows {
-        let mut depends_on = depends.remove(&row.try_get::<i64, _>("oid")?).unwrap_or_default();
+        let oid = row.try_get::<i64, _>("oid")?;
+        let mut depends_on = depends.remove(&oid).unwrap_or_default();
         depends_on.sort();
         depends_on.dedup();
+        let mut relations = reads.remove(&oid).unwrap_or_default();
+        relations.sort();
         views.push(View {
             name: qualified(row.try_get("schema")?, row.try_get("name")?)?,
             materialized: row.try_get("materialized")?,
             depends_on,
+            reads: relations,
+            query: row.try_get::<String, _>("query")?.trim().trim_end_matches(';').to_string(),
+            columns: Vec::new(), // pg_get_viewdef names every output column itself
+            options: row.try_get("options")?,
         });
     }
     views.sort_by(|a, b| a.name.cmp(&b.name));

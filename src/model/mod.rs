@@ -138,6 +138,23 @@ pub struct View {
     pub materialized: bool,
     /// Columns this view reads, by table.
     pub depends_on: Vec<(QualifiedName, Ident)>,
+    /// Every relation the query reads (tables, views): a view another view reads cannot be dropped
+    /// on its own.
+    pub reads: Vec<QualifiedName>,
+    /// The query as schema.sql writes it or as `pg_get_viewdef` prints it: what a change that must
+    /// drop the view (a column type change) re-creates it from.
+    pub query: String,
+    /// Explicit output column names (`CREATE VIEW v (a, b) AS …`); empty: the query's own names.
+    pub columns: Vec<Ident>,
+    /// `WITH (…)` options (`security_barrier`, `check_option`, `security_invoker`), as written.
+    pub options: Vec<String>,
+}
+
+impl SchemaModel {
+    /// Views (and materialized views) whose query reads `relation`.
+    pub fn views_reading(&self, relation: &QualifiedName) -> Vec<&View> {
+        self.views.iter().filter(|v| v.reads.contains(relation)).collect()
+    }
 }
 
 /// A lookup that failed, with the closest existing names for a "did you mean".

@@ -179,6 +179,17 @@ pub enum Ddl {
         from: Ident,
         to: Ident,
     },
+    /// `DROP VIEW` (no CASCADE: a view another view reads makes it fail, and planning refuses it).
+    DropView {
+        view: QualifiedName,
+    },
+    /// `CREATE VIEW … AS query`, re-creating a view from the definition the schema model holds.
+    CreateView {
+        view: QualifiedName,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        columns: Vec<Ident>,
+        query: String,
+    },
     /// `ADD CONSTRAINT … PRIMARY KEY USING INDEX …`: the index (built concurrently) becomes the key.
     AddPrimaryKeyUsingIndex {
         table: QualifiedName,
@@ -358,6 +369,8 @@ impl Ddl {
             }
             Ddl::SetLocalTimeZone { zone } => render::set_local_time_zone(zone),
             Ddl::RenameColumn { table, from, to } => render::rename_column(table, from, to),
+            Ddl::DropView { view } => render::drop_view(view),
+            Ddl::CreateView { view, columns, query } => render::create_view(view, columns, query),
             Ddl::AddPrimaryKeyUsingIndex { table, constraint, index } => {
                 render::add_primary_key_using_index(table, constraint, index)
             }

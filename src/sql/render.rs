@@ -206,6 +206,19 @@ pub fn rename_column(t: &QualifiedName, from: &Ident, to: &Ident) -> String {
     format!("ALTER TABLE {t} RENAME COLUMN {from} TO {to}")
 }
 
+pub fn drop_view(v: &QualifiedName) -> String {
+    format!("DROP VIEW {v}")
+}
+
+pub fn create_view(v: &QualifiedName, columns: &[Ident], query: &str) -> String {
+    let list = if columns.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", columns.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", "))
+    };
+    format!("CREATE VIEW {v}{list} AS {query}")
+}
+
 pub fn add_primary_key_using_index(t: &QualifiedName, constraint: &Ident, index: &Ident) -> String {
     format!("ALTER TABLE {t} ADD CONSTRAINT {constraint} PRIMARY KEY USING INDEX {index}")
 }
