@@ -588,3 +588,122 @@ async fn planning_from_the_live_database_names_rows_that_do_not_convert() {
     assert!(text.contains("id=4, 8"), "{text}");
     db.drop().await;
 }
+
+/// The view ticket_openings reads tickets.opened_at (timestamp -> timestamptz): it is dropped and
+/// re-created inside the swap transaction. A writer (inserts, updates of opened_at) and a reader of
+/// the view, both with lock_timeout, run through every phase without one error; afterwards the view
+/// exists, returns timestamptz and exactly the rows of the table (the initial ones and the writer's
+/// last values).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_view_over_the_column_is_recreated_in_the_swap_while_apps_write_and_read_it() {
+    let db = ticket_db().await;
+    let plan = plan("change_type_tickets_opened_at");
+    let before: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM ticket_openings").fetch_one(&db.pool).await.expect("view");
+    assert_eq!(before, TICKETS);
+    let stop = Arc::new(AtomicBool::new(false));
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("SET lock_timeout = '1s'; SET statement_timeout = '5s'; SET TimeZone = 'UTC'")
+                    .await?;
+                Ok(())
+            })
+        })
+        .connect(&db.url)
+        .await
+        .expect("app pool");
+    let writer = {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            // id -> opened_at (epoch seconds) of the tickets it inserted, last value written.
+            let mut own: HashMap<i64, i64> = HashMap::new();
+            let mut errors = Vec::new();
+            let mut n: i64 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let at = 1_800_000_000 + n;
+                let target = own.keys().nth((n as usize) % own.len().max(1)).copied();
+                let result = match target {
+                    Some(id) if n % 2 == 0 => sqlx::query("UPDATE tickets SET opened_at = to_timestamp($1) WHERE id = $2")
+                        .bind(at as f64)
+                        .bind(id)
+                        .execute(&pool)
+                        .await
+                        .map(|_| {
+                            own.insert(id, at);
+                        }),
+                    _ => sqlx::query_scalar::<_, i64>(
+                        "INSERT INTO tickets (code, opened_at) VALUES ('w', to_timestamp($1)) RETURNING id::bigint",
+                    )
+                    .bind(at as f64)
+                    .fetch_one(&pool)
+                    .await
+                    .map(|id| {
+                        own.insert(id, at);
+                    }),
+                };
+                if let Err(e) = result {
+                    errors.push(format!("write {n}: {e}"));
+                }
+                tokio::task::yield_now().await;
+            }
+            (own, errors, n)
+        })
+    };
+    let reader = {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut errors = Vec::new();
+            let mut reads = 0;
+            while !stop.load(Ordering::Relaxed) {
+                // Unnamed statement: a cached prepared statement on the view gets the documented
+                // one-time `cached plan must not change result type` after the swap.
+                match sqlx::query_scalar::<_, i64>("SELECT count(*) FROM ticket_openings WHERE recent")
+                    .persistent(false)
+                    .fetch_one(&pool)
+                    .await
+                {
+                    Ok(_) => reads += 1,
+                    Err(e) => errors.push(format!("read {reads}: {e}")),
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            (errors, reads)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    apply_with(&db, &plan, PhaseKind::Expand).await;
+    apply_backfill(&db, &plan).await;
+    let failures = verify(&db, &plan).await;
+    assert!(failures.is_empty(), "verify before contract: {failures:?}");
+    apply_with(&db, &plan, PhaseKind::Contract).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (own, write_errors, writes) = writer.await.expect("writer");
+    let (read_errors, reads) = reader.await.expect("reader");
+    assert!(write_errors.is_empty(), "writer errors: {write_errors:#?}");
+    assert!(read_errors.is_empty(), "reader errors: {read_errors:#?}");
+    assert!(writes > 100 && reads > 10, "writes {writes}, reads {reads}");
+
+    let ty: String = sqlx::query_scalar(
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'ticket_openings'::regclass AND attname = 'opened_at'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("the view exists after contract");
+    assert_eq!(ty, "timestamp with time zone");
+    let mut expected: Vec<(i64, bool)> = (1..=TICKETS).map(|g| (1_735_689_600 + g * 60, true)).collect();
+    expected.extend(own.values().map(|at| (*at, true)));
+    expected.sort();
+    let mut rows: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT extract(epoch FROM opened_at)::int8, recent FROM ticket_openings")
+            .fetch_all(&db.pool)
+            .await
+            .expect("view rows");
+    rows.sort();
+    assert_eq!(rows.len(), expected.len(), "view row count");
+    assert!(rows == expected, "the view returns every ticket's opened_at");
+    db.drop().await;
+}

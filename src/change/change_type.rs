@@ -748,6 +748,19 @@ mod tests {
     }
 
     #[test]
+    fn a_catalog_only_change_drops_and_recreates_its_views_around_the_alter() {
+        let schema = "CREATE TABLE t (id int PRIMARY KEY, s varchar(10)); CREATE VIEW v (label) AS SELECT s FROM t;";
+        let model = crate::model::from_sql::parse_schema(schema, "s.sql", 15).expect("schema");
+        let change = super::super::Change::ChangeType(ChangeType { table: "t".into(), column: "s".into(), data_type: "varchar(20)".into(), using: None });
+        let plan = crate::plan::compile(&model, &[change], "p").expect("planned");
+        let expand = plan.phases.iter().find(|p| p.phase == crate::plan::PhaseKind::Expand).expect("expand");
+        let sql: Vec<String> = expand.steps.iter().map(|s| s.sql()).collect();
+        let at = |needle: &str| sql.iter().position(|s| s.starts_with(needle)).unwrap_or_else(|| panic!("{needle} in {sql:#?}"));
+        assert!(at("DROP VIEW \"public\".\"v\"") < at("ALTER TABLE \"public\".\"t\" ALTER COLUMN \"s\" TYPE"));
+        assert!(at("ALTER TABLE \"public\".\"t\" ALTER COLUMN \"s\" TYPE") < at("CREATE VIEW \"public\".\"v\" (\"label\") AS SELECT s FROM t"));
+    }
+
+    #[test]
     fn only_exact_round_trips_let_both_columns_be_written() {
         assert!(exact_round_trip("integer", "bigint", true));
         assert!(exact_round_trip("text", "integer", true));
