@@ -5,5 +5,4 @@
 --
 -- !!! THIS PHASE CANNOT BE UNDONE: drops column code with its text values; to go back, plan a change_type back to text.
 -- !!! Running this file fails on purpose and changes nothing.
--- planner:ignore unparsed-statement this file fails on purpose: the phase cannot be undone
 DO $planner$ BEGIN RAISE EXCEPTION 'planner: contract of plan change_type_tickets_code cannot be undone: drops column code with its text values; to go back, plan a change_type back to text'; END $planner$;

@@ -5,5 +5,4 @@
 --
 -- !!! THIS PHASE CANNOT BE UNDONE: drops column id with its integer values; to go back, plan a change_type back to integer; drops column ticket_id with its integer values; to go back, plan a change_type back to integer.
 -- !!! Running this file fails on purpose and changes nothing.
--- planner:ignore unparsed-statement this file fails on purpose: the phase cannot be undone
 DO $planner$ BEGIN RAISE EXCEPTION 'planner: contract of plan change_type_tickets_id cannot be undone: drops column id with its integer values; to go back, plan a change_type back to integer; drops column ticket_id with its integer values; to go back, plan a change_type back to integer'; END $planner$;

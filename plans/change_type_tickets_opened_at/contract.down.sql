@@ -5,5 +5,4 @@
 --
 -- !!! THIS PHASE CANNOT BE UNDONE: drops column opened_at with its timestamp without time zone values; to go back, plan a change_type back to timestamp without time zone.
 -- !!! Running this file fails on purpose and changes nothing.
--- planner:ignore unparsed-statement this file fails on purpose: the phase cannot be undone
 DO $planner$ BEGIN RAISE EXCEPTION 'planner: contract of plan change_type_tickets_opened_at cannot be undone: drops column opened_at with its timestamp without time zone values; to go back, plan a change_type back to timestamp without time zone'; END $planner$;

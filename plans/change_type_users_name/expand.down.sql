@@ -5,5 +5,4 @@
 --
 -- !!! THIS PHASE CANNOT BE UNDONE: going back from character varying(400) to character varying(200) is not catalog-only (PostgreSQL would rewrite or scan); plan a change_type back if needed.
 -- !!! Running this file fails on purpose and changes nothing.
--- planner:ignore unparsed-statement this file fails on purpose: the phase cannot be undone
 DO $planner$ BEGIN RAISE EXCEPTION 'planner: expand of plan change_type_users_name cannot be undone: going back from character varying(400) to character varying(200) is not catalog-only (PostgreSQL would rewrite or scan); plan a change_type back if needed'; END $planner$;

@@ -5,5 +5,4 @@
 --
 -- !!! THIS PHASE CANNOT BE UNDONE: the data in legacy_flag is deleted; restore it from a backup if needed.
 -- !!! Running this file fails on purpose and changes nothing.
--- planner:ignore unparsed-statement this file fails on purpose: the phase cannot be undone
 DO $planner$ BEGIN RAISE EXCEPTION 'planner: contract of plan drop_users_legacy_flag cannot be undone: the data in legacy_flag is deleted; restore it from a backup if needed'; END $planner$;

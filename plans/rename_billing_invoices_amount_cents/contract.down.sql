@@ -5,5 +5,4 @@
 --
 -- !!! THIS PHASE CANNOT BE UNDONE: drops column amount_cents and its data; to go back, plan a rename of total_cents to amount_cents.
 -- !!! Running this file fails on purpose and changes nothing.
--- planner:ignore unparsed-statement this file fails on purpose: the phase cannot be undone
 DO $planner$ BEGIN RAISE EXCEPTION 'planner: contract of plan rename_billing_invoices_amount_cents cannot be undone: drops column amount_cents and its data; to go back, plan a rename of total_cents to amount_cents'; END $planner$;

@@ -5,5 +5,4 @@
 --
 -- !!! THIS PHASE CANNOT BE UNDONE: drops column "MixedCase" and its data; to go back, plan a rename of "Gift Note" to "MixedCase".
 -- !!! Running this file fails on purpose and changes nothing.
--- planner:ignore unparsed-statement this file fails on purpose: the phase cannot be undone
 DO $planner$ BEGIN RAISE EXCEPTION 'planner: contract of plan rename_orders_mixedcase cannot be undone: drops column "MixedCase" and its data; to go back, plan a rename of "Gift Note" to "MixedCase"'; END $planner$;

@@ -5,5 +5,4 @@
 --
 -- !!! THIS PHASE CANNOT BE UNDONE: drops column name and its data; to go back, plan a rename of full_name to name.
 -- !!! Running this file fails on purpose and changes nothing.
--- planner:ignore unparsed-statement this file fails on purpose: the phase cannot be undone
 DO $planner$ BEGIN RAISE EXCEPTION 'planner: contract of plan rename_users_name_with_length cannot be undone: drops column name and its data; to go back, plan a rename of full_name to name'; END $planner$;

@@ -83,7 +83,7 @@ impl Body {
 pub fn impossible_sql(plan: &str, phase: PhaseKind, why: &str) -> String {
     let message = format!("planner: {phase} of plan {plan} cannot be undone: {why}");
     format!(
-        "-- planner:ignore unparsed-statement this migration fails on purpose: the phase cannot be undone\nDO $planner$ BEGIN RAISE EXCEPTION '%', {}; END $planner$;\n",
+        "DO $planner$ BEGIN RAISE EXCEPTION '%', {}; END $planner$;\n",
         crate::sql::quote_literal(&message)
     )
 }

@@ -79,10 +79,6 @@ fn down_file(plan: &str, pg: u32, phase: &Phase, file: &str) -> String {
             format!("planner: {} of plan {plan} cannot be undone: {why}", phase.phase).replace('\'', "''");
         let _ = writeln!(
             out,
-            "-- planner:ignore unparsed-statement this file fails on purpose: the phase cannot be undone"
-        );
-        let _ = writeln!(
-            out,
             "DO $planner$ BEGIN RAISE EXCEPTION '{}'; END $planner$;",
             message.replace('%', "%%")
         );

@@ -106,8 +106,8 @@ BEGIN
     RAISE EXCEPTION 'planner: another planner is running against this database; run this migration again once it finished';
   END IF;
   SELECT plan_sha256 INTO planner_registered FROM planner.plans WHERE name = 'rename_users_name';
-  IF planner_registered <> 'f1bb93d222015060e0deddaee242aac4b45f142ad8e58cd6242d275f6300ddad' AND EXISTS (SELECT 1 FROM planner.phases WHERE plan = 'rename_users_name' AND status <> 'rolled_back') THEN
-    RAISE EXCEPTION '%', 'planner: plan rename_users_name is applied in this database with other files (registered plan.yaml sha256 ' || planner_registered || ', this migration has f1bb93d222015060e0deddaee242aac4b45f142ad8e58cd6242d275f6300ddad); refusing to mix two versions of a plan: finish or roll back the applied one first';
+  IF planner_registered <> '146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced' AND EXISTS (SELECT 1 FROM planner.phases WHERE plan = 'rename_users_name' AND status <> 'rolled_back') THEN
+    RAISE EXCEPTION '%', 'planner: plan rename_users_name is applied in this database with other files (registered plan.yaml sha256 ' || planner_registered || ', this migration has 146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced); refusing to mix two versions of a plan: finish or roll back the applied one first';
   END IF;
   SELECT status INTO planner_recorded FROM planner.phases WHERE plan = 'rename_users_name' AND phase = 'contract';
   IF planner_recorded = 'done' THEN
@@ -239,9 +239,9 @@ SET LOCAL statement_timeout = '30s';
 ALTER TABLE "public"."users" ADD CONSTRAINT "users_full_name_not_null" CHECK ("full_name" IS NOT NULL) NOT VALID;
 -- register the plan and the phase in planner's state
 INSERT INTO planner.plans (name, plan_sha256, plan_yaml, registered_by)
-VALUES ('rename_users_name', 'f1bb93d222015060e0deddaee242aac4b45f142ad8e58cd6242d275f6300ddad', '# planner plan `rename_users_name`. Generated; do not edit (its sha256 identifies the plan once applied).
+VALUES ('rename_users_name', '146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced', '# planner plan `rename_users_name`. Generated; do not edit (its sha256 identifies the plan once applied).
 # Step through it: planner status | apply --phase expand | backfill | verify | apply --phase contract
-# sha256 of what follows: fba818bfcceeeab87c13f2f550d2d8fec53a8a30e3442fe18f65d4d28103ce28
+# sha256 of what follows: f9bf50b2ddfc05e0102e5d76bee6a96116611579b054043187b1cf4c5c7ef40d
 planner_plan: 1
 name: rename_users_name
 pg_version: 15
@@ -642,7 +642,7 @@ phases:
   irreversible: drops column name and its data; to go back, plan a rename of full_name to name
 files:
   backfill.sql: 24a3905d847534d99616a85597421bcb6d1ce00d178619fc700f8e5c93ed8378
-  contract.down.sql: 010424791b64b2343ef9905746938251446b00fbe784b3ba9d91f6c1ee47a6d4
+  contract.down.sql: 53bd4d78c059679eac978d11d3a01dbe1f21fe2e321ed8e97370285ca5d630df
   contract.up.sql: 884d2082f75f063de764ab34a834df8a3dfae65cf39c5b0aa8c6394a644099a3
   expand.down.sql: ef16985d43a427191e43f3765b7b012ac300b7cfbd56220ccd83159258b505cc
   expand.up.sql: 7ad193db6bd20bed9cd263939a11a0315af817e7c9125c02b00c5a3408b7d9f4
@@ -651,7 +651,7 @@ ON CONFLICT (name) DO UPDATE SET plan_sha256 = EXCLUDED.plan_sha256, plan_yaml =
   WHERE planner.plans.plan_sha256 <> EXCLUDED.plan_sha256
     AND NOT EXISTS (SELECT 1 FROM planner.phases p WHERE p.plan = EXCLUDED.name AND p.status <> 'rolled_back');
 INSERT INTO planner.phases (plan, phase, status, checksums, applied_by, started_at, steps_done)
-VALUES ('rename_users_name', 'contract', 'running', '{"contract.down.sql":"010424791b64b2343ef9905746938251446b00fbe784b3ba9d91f6c1ee47a6d4","contract.up.sql":"884d2082f75f063de764ab34a834df8a3dfae65cf39c5b0aa8c6394a644099a3","plan.yaml":"f1bb93d222015060e0deddaee242aac4b45f142ad8e58cd6242d275f6300ddad"}'::jsonb, 'goose migration' || ' as ' || current_user, now(), 0)
+VALUES ('rename_users_name', 'contract', 'running', '{"contract.down.sql":"53bd4d78c059679eac978d11d3a01dbe1f21fe2e321ed8e97370285ca5d630df","contract.up.sql":"884d2082f75f063de764ab34a834df8a3dfae65cf39c5b0aa8c6394a644099a3","plan.yaml":"146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced"}'::jsonb, 'goose migration' || ' as ' || current_user, now(), 0)
 ON CONFLICT (plan, phase) DO UPDATE SET status = 'running', checksums = EXCLUDED.checksums,
     applied_by = EXCLUDED.applied_by, started_at = now(), finished_at = NULL, error = NULL, table_shapes = NULL, steps_done = 0;
 INSERT INTO planner.history (plan, phase, action, status, actor, detail)
@@ -717,6 +717,5 @@ COMMIT;
 
 -- +goose Down
 -- +goose StatementBegin
--- planner:ignore unparsed-statement this migration fails on purpose: the phase cannot be undone
 DO $planner$ BEGIN RAISE EXCEPTION '%', 'planner: contract of plan rename_users_name cannot be undone: drops column name and its data; to go back, plan a rename of full_name to name'; END $planner$;
 -- +goose StatementEnd
