@@ -335,6 +335,20 @@ async fn kill_9_at_random_points_then_resume_gives_the_same_table_as_one_update(
         }
     }
     assert!(kills >= 2, "the backfill finished before it could be killed twice; make the table bigger");
+    // A killed client's backend ends only when the server notices the closed socket (after its
+    // statement): until then it still holds the one-planner lock and the final run is refused.
+    for _ in 0..200 {
+        let left = scalar_i64(
+            &db,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+               AND pid <> pg_backend_pid() AND application_name LIKE 'planner%'",
+        )
+        .await;
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let out = planner_backfill(dir.path(), &db.url, &["--batch", "150"]).output().unwrap();
     assert!(out.status.success(), "final run: {}", String::from_utf8_lossy(&out.stderr));
     let (done, _, finished) = progress_row(&db, "kill9", "public.acct").await;
