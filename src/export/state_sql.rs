@@ -279,26 +279,7 @@ fn check(cx: &StateCx, phase: &Phase, pre: &Precondition) -> String {
             )
         }
         Precondition::NoNulls { table, column } => {
-            let key = cx
-                .plan
-                .phases
-                .iter()
-                .flat_map(|p| p.backfill.iter())
-                .find(|t| &t.table == table)
-                .map(|t| t.key.iter().map(|k| k.column.clone()).collect::<Vec<_>>())
-                .unwrap_or_default();
-            let (label, expr, order) = match key.as_slice() {
-                [] => ("ctid".to_string(), "ctid::text".to_string(), "ctid".to_string()),
-                [one] => (short(one), format!("{one}::text"), one.to_string()),
-                many => (
-                    format!("({})", many.iter().map(short).collect::<Vec<_>>().join(", ")),
-                    format!(
-                        "'(' || concat_ws(', ', {}) || ')'",
-                        many.iter().map(|k| format!("{k}::text")).collect::<Vec<_>>().join(", ")
-                    ),
-                    many.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "),
-                ),
-            };
+            let (label, expr, order) = key_parts(&backfill_key(cx, table), "");
             let where_ = format!("{column} IS NULL");
             format!(
                 "SELECT count(*) INTO planner_n FROM {table} WHERE {where_};\nIF planner_n > 0 THEN\n  SELECT string_agg(k, ', ') INTO planner_text FROM (SELECT {expr} AS k FROM {table} WHERE {where_} ORDER BY {order} LIMIT 3) s;\n  planner_failures := planner_failures || E'\\n' || (to_char(planner_n, 'FM999,999,999,999,999,990') || CASE WHEN planner_n = 1 THEN ' NULL value still exists' ELSE ' NULL values still exist' END\n      || {} || planner_text || {});\nEND IF;\n",
