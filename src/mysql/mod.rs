@@ -11,6 +11,7 @@ pub mod backfill;
 pub mod connect;
 pub mod ddl;
 pub mod error;
+pub mod introspect;
 pub mod lock;
 pub mod retry;
 pub mod state;
