@@ -238,7 +238,11 @@ async fn partial_index_with_include_not_valid_check_and_cascading_foreign_keys()
                 method: "btree".into(),
                 keys: vec![
                     key("user_id"),
-                    IndexKey { part: IndexPart::Column(id("placed_at")), prefix_len: None, options: "DESC NULLS LAST".into() },
+                    IndexKey {
+                        part: IndexPart::Column(id("placed_at")),
+                        prefix_len: None,
+                        options: "DESC NULLS LAST".into(),
+                    },
                 ],
                 include: ids(&["status"]),
                 predicate: Some("status <> 'shipped'::order_status".into()),

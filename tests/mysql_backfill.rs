@@ -90,10 +90,21 @@ async fn backfill_killed_mid_way_resumes_from_its_checkpoint() {
 #[tokio::test]
 async fn backfill_refuses_a_key_it_cannot_walk() {
     let db = TestDb::new().await;
-    db.exec("CREATE TABLE nk (a INT NOT NULL, b INT NOT NULL, c INT NULL, PRIMARY KEY (a, b)) ENGINE=InnoDB;").await;
+    db.exec(
+        "CREATE TABLE nk (a INT NOT NULL, b INT NOT NULL, c INT NULL, PRIMARY KEY (a, b)) ENGINE=InnoDB;",
+    )
+    .await;
     let mut s = MySession::open(&db.url, SessionLimits::default()).await.unwrap();
     state::ensure_schema(&mut s).await.unwrap();
-    let j = KeysetBackfill { plan: "p", table: "nk", key: "a", column: "c", expr: "1", batch_size: 10, pause: Duration::ZERO };
+    let j = KeysetBackfill {
+        plan: "p",
+        table: "nk",
+        key: "a",
+        column: "c",
+        expr: "1",
+        batch_size: 10,
+        pause: Duration::ZERO,
+    };
     let e = backfill::run(&mut s, &j).await.unwrap_err().to_string();
     assert!(e.contains("nk.a is not a one-column unique key"), "{e}");
     s.close().await.unwrap();

@@ -47,7 +47,8 @@ async fn fixture_schema_reads_into_the_model() {
     let mut s = MySession::open(&db.url, SessionLimits::default()).await.unwrap();
     state::ensure_schema(&mut s).await.unwrap();
     // Created by planner's session: it must carry the application's sql_mode, not sqlx's.
-    let trigger = "CREATE TRIGGER users_bu BEFORE UPDATE ON users FOR EACH ROW SET NEW.nickname = TRIM(NEW.name)";
+    let trigger =
+        "CREATE TRIGGER users_bu BEFORE UPDATE ON users FOR EACH ROW SET NEW.nickname = TRIM(NEW.name)";
     s.run_ddl(&planner::mysql::ddl::DdlStatement::new(trigger).on("users")).await.unwrap();
     let (model, server) = introspect::introspect(s.conn()).await.unwrap();
     assert!(server.is_mariadb());
@@ -59,7 +60,19 @@ async fn fixture_schema_reads_into_the_model() {
     let cols: Vec<&str> = users.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         cols,
-        ["id", "name", "email", "status", "balance", "created_at", "updated_at", "lname", "name_len", "nickname", "parent_id"]
+        [
+            "id",
+            "name",
+            "email",
+            "status",
+            "balance",
+            "created_at",
+            "updated_at",
+            "lname",
+            "name_len",
+            "nickname",
+            "parent_id"
+        ]
     );
     let col = |n: &str| users.column(&id(n)).unwrap();
     assert_eq!(col("id").data_type, "bigint(20) unsigned");
@@ -78,24 +91,47 @@ async fn fixture_schema_reads_into_the_model() {
     let stored = col("name_len").generated.clone();
     assert!(matches!(&stored, Some(Generated::Stored(e)) if e.contains("`name`")), "{stored:?}");
 
-    let index = |n: &str| users.indexes.iter().find(|i| i.name.as_str() == n).unwrap_or_else(|| panic!("{n}: {:?}", users.indexes));
+    let index = |n: &str| {
+        users
+            .indexes
+            .iter()
+            .find(|i| i.name.as_str() == n)
+            .unwrap_or_else(|| panic!("{n}: {:?}", users.indexes))
+    };
     let ne = index("users_name_email");
     assert!(!ne.unique && ne.method == "btree");
     assert_eq!(ne.keys.len(), 2);
     assert_eq!((&ne.keys[0].part, ne.keys[0].prefix_len), (&IndexPart::Column(id("name")), Some(10)));
-    assert_eq!((&ne.keys[1].part, ne.keys[1].prefix_len, ne.keys[1].options.as_str()), (&IndexPart::Column(id("email")), None, "DESC"));
+    assert_eq!(
+        (&ne.keys[1].part, ne.keys[1].prefix_len, ne.keys[1].options.as_str()),
+        (&IndexPart::Column(id("email")), None, "DESC")
+    );
     assert_eq!(index("users_email").constraint, Some(id("users_email")));
     assert_eq!(users.primary_key().unwrap().columns, vec![id("id")]);
     assert_eq!(users.backfill_key().iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["id"]);
 
-    let constraint = |t: &planner::model::Table, n: &str| t.constraints.iter().find(|c| c.name.as_str() == n).cloned().unwrap_or_else(|| panic!("{n}: {:?}", t.constraints));
+    let constraint = |t: &planner::model::Table, n: &str| {
+        t.constraints
+            .iter()
+            .find(|c| c.name.as_str() == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("{n}: {:?}", t.constraints))
+    };
     let parent = constraint(users, "users_parent");
     assert_eq!(
         parent.kind,
-        ConstraintKind::ForeignKey { references: q("users"), ref_columns: vec![id("id")], on_delete: Some("SET NULL".into()), on_update: None }
+        ConstraintKind::ForeignKey {
+            references: q("users"),
+            ref_columns: vec![id("id")],
+            on_delete: Some("SET NULL".into()),
+            on_update: None
+        }
     );
     let check = constraint(users, "users_balance");
-    assert!(matches!(&check.kind, ConstraintKind::Check { expr } if expr.contains("`balance` >= 0")), "{check:?}");
+    assert!(
+        matches!(&check.kind, ConstraintKind::Check { expr } if expr.contains("`balance` >= 0")),
+        "{check:?}"
+    );
     assert_eq!(check.columns, vec![id("balance")]);
     assert!(matches!(constraint(users, "users_email").kind, ConstraintKind::Unique));
     let orders = model.table(&q("orders")).unwrap();
@@ -103,23 +139,37 @@ async fn fixture_schema_reads_into_the_model() {
     assert_eq!(fk.columns, vec![id("user_id"), id("user_email")]);
     assert_eq!(
         fk.kind,
-        ConstraintKind::ForeignKey { references: q("users"), ref_columns: vec![id("id"), id("email")], on_delete: None, on_update: Some("CASCADE".into()) }
+        ConstraintKind::ForeignKey {
+            references: q("users"),
+            ref_columns: vec![id("id"), id("email")],
+            on_delete: None,
+            on_update: Some("CASCADE".into())
+        }
     );
-    let referencing: Vec<&str> = model.foreign_keys_referencing(&q("users"), &id("email")).iter().map(|(_, c)| c.name.as_str()).collect();
+    let referencing: Vec<&str> = model
+        .foreign_keys_referencing(&q("users"), &id("email"))
+        .iter()
+        .map(|(_, c)| c.name.as_str())
+        .collect();
     assert_eq!(referencing, ["orders_user"]);
 
     assert_eq!(model.triggers.len(), 1);
     let t = &model.triggers[0];
-    assert_eq!((t.name.as_str(), &t.table, t.timing.as_str(), t.event.as_str(), t.order), ("users_bu", &q("users"), "BEFORE", "UPDATE", 1));
+    assert_eq!(
+        (t.name.as_str(), &t.table, t.timing.as_str(), t.event.as_str(), t.order),
+        ("users_bu", &q("users"), "BEFORE", "UPDATE", 1)
+    );
     assert_eq!(t.columns, vec![id("name"), id("nickname")]);
     assert!(t.body.contains("TRIM(NEW.name)") && !t.sql_mode.contains("PIPES_AS_CONCAT"), "{t:?}");
 
     let views: Vec<&str> = model.views.iter().map(|v| v.name.name.as_str()).collect();
     assert_eq!(views, ["names_only", "user_names"]);
-    let using_name: Vec<&str> = model.views_using(&q("users"), &id("name")).iter().map(|v| v.name.name.as_str()).collect();
+    let using_name: Vec<&str> =
+        model.views_using(&q("users"), &id("name")).iter().map(|v| v.name.name.as_str()).collect();
     assert_eq!(using_name, ["user_names"], "view -> column dependencies come from the definition");
     assert!(model.views_using(&q("users"), &id("email")).is_empty());
-    let reading: Vec<&str> = model.views_reading(&q("user_names")).iter().map(|v| v.name.name.as_str()).collect();
+    let reading: Vec<&str> =
+        model.views_reading(&q("user_names")).iter().map(|v| v.name.name.as_str()).collect();
     assert_eq!(reading, ["names_only"]);
     s.close().await.unwrap();
     db.drop().await;

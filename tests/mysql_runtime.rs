@@ -60,7 +60,11 @@ async fn connection_failures_say_what_to_fix() {
     let missing = format!("{}_missing", db.url);
     let e = MySession::open(&missing, SessionLimits::default()).await.err().unwrap().to_string();
     assert!(e.contains("could not connect to 127.0.0.1:3306/") && e.contains("create database"), "{e}");
-    let e = MySession::open("mysql://root@127.0.0.1:1/x", SessionLimits::default()).await.err().unwrap().to_string();
+    let e = MySession::open("mysql://root@127.0.0.1:1/x", SessionLimits::default())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("could not connect to 127.0.0.1:1/x") && e.contains("running"), "{e}");
     // This server has TLS off (have_ssl=DISABLED): REQUIRED must fail, not fall back to plain text.
     let tls = format!("{}?ssl-mode=REQUIRED", db.url);
@@ -154,13 +158,19 @@ async fn ddl_behind_an_idle_transaction_gives_up_and_the_app_keeps_running() {
     let app_done = Instant::now();
     assert_eq!(v, 20);
 
-    let (result, ddl_done) =
-        tokio::time::timeout(Duration::from_secs(60), ddl).await.expect("the ALTER waited without bound").unwrap();
+    let (result, ddl_done) = tokio::time::timeout(Duration::from_secs(60), ddl)
+        .await
+        .expect("the ALTER waited without bound")
+        .unwrap();
     let err = result.expect_err("the ALTER cannot get its lock while the transaction is open");
     assert_eq!(err.kind, ErrorKind::LockWait, "{}", err.message);
     assert_eq!(err.attempts, retries + 1, "{}", err.message);
     assert_eq!(err.number, Some(1205));
-    assert!(err.message.contains(&format!("thread {idle_id} ")), "the blocker must be named: {}", err.message);
+    assert!(
+        err.message.contains(&format!("thread {idle_id} ")),
+        "the blocker must be named: {}",
+        err.message
+    );
     assert!(err.blockers.iter().any(|b| b.thread_id == idle_id as i64), "{:?}", err.blockers);
     assert!(err.message.contains(&format!("KILL {idle_id}")), "{}", err.message);
     // The app was not held for the planner's whole retry period: it finished while planner
@@ -183,13 +193,22 @@ async fn ddl_behind_an_idle_transaction_gives_up_and_the_app_keeps_running() {
 #[tokio::test]
 async fn errors_are_classified_for_callers_to_branch_on() {
     let db = TestDb::new().await;
-    db.exec("CREATE TABLE t (id BIGINT PRIMARY KEY, qty INT NULL) ENGINE=InnoDB; INSERT INTO t VALUES (1, 1);").await;
-    let lim = SessionLimits { statement_timeout: Some(Duration::from_millis(500)), ..limits(Duration::from_secs(1), 5) };
+    db.exec(
+        "CREATE TABLE t (id BIGINT PRIMARY KEY, qty INT NULL) ENGINE=InnoDB; INSERT INTO t VALUES (1, 1);",
+    )
+    .await;
+    let lim = SessionLimits {
+        statement_timeout: Some(Duration::from_millis(500)),
+        ..limits(Duration::from_secs(1), 5)
+    };
     let mut s = MySession::open(&db.url, lim).await.unwrap();
 
     // INT -> BIGINT can only copy the table: refused at once, a planning error, never retried.
     let started = Instant::now();
-    let err = s.run_ddl(&DdlStatement::new("ALTER TABLE t MODIFY qty BIGINT NULL, ALGORITHM=INSTANT").on("t")).await.unwrap_err();
+    let err = s
+        .run_ddl(&DdlStatement::new("ALTER TABLE t MODIFY qty BIGINT NULL, ALGORITHM=INSTANT").on("t"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::AlgorithmRefused, "{}", err.message);
     assert_eq!(err.attempts, 1);
     assert!(matches!(err.number, Some(1845 | 1846)), "{:?}", err.number);
@@ -205,18 +224,24 @@ async fn errors_are_classified_for_callers_to_branch_on() {
     assert_eq!(err.kind, ErrorKind::StatementTimeout, "{}", err.message);
     let ok = s.run_ddl(&DdlStatement::new("SELECT SLEEP(1)").scanning()).await.unwrap();
     assert_eq!(ok.attempts, 1);
-    let limit: f64 =
-        sqlx::query_scalar("SELECT CAST(@@SESSION.max_statement_time AS DOUBLE)").fetch_one(s.conn()).await.unwrap();
+    let limit: f64 = sqlx::query_scalar("SELECT CAST(@@SESSION.max_statement_time AS DOUBLE)")
+        .fetch_one(s.conn())
+        .await
+        .unwrap();
     assert!((limit - 0.5).abs() < 1e-6, "the statement timeout is restored after a scanning step: {limit}");
 
     // Anything else: not retried, the server's message kept.
-    let err = s.run_ddl(&DdlStatement::new("ALTER TABLE t DROP COLUMN nope, ALGORITHM=INSTANT")).await.unwrap_err();
+    let err =
+        s.run_ddl(&DdlStatement::new("ALTER TABLE t DROP COLUMN nope, ALGORITHM=INSTANT")).await.unwrap_err();
     assert_eq!((err.kind, err.attempts), (ErrorKind::Other, 1));
     assert!(err.message.contains("nope"), "{}", err.message);
 
     // The session killed from outside: a lost connection (the step's effect is unknown).
     db.exec(&format!("KILL {}", s.connection_id)).await;
-    let err = s.run_ddl(&DdlStatement::new("ALTER TABLE t ADD COLUMN z INT NULL, ALGORITHM=INSTANT")).await.unwrap_err();
+    let err = s
+        .run_ddl(&DdlStatement::new("ALTER TABLE t ADD COLUMN z INT NULL, ALGORITHM=INSTANT"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::ConnectionLost, "{}", err.message);
     db.drop().await;
 }
@@ -229,18 +254,28 @@ async fn phase_steps_record_resume_and_undo() {
     let mut s = MySession::open(&db.url, SessionLimits::default()).await.unwrap();
     state::ensure_schema(&mut s).await.unwrap();
     state::ensure_schema(&mut s).await.expect("migrating twice is a no-op");
-    assert_eq!(db.count("SELECT MAX(version) FROM planner_schema_version").await, state::MIGRATIONS.len() as i64);
+    assert_eq!(
+        db.count("SELECT MAX(version) FROM planner_schema_version").await,
+        state::MIGRATIONS.len() as i64
+    );
 
     let up = [
         "CREATE TABLE a (id INT PRIMARY KEY) ENGINE=InnoDB",
         "ALTER TABLE a ADD COLUMN b INT NULL, ALGORITHM=INSTANT",
         "ALTER TABLE a ADD INDEX a_b (b), ALGORITHM=NOCOPY, LOCK=NONE",
     ];
-    let down = ["DROP TABLE a", "ALTER TABLE a DROP COLUMN b, ALGORITHM=INSTANT", "ALTER TABLE a DROP INDEX a_b, ALGORITHM=NOCOPY, LOCK=NONE"];
+    let down = [
+        "DROP TABLE a",
+        "ALTER TABLE a DROP COLUMN b, ALGORITHM=INSTANT",
+        "ALTER TABLE a DROP INDEX a_b, ALGORITHM=NOCOPY, LOCK=NONE",
+    ];
     let steps: Vec<DdlStatement> = up.iter().map(|sql| DdlStatement::new(sql).on("a")).collect();
 
     // Step 1 runs; step 2 is sent, then the process dies before recording it.
-    assert_eq!(state::run_steps(&mut s, "p", "expand", &steps[..1]).await.unwrap(), PhaseOutcome::Complete { ran: 1 });
+    assert_eq!(
+        state::run_steps(&mut s, "p", "expand", &steps[..1]).await.unwrap(),
+        PhaseOutcome::Complete { ran: 1 }
+    );
     state::begin_step(s.conn(), "p", "expand", 2, up[1]).await.unwrap();
     s.run_ddl(&steps[1]).await.unwrap();
     drop(s);
@@ -255,8 +290,14 @@ async fn phase_steps_record_resume_and_undo() {
         .await;
     assert_eq!(present, 1);
     state::finish_step(s.conn(), "p", "expand", 2, StepStatus::Done, None).await.unwrap();
-    assert_eq!(state::run_steps(&mut s, "p", "expand", &steps).await.unwrap(), PhaseOutcome::Complete { ran: 1 });
-    assert_eq!(state::run_steps(&mut s, "p", "expand", &steps).await.unwrap(), PhaseOutcome::Complete { ran: 0 });
+    assert_eq!(
+        state::run_steps(&mut s, "p", "expand", &steps).await.unwrap(),
+        PhaseOutcome::Complete { ran: 1 }
+    );
+    assert_eq!(
+        state::run_steps(&mut s, "p", "expand", &steps).await.unwrap(),
+        PhaseOutcome::Complete { ran: 0 }
+    );
 
     // A different statement under the same plan and step is refused, not mixed in.
     let mut changed = steps.clone();
@@ -284,11 +325,17 @@ async fn phase_steps_record_resume_and_undo() {
     assert_eq!(state::resume_point(&records, &planned), Resume::From(0));
 
     // A failing statement is recorded failed with its error; the run after it resumes there.
-    let bad = [DdlStatement::new(up[0]), DdlStatement::new("ALTER TABLE a ADD INDEX a_nope (nope), ALGORITHM=NOCOPY, LOCK=NONE")];
+    let bad = [
+        DdlStatement::new(up[0]),
+        DdlStatement::new("ALTER TABLE a ADD INDEX a_nope (nope), ALGORITHM=NOCOPY, LOCK=NONE"),
+    ];
     let err = state::run_steps(&mut s, "q", "expand", &bad).await.unwrap_err();
     assert!(format!("{err:#}").contains("nope"), "{err:#}");
     let records = state::step_records(s.conn(), "q", "expand").await.unwrap();
-    assert_eq!(records.iter().map(|r| r.status).collect::<Vec<_>>(), vec![StepStatus::Done, StepStatus::Failed]);
+    assert_eq!(
+        records.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![StepStatus::Done, StepStatus::Failed]
+    );
     assert!(records[1].error.as_deref().unwrap_or_default().contains("nope"));
     let planned: Vec<&str> = bad.iter().map(|b| b.sql).collect();
     assert_eq!(state::resume_point(&records, &planned), Resume::From(1));

@@ -584,7 +584,11 @@ fn add_key_constraint(table: &mut Table, name: Ident, kind: ConstraintKind, colu
         method: "btree".to_string(),
         keys: columns
             .iter()
-            .map(|c| IndexKey { part: IndexPart::Column(c.clone()), prefix_len: None, options: String::new() })
+            .map(|c| IndexKey {
+                part: IndexPart::Column(c.clone()),
+                prefix_len: None,
+                options: String::new(),
+            })
             .collect(),
         include: Vec::new(),
         predicate: None,

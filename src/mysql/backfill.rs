@@ -74,7 +74,11 @@ pub fn runner_lock_name(database: &str, plan: &str, table: &str) -> String {
 }
 
 /// Read the checkpoint of (`plan`, `table`), if there is one.
-pub async fn progress(conn: &mut MySqlConnection, plan: &str, table: &str) -> anyhow::Result<Option<Progress>> {
+pub async fn progress(
+    conn: &mut MySqlConnection,
+    plan: &str,
+    table: &str,
+) -> anyhow::Result<Option<Progress>> {
     type Row = (Option<String>, i64, i64, i64, i64);
     let row: Option<Row> = sqlx::query_as(
         "SELECT last_key, rows_visited, rows_changed, batches, CAST(finished_at IS NOT NULL AS SIGNED)
@@ -126,7 +130,9 @@ pub async fn run(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow::R
             "the backfill of `{}` for plan {} is already running{}; wait for it to finish",
             job.table,
             job.plan,
-            holder.map(|h| format!(" (connection {}, `KILL {}` ends it)", h.connection_id, h.connection_id)).unwrap_or_default()
+            holder
+                .map(|h| format!(" (connection {}, `KILL {}` ends it)", h.connection_id, h.connection_id))
+                .unwrap_or_default()
         ))
         .into());
     }
@@ -137,19 +143,22 @@ pub async fn run(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow::R
 
 async fn run_locked(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow::Result<BackfillRun> {
     let kind = key_kind(&mut session.conn, job.table, job.key).await?;
-    sqlx::query("INSERT IGNORE INTO planner_backfill_progress (plan, table_name, key_column) VALUES (?, ?, ?)")
-        .bind(job.plan)
-        .bind(job.table)
-        .bind(job.key)
-        .execute(&mut session.conn)
-        .await
-        .with_context(|| format!("creating the backfill checkpoint of {}", job.table))?;
-    let recorded_key: String =
-        sqlx::query_scalar("SELECT key_column FROM planner_backfill_progress WHERE plan = ? AND table_name = ?")
-            .bind(job.plan)
-            .bind(job.table)
-            .fetch_one(&mut session.conn)
-            .await?;
+    sqlx::query(
+        "INSERT IGNORE INTO planner_backfill_progress (plan, table_name, key_column) VALUES (?, ?, ?)",
+    )
+    .bind(job.plan)
+    .bind(job.table)
+    .bind(job.key)
+    .execute(&mut session.conn)
+    .await
+    .with_context(|| format!("creating the backfill checkpoint of {}", job.table))?;
+    let recorded_key: String = sqlx::query_scalar(
+        "SELECT key_column FROM planner_backfill_progress WHERE plan = ? AND table_name = ?",
+    )
+    .bind(job.plan)
+    .bind(job.table)
+    .fetch_one(&mut session.conn)
+    .await?;
     if recorded_key != job.key {
         return Err(Refusal::new(format!(
             "the backfill checkpoint of `{}` for plan {} walks key `{recorded_key}`, not `{}`; a checkpoint only \
@@ -177,8 +186,7 @@ async fn run_locked(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow
     let sql = BatchSql::new(job);
     let mut last = start.last_key;
     loop {
-        let Some((upper, full)) = next_upper(&mut session.conn, &sql, kind, last.as_deref()).await?
-        else {
+        let Some((upper, full)) = next_upper(&mut session.conn, &sql, kind, last.as_deref()).await? else {
             break;
         };
         let visited = if full {
@@ -265,11 +273,8 @@ async fn next_upper(
             None => Ok(q),
         }
     };
-    let (upper_sql, max_sql) = if last.is_some() {
-        (&sql.upper_next, &sql.max_next)
-    } else {
-        (&sql.upper_first, &sql.max_first)
-    };
+    let (upper_sql, max_sql) =
+        if last.is_some() { (&sql.upper_next, &sql.max_next) } else { (&sql.upper_first, &sql.max_first) };
     let full: Option<String> = scalar(upper_sql, last)?
         .fetch_optional(&mut *conn)
         .await?

@@ -243,9 +243,9 @@ fn percent_decode(s: &str) -> Option<String> {
 /// sqlx's connect error as one message naming the server, with a hint for the usual causes.
 fn connect_failure(cfg: &MyConnConfig, err: &sqlx::Error) -> CannotRun {
     let place = cfg.describe();
-    let number = err.as_database_error().and_then(|d| {
-        d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|m| m.number())
-    });
+    let number = err
+        .as_database_error()
+        .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|m| m.number()));
     let cause = super::error::describe(err);
     let lower = cause.to_lowercase();
     let help = match (err, number) {
@@ -301,7 +301,8 @@ pub struct ServerInfo {
 
 impl ServerInfo {
     pub fn parse(text: &str) -> Result<ServerInfo, String> {
-        let flavour = if text.to_ascii_lowercase().contains("mariadb") { Flavour::MariaDb } else { Flavour::MySql };
+        let flavour =
+            if text.to_ascii_lowercase().contains("mariadb") { Flavour::MariaDb } else { Flavour::MySql };
         let numbers = text.strip_prefix("5.5.5-").filter(|_| flavour == Flavour::MariaDb).unwrap_or(text);
         let head: String = numbers.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
         let mut parts = head.split('.').map(|p| p.parse::<u32>());
@@ -442,7 +443,8 @@ mod tests {
     #[test]
     fn mysql_and_mariadb_urls_mean_the_same() {
         let a = MyConnConfig::parse("mysql://app:p%40ss@db.example.com:3307/shop?ssl-mode=REQUIRED").unwrap();
-        let b = MyConnConfig::parse("mariadb://app:p%40ss@db.example.com:3307/shop?ssl_mode=required").unwrap();
+        let b =
+            MyConnConfig::parse("mariadb://app:p%40ss@db.example.com:3307/shop?ssl_mode=required").unwrap();
         assert_eq!(a, b);
         assert_eq!((a.host.as_str(), a.port, a.user.as_str()), ("db.example.com", 3307, "app"));
         assert_eq!((a.password.as_deref(), a.database.as_str()), (Some("p@ss"), "shop"));
@@ -455,7 +457,10 @@ mod tests {
     #[test]
     fn tls_and_timeout_parameters() {
         let c = MyConnConfig::parse("mysql://h/db?ssl-ca=/ca.pem&connect-timeout=3").unwrap();
-        assert_eq!((c.ssl_mode, c.ssl_ca.as_deref()), (SslMode::VerifyCa, Some(std::path::Path::new("/ca.pem"))));
+        assert_eq!(
+            (c.ssl_mode, c.ssl_ca.as_deref()),
+            (SslMode::VerifyCa, Some(std::path::Path::new("/ca.pem")))
+        );
         assert_eq!(c.connect_timeout, Duration::from_secs(3));
         let c = MyConnConfig::parse("mysql://h/db?ssl-mode=verify-full").unwrap();
         assert_eq!(c.ssl_mode, SslMode::VerifyIdentity);

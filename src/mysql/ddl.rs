@@ -169,7 +169,14 @@ impl MySession {
             ),
             ErrorKind::Other => format!("`{sql}` failed: {cause}"),
         };
-        DdlError { kind, statement: statement.sql.to_string(), attempts, number: error_number(err), message, blockers }
+        DdlError {
+            kind,
+            statement: statement.sql.to_string(),
+            attempts,
+            number: error_number(err),
+            message,
+            blockers,
+        }
     }
 }
 
@@ -195,8 +202,17 @@ fn render_blockers(blockers: &[Blocker]) -> String {
     out
 }
 
-type BlockerRow =
-    (i64, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>, Option<String>, Option<String>);
+type BlockerRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
 
 /// The sessions that may hold `table`'s metadata lock, from the most exact source available:
 /// MariaDB's METADATA_LOCK_INFO plugin, MySQL's performance_schema.metadata_locks, else every

@@ -46,7 +46,9 @@ pub fn classify(err: &sqlx::Error) -> ErrorKind {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
             return ErrorKind::ConnectionLost
         }
-        sqlx::Error::Protocol(p) if p.to_lowercase().contains("connection") => return ErrorKind::ConnectionLost,
+        sqlx::Error::Protocol(p) if p.to_lowercase().contains("connection") => {
+            return ErrorKind::ConnectionLost
+        }
         _ => {}
     }
     match error_number(err) {

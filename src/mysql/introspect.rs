@@ -15,8 +15,8 @@ use sqlx::MySqlConnection;
 
 use super::connect::{Flavour, ServerInfo};
 use crate::model::{
-    Column, ColumnProps, Constraint, ConstraintKind, Generated, Index, IndexKey, IndexPart, SchemaModel, Table,
-    Trigger, View,
+    Column, ColumnProps, Constraint, ConstraintKind, Generated, Index, IndexKey, IndexPart, SchemaModel,
+    Table, Trigger, View,
 };
 use crate::sql::{Ident, QualifiedName};
 
@@ -76,7 +76,8 @@ async fn load_tables(conn: &mut MySqlConnection, db: &Ident) -> anyhow::Result<T
     Ok(out)
 }
 
-type ColumnRow = (String, String, String, String, Option<String>, String, Option<String>, Option<String>, String);
+type ColumnRow =
+    (String, String, String, String, Option<String>, String, Option<String>, Option<String>, String);
 
 async fn load_columns(
     conn: &mut MySqlConnection,
@@ -105,7 +106,8 @@ async fn load_columns(
         } else {
             None
         };
-        let default = if generated.is_some() { None } else { sql_default(flavour, default.as_deref(), &extra) };
+        let default =
+            if generated.is_some() { None } else { sql_default(flavour, default.as_deref(), &extra) };
         t.columns.push(Column {
             name: ident(&name)?,
             data_type: column_type,
@@ -113,7 +115,10 @@ async fn load_columns(
             default,
             generated,
             props: ColumnProps {
-                collation: collation.filter(|c| Some(c) != table_collation.as_ref()).map(|c| ident(&c)).transpose()?,
+                collation: collation
+                    .filter(|c| Some(c) != table_collation.as_ref())
+                    .map(|c| ident(&c))
+                    .transpose()?,
                 comment: Some(comment).filter(|c| !c.is_empty()),
                 on_update: on_update(&extra),
                 ..ColumnProps::default()
@@ -192,7 +197,11 @@ async fn load_indexes(conn: &mut MySqlConnection, tables: &mut Tables) -> anyhow
             .filter(|i| i.unique)
             .map(|i| Constraint {
                 name: i.name.clone(),
-                kind: if i.name.as_str() == "PRIMARY" { ConstraintKind::PrimaryKey } else { ConstraintKind::Unique },
+                kind: if i.name.as_str() == "PRIMARY" {
+                    ConstraintKind::PrimaryKey
+                } else {
+                    ConstraintKind::Unique
+                },
                 columns: i
                     .keys
                     .iter()
@@ -211,7 +220,11 @@ async fn load_indexes(conn: &mut MySqlConnection, tables: &mut Tables) -> anyhow
 
 type ForeignKeyRow = (String, String, String, String, String, String, String, String);
 
-async fn load_foreign_keys(conn: &mut MySqlConnection, _db: &Ident, tables: &mut Tables) -> anyhow::Result<()> {
+async fn load_foreign_keys(
+    conn: &mut MySqlConnection,
+    _db: &Ident,
+    tables: &mut Tables,
+) -> anyhow::Result<()> {
     let rows: Vec<ForeignKeyRow> = sqlx::query_as(
         "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME,
                 k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, r.DELETE_RULE
@@ -252,7 +265,11 @@ async fn load_foreign_keys(conn: &mut MySqlConnection, _db: &Ident, tables: &mut
     Ok(())
 }
 
-async fn load_checks(conn: &mut MySqlConnection, flavour: Flavour, tables: &mut Tables) -> anyhow::Result<()> {
+async fn load_checks(
+    conn: &mut MySqlConnection,
+    flavour: Flavour,
+    tables: &mut Tables,
+) -> anyhow::Result<()> {
     // MariaDB has CHECK_CONSTRAINTS.TABLE_NAME (names are unique per table there); MySQL 8 has
     // not, but its CHECK names are unique per schema, so the join on the name is exact.
     let sql = match flavour {
@@ -270,7 +287,12 @@ async fn load_checks(conn: &mut MySqlConnection, flavour: Flavour, tables: &mut 
     let rows: Vec<(String, String, String)> = sqlx::query_as(sql).fetch_all(&mut *conn).await?;
     for (table, name, clause) in rows {
         let Some((t, _)) = tables.get_mut(&table) else { continue };
-        let columns = t.columns.iter().filter(|c| names_column(&clause, c.name.as_str())).map(|c| c.name.clone()).collect();
+        let columns = t
+            .columns
+            .iter()
+            .filter(|c| names_column(&clause, c.name.as_str()))
+            .map(|c| c.name.clone())
+            .collect();
         t.constraints.push(Constraint {
             name: ident(&name)?,
             kind: ConstraintKind::Check { expr: clause },
@@ -349,7 +371,11 @@ fn backquoted_paths(sql: &str) -> Vec<Vec<String>> {
 
 type TriggerRow = (String, String, String, String, i64, String, String);
 
-async fn load_triggers(conn: &mut MySqlConnection, db: &Ident, tables: &Tables) -> anyhow::Result<Vec<Trigger>> {
+async fn load_triggers(
+    conn: &mut MySqlConnection,
+    db: &Ident,
+    tables: &Tables,
+) -> anyhow::Result<Vec<Trigger>> {
     let rows: Vec<TriggerRow> = sqlx::query_as(
         "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, CAST(ACTION_ORDER AS SIGNED),
                 ACTION_STATEMENT, SQL_MODE
@@ -362,7 +388,13 @@ async fn load_triggers(conn: &mut MySqlConnection, db: &Ident, tables: &Tables) 
     for (name, table, timing, event, order, body, sql_mode) in rows {
         let columns = tables
             .get(&table)
-            .map(|(t, _)| t.columns.iter().filter(|c| reads_row_column(&body, c.name.as_str())).map(|c| c.name.clone()).collect())
+            .map(|(t, _)| {
+                t.columns
+                    .iter()
+                    .filter(|c| reads_row_column(&body, c.name.as_str()))
+                    .map(|c| c.name.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         out.push(Trigger {
             name: ident(&name)?,
@@ -387,7 +419,8 @@ fn reads_row_column(body: &str, column: &str) -> bool {
             lower.match_indices(needle.as_str()).any(|(at, _)| {
                 let before_ok = at == 0 || !lower[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_');
                 let after = &lower[at + needle.len()..];
-                let after_ok = needle.ends_with('`') || !after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$');
+                let after_ok = needle.ends_with('`')
+                    || !after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '$');
                 before_ok && after_ok
             })
         })
@@ -463,7 +496,10 @@ mod tests {
             Some("CURRENT_TIMESTAMP")
         );
         assert_eq!(on_update("on update current_timestamp(3)").as_deref(), Some("current_timestamp(3)"));
-        assert_eq!(on_update("DEFAULT_GENERATED on update CURRENT_TIMESTAMP").as_deref(), Some("CURRENT_TIMESTAMP"));
+        assert_eq!(
+            on_update("DEFAULT_GENERATED on update CURRENT_TIMESTAMP").as_deref(),
+            Some("CURRENT_TIMESTAMP")
+        );
         assert_eq!(on_update("auto_increment"), None);
     }
 

@@ -97,10 +97,8 @@ impl PlannerLock {
 
 /// Who holds lock `name` now (None when it is free again).
 pub async fn lock_holder(conn: &mut MySqlConnection, name: &str) -> anyhow::Result<Option<LockHolder>> {
-    let id: Option<i64> = sqlx::query_scalar("SELECT CAST(IS_USED_LOCK(?) AS SIGNED)")
-        .bind(name)
-        .fetch_one(&mut *conn)
-        .await?;
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT CAST(IS_USED_LOCK(?) AS SIGNED)").bind(name).fetch_one(&mut *conn).await?;
     let Some(id) = id else { return Ok(None) };
     type Row = (Option<String>, Option<String>, Option<i64>, Option<String>, Option<String>);
     let row: Option<Row> = sqlx::query_as(

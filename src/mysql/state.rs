@@ -209,7 +209,11 @@ pub async fn finish_step(
 }
 
 /// The recorded steps of (`plan`, `phase`), in step order.
-pub async fn step_records(conn: &mut MySqlConnection, plan: &str, phase: &str) -> anyhow::Result<Vec<StepRecord>> {
+pub async fn step_records(
+    conn: &mut MySqlConnection,
+    plan: &str,
+    phase: &str,
+) -> anyhow::Result<Vec<StepRecord>> {
     type Row = (i32, String, String, String, String, String, Option<String>, Option<String>);
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT step, status, sql_sha256, statement, applied_by, CAST(started_at AS CHAR),
@@ -303,7 +307,8 @@ pub fn resume_point(records: &[StepRecord], planned: &[&str]) -> Resume {
 /// The steps to undo, last applied first: every step that is done (a `running` one must be
 /// resolved first, see [`Resume::Interrupted`]).
 pub fn undo_order(records: &[StepRecord]) -> Vec<u32> {
-    let mut done: Vec<u32> = records.iter().filter(|r| r.status == StepStatus::Done).map(|r| r.step).collect();
+    let mut done: Vec<u32> =
+        records.iter().filter(|r| r.status == StepStatus::Done).map(|r| r.step).collect();
     done.sort_unstable_by(|a, b| b.cmp(a));
     done
 }
