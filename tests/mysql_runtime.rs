@@ -128,6 +128,7 @@ async fn ddl_behind_an_idle_transaction_gives_up_and_the_app_keeps_running() {
     let retries = 3;
     let mut s = MySession::open(&db.url, limits(lock_timeout, retries)).await.unwrap();
     let planner_id = s.connection_id;
+    let ddl_started = Instant::now();
     let ddl = tokio::spawn(async move {
         let r = s
             .run_ddl(&DdlStatement::new("ALTER TABLE t ADD COLUMN x INT NULL, ALGORITHM=INSTANT").on("t"))
@@ -163,6 +164,12 @@ async fn ddl_behind_an_idle_transaction_gives_up_and_the_app_keeps_running() {
         .expect("the ALTER waited without bound")
         .unwrap();
     let err = result.expect_err("the ALTER cannot get its lock while the transaction is open");
+    eprintln!(
+        "planner gave up after {:?} ({} attempts); the app's SELECT + UPDATE took {app_elapsed:?}\n{}",
+        ddl_done - ddl_started,
+        err.attempts,
+        err.message
+    );
     assert_eq!(err.kind, ErrorKind::LockWait, "{}", err.message);
     assert_eq!(err.attempts, retries + 1, "{}", err.message);
     assert_eq!(err.number, Some(1205));

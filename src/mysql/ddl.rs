@@ -79,7 +79,11 @@ impl MySession {
         }
         let result = self.run_with_retries(statement).await;
         if unbounded {
-            self.set_statement_time(self.limits.statement_timeout).await?;
+            // The statement's own failure is the one to report, not a second one from restoring.
+            let restored = self.set_statement_time(self.limits.statement_timeout).await;
+            if result.is_ok() {
+                restored?;
+            }
         }
         result.map(|attempts| DdlRun { attempts, elapsed: started.elapsed() })
     }
