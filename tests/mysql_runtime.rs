@@ -347,6 +347,11 @@ async fn phase_steps_record_resume_and_undo() {
     let planned: Vec<&str> = bad.iter().map(|b| b.sql).collect();
     assert_eq!(state::resume_point(&records, &planned), Resume::From(1));
 
+    // A state schema from a newer planner is not touched.
+    db.exec("INSERT INTO planner_schema_version (version) VALUES (99)").await;
+    let e = state::ensure_schema(&mut s).await.unwrap_err().to_string();
+    assert!(e.contains("version 99, newer than this planner understands"), "{e}");
+
     // History: every transition, in order.
     let n = db.count("SELECT COUNT(*) FROM planner_history WHERE plan = 'p'").await;
     assert!(n >= 3 * 2 + 3, "{n}");
