@@ -1,7 +1,7 @@
 //! planner: zero-downtime schema changes for PostgreSQL (expand -> backfill -> contract).
 //!
 //! Layout: the pure core (`sql`, `model`, `change`, `plan`, `lint`) does no I/O; only `exec`,
-//! `backfill` and `model::introspect` talk to a database.
+//! `backfill`, `mysql` and `model::introspect` talk to a database.
 
 pub mod backfill;
 pub mod change;
@@ -13,6 +13,7 @@ pub mod exec;
 pub mod export;
 pub mod lint;
 pub mod model;
+pub mod mysql;
 pub mod plan;
 pub mod report;
 pub mod sql;
