@@ -334,7 +334,11 @@ pub struct Claim {
     pub bare: String,
     /// DDL on a table: what the operation itself costs (None: unknown, or not table DDL).
     pub cost: Option<Cost>,
+    /// ALTER TABLE (clauses join the action list with a comma), CREATE/DROP INDEX (they follow).
     pub is_alter: bool,
+    pub comma: bool,
+    /// The cost assumed `foreign_key_checks = 0` (the session had turned it off).
+    pub fk_checks_off: bool,
 }
 
 /// The claims for each statement of `sql` in order, reading `schema` for earlier declarations
@@ -354,10 +358,14 @@ pub fn claims(sql: &str, dialect: LintDialect, schema: &mut Schema) -> Vec<Claim
             text: s.text.clone(),
             bare: s.read.bare.clone(),
             cost,
-            is_alter: matches!(
-                s.read.kind,
-                Kind::AlterTable { .. } | Kind::CreateIndex { .. } | Kind::DropIndex { .. }
-            ),
+            // MariaDB's DROP INDEX takes no ALGORITHM clause (its ALTER TABLE … DROP INDEX does).
+            is_alter: match s.read.kind {
+                Kind::AlterTable { .. } | Kind::CreateIndex { .. } => true,
+                Kind::DropIndex { .. } => !dialect.is_mariadb(),
+                _ => false,
+            },
+            comma: matches!(s.read.kind, Kind::AlterTable { .. }),
+            fk_checks_off: off,
         });
         schema.apply(&s.read.kind);
     }

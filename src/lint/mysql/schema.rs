@@ -21,6 +21,11 @@ impl TableInfo {
         self.columns.iter().find(|(n, _)| n == name).map(|(_, s)| s)
     }
 
+    /// True when some column is generated this way.
+    pub fn has_generated(&self, kind: super::model::Generated) -> bool {
+        self.columns.iter().any(|(_, c)| c.generated == Some(kind))
+    }
+
     /// True when some index (or the primary key) covers the column.
     pub fn is_indexed(&self, column: &str) -> bool {
         self.indexes.iter().any(|(_, cols)| cols.iter().any(|c| c == column))

@@ -48,7 +48,12 @@ impl MyRule for AlgorithmRefused {
         };
         if v.cost > allowed {
             let needed = if v.cost == Cost::BlocksWrites { "none: no online algorithm exists".to_string() } else { format!("`{}`", cx.clause_for(v.cost)) };
-            out.report(&META, format!("the server refuses this algorithm for {} ({}): error 1845/1846, the migration fails", v.why, table.shown))
+            let named = match algorithm {
+                Algorithm::Instant => "ALGORITHM=INSTANT",
+                Algorithm::NoCopy => "ALGORITHM=NOCOPY",
+                _ => "ALGORITHM=INPLACE, LOCK=NONE",
+            };
+            out.report(&META, format!("the server refuses {named} on {} (error 1845/1846) and the migration fails: {}", table.shown, v.why))
                 .help(format!("what the operation allows: {needed}"));
         }
     }

@@ -46,8 +46,16 @@ impl MyRule for AlterWithoutAlgorithm {
         }
         let clause = verdict.as_ref().map_or("ALGORITHM=INSTANT (or NOCOPY/INPLACE, LOCK=NONE)", |v| cx.clause_for(v.cost));
         let what = verdict.as_ref().map_or("this change".to_string(), |v| v.why.clone());
+        if let (Kind::DropIndex { name, .. }, true) = (&s.read.kind, cx.dialect.is_mariadb()) {
+            // MariaDB's DROP INDEX has no ALGORITHM clause; ALTER TABLE … DROP INDEX has.
+            if algorithm == Algorithm::Default {
+                out.report(&META, format!("DROP INDEX on {} cannot name an algorithm on MariaDB: the ALTER TABLE form can", table.shown))
+                    .suggest(format!("ALTER TABLE {} DROP INDEX {name}, {clause};", table.shown));
+            }
+            return;
+        }
         if algorithm == Algorithm::Default {
-            out.report(&META, format!("no ALGORITHM on {}: if {what} cannot run online, the server silently copies the table and blocks writes (INT -> BIGINT: 17.0 s per 1M rows, measured)", table.shown))
+            out.report(&META, format!("no ALGORITHM on {} ({what}): a change that cannot run online is then silently done by copying the table with writes blocked (INT -> BIGINT: 17.0 s per 1M rows, measured)", table.shown))
                 .help("with an explicit algorithm the server refuses (error 1845/1846) instead of copying")
                 .suggest(format!("add `{clause}`"));
         } else if matches!(algorithm, Algorithm::Inplace | Algorithm::NoCopy) && lock == LockMode::Default {
