@@ -66,6 +66,9 @@ pub struct LintReport {
     /// checked or counted (`--changed-since`: earlier, unchanged files).
     #[serde(skip)]
     pub context_only: bool,
+    /// The files were MySQL/MariaDB (`--dialect`): rule metadata comes from the MySQL set.
+    #[serde(skip)]
+    pub mysql: bool,
 }
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]

@@ -234,6 +234,7 @@ impl LintReport {
         tx: FileTx,
         known: &mut KnownSchema,
     ) {
+        self.mysql = true;
         let (stmts, unreadable) = statements(sql);
         let mut schema = known.mysql.clone();
         if self.context_only {

@@ -780,11 +780,13 @@ fn default_kind(e: &Expr) -> DefaultKind {
                 return ControlFlow::Break(());
             }
             "current_timestamp" | "now" | "localtime" | "localtimestamp" | "current_date"
-            | "current_time" => {
-                if kind == DefaultKind::Constant {
-                    kind = DefaultKind::Timestamp;
-                }
+            | "current_time"
+                if kind == DefaultKind::Constant =>
+            {
+                kind = DefaultKind::Timestamp;
             }
+            "current_timestamp" | "now" | "localtime" | "localtimestamp" | "current_date"
+            | "current_time" => {}
             _ if matches!(e, Expr::Function(_)) => kind = DefaultKind::Expression,
             _ => {}
         }
@@ -812,13 +814,12 @@ pub fn spec_of(def: &ColumnDef) -> ColumnSpec {
             ColumnOption::Unique(_) => spec.unique = true,
             ColumnOption::Check(_) => spec.check = true,
             ColumnOption::ForeignKey(_) => spec.references = true,
-            ColumnOption::DialectSpecific(toks) => {
-                if toks
-                    .iter()
-                    .any(|t| matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case("AUTO_INCREMENT")))
-                {
-                    spec.auto_increment = true;
-                }
+            ColumnOption::DialectSpecific(toks)
+                if toks.iter().any(
+                    |t| matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case("AUTO_INCREMENT")),
+                ) =>
+            {
+                spec.auto_increment = true;
             }
             ColumnOption::Generated { generation_expr: Some(_), generation_expr_mode, .. } => {
                 spec.generated = Some(match generation_expr_mode {

@@ -63,17 +63,17 @@ impl Schema {
     /// Record what a statement declares, after the rules saw it.
     pub fn apply(&mut self, kind: &Kind) {
         match kind {
-            Kind::CreateTable { table, columns, indexes, charset } => {
-                if !columns.is_empty() || !self.tables.contains_key(&table.key) {
-                    self.tables.insert(
-                        table.key.clone(),
-                        TableInfo {
-                            columns: columns.clone(),
-                            indexes: indexes.clone(),
-                            charset: charset.clone(),
-                        },
-                    );
-                }
+            Kind::CreateTable { table, columns, indexes, charset }
+                if !columns.is_empty() || !self.tables.contains_key(&table.key) =>
+            {
+                self.tables.insert(
+                    table.key.clone(),
+                    TableInfo {
+                        columns: columns.clone(),
+                        indexes: indexes.clone(),
+                        charset: charset.clone(),
+                    },
+                );
             }
             Kind::DropTable { tables } => {
                 for t in tables {
@@ -151,10 +151,8 @@ fn apply_action(info: &mut TableInfo, a: &Action, renamed_to: &mut Option<String
         Action::AddPrimaryKey { columns } => info.indexes.push(("primary".into(), columns.clone())),
         Action::DropPrimaryKey => info.indexes.retain(|(n, _)| n != "primary"),
         Action::DropIndex { name } => info.indexes.retain(|(n, _)| n != name),
-        Action::AddForeignKey { columns } => {
-            if !info.has_index_on(columns) {
-                info.indexes.push((String::new(), columns.clone()));
-            }
+        Action::AddForeignKey { columns } if !info.has_index_on(columns) => {
+            info.indexes.push((String::new(), columns.clone()));
         }
         Action::RenameTable { to } => {
             *renamed_to = to.rsplit('.').next().map(|s| s.trim_matches('`').to_lowercase());
