@@ -186,6 +186,7 @@ fn corpus_costs_are_what_the_server_does() {
         failures.len(),
         failures.join("\n")
     );
+    eprintln!("claims checked against the server: {seen:?}");
     for cost in ["Instant", "InPlace", "Rebuild", "BlocksWrites"] {
         assert!(
             seen.get(cost).copied().unwrap_or(0) >= 2,
