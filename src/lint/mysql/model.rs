@@ -185,6 +185,8 @@ pub enum Kind {
         columns: Vec<(String, ColumnSpec)>,
         indexes: Vec<(String, Vec<String>)>,
         charset: Option<String>,
+        /// `CREATE TABLE t LIKE other`: the key of `other`.
+        like: Option<String>,
     },
     DropTable {
         tables: Vec<TableName>,
@@ -844,8 +846,12 @@ fn read_create_table(sig: &[TokenWithSpan], r: &mut Reading) -> Option<Kind> {
     while matches!(sig.get(at2).and_then(up).as_deref(), Some("IF" | "NOT" | "EXISTS")) {
         at2 += 1;
     }
-    let (parts, _) = name_at(sig, at2)?;
+    let (parts, after) = name_at(sig, at2)?;
     let table = TableName::from_parts(&parts);
+    let like = match sig.get(after).and_then(up).as_deref() {
+        Some("LIKE") => name_at(sig, after + 1).map(|(p, _)| TableName::from_parts(&p).key),
+        _ => None,
+    };
     // MariaDB's IGNORED index attribute is unknown to sqlparser and changes nothing we read.
     let kept: Vec<TokenWithSpan> = sig
         .iter()
@@ -907,12 +913,12 @@ fn read_create_table(sig: &[TokenWithSpan], r: &mut Reading) -> Option<Kind> {
                     indexes.push((name.clone(), vec![name.clone()]));
                 }
             }
-            Some(Kind::CreateTable { table, columns, indexes, charset })
+            Some(Kind::CreateTable { table, columns, indexes, charset, like })
         }
-        Ok(_) => Some(Kind::CreateTable { table, columns: Vec::new(), indexes: Vec::new(), charset }),
+        Ok(_) => Some(Kind::CreateTable { table, columns: Vec::new(), indexes: Vec::new(), charset, like }),
         Err(e) => {
             r.unparsed = Some(clean(e));
-            Some(Kind::CreateTable { table, columns: Vec::new(), indexes: Vec::new(), charset })
+            Some(Kind::CreateTable { table, columns: Vec::new(), indexes: Vec::new(), charset, like })
         }
     }
 }

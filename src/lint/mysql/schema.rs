@@ -63,7 +63,11 @@ impl Schema {
     /// Record what a statement declares, after the rules saw it.
     pub fn apply(&mut self, kind: &Kind) {
         match kind {
-            Kind::CreateTable { table, columns, indexes, charset }
+            Kind::CreateTable { table, like: Some(from), .. } => {
+                let copy = self.tables.get(from).cloned().unwrap_or_default();
+                self.tables.insert(table.key.clone(), copy);
+            }
+            Kind::CreateTable { table, columns, indexes, charset, .. }
                 if !columns.is_empty() || !self.tables.contains_key(&table.key) =>
             {
                 self.tables.insert(
