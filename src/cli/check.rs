@@ -122,7 +122,8 @@ pub fn run(args: CheckArgs, target: &TargetArgs) -> anyhow::Result<()> {
     };
     args.format.reporter(colour).render(&report, &mut out)?;
     out.flush()?;
-    if args.format == Format::Human {
+    // `planner convert` reads PostgreSQL migrations only.
+    if args.format == Format::Human && !opts.dialect.is_mysql_family() {
         // The whole unsafe migration as one change file, rather than one `planner plan` per finding.
         if let Some(f) = report
             .findings

@@ -51,7 +51,7 @@ impl MyRule for TableRebuild {
             return;
         }
         let mut d = out
-            .report(&META, format!("{} on {}: online but the whole table is rewritten (6.4-9.7 s per 1M rows, measured); replicas replay it serially", v.why, table.shown))
+            .report(&META, format!("{}: {}; online, but the whole table is rewritten (6.4-9.7 s per 1M rows, measured) and replicas replay it serially", table.shown, v.why))
             .help("a concurrent write that violates the new definition aborts the rebuild at its end");
         if let Kind::AlterTable { actions, .. } = &s.read.kind {
             for a in actions.iter() {
