@@ -381,3 +381,35 @@ pub fn statement_lines(sql: &str) -> Vec<(usize, Vec<String>)> {
         .map(|s| (s.start.line, s.comments.into_iter().map(|(_, c)| c).collect()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::rules::testing::*;
+    use crate::lint::lint_str;
+
+    #[test]
+    fn ignore_comments_name_mysql_rules() {
+        let sql = "-- planner:ignore drop-column the app stopped reading it in v42\nALTER TABLE users DROP COLUMN qty, ALGORITHM=INSTANT;";
+        let report = {
+            let mut r = crate::lint::LintReport::default();
+            let mut known = crate::lint::KnownSchema::default();
+            r.context_only = true;
+            r.lint_source("s.sql", USERS, &mariadb(), &mut known);
+            r.context_only = false;
+            r.lint_source("t.sql", sql, &mariadb(), &mut known);
+            r
+        };
+        assert!(report.findings.iter().all(|f| f.rule != "drop-column"), "{:?}", report.findings);
+        assert_eq!(report.summary.suppressed, 1);
+        let typo = lint_str("t.sql", "-- planner:ignore drop-colum x\nSELECT 1;", &mariadb());
+        assert!(typo.findings.iter().any(|f| f.rule == "unknown-rule-in-ignore"));
+    }
+
+    #[test]
+    fn unreadable_tail_is_reported_where_it_starts() {
+        let r = lint_str("t.sql", "SELECT 1;\nSELECT 'x;\n", &mariadb());
+        let f: Vec<_> = r.findings.iter().filter(|f| f.rule == "unparsed-statement").collect();
+        assert_eq!((f.len(), f[0].start.line), (1, 2), "{f:?}");
+        assert_eq!(r.summary.statements, 1);
+    }
+}
