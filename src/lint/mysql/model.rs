@@ -1073,6 +1073,16 @@ mod tests {
     }
 
     #[test]
+    fn create_table_with_mariadb_ignored_index_is_read() {
+        let r = read_sql("CREATE TABLE t (id INT PRIMARY KEY, c VARCHAR(10) NULL, KEY ix (c) IGNORED) DEFAULT CHARSET=latin1");
+        assert!(r.unparsed.is_none(), "{r:?}");
+        let Kind::CreateTable { columns, indexes, charset, .. } = r.kind else { panic!() };
+        assert_eq!(columns.len(), 2);
+        assert!(indexes.iter().any(|(n, c)| n == "ix" && c == &["c".to_string()]));
+        assert_eq!(charset.as_deref(), Some("latin1"));
+    }
+
+    #[test]
     fn types_are_normalised() {
         assert_eq!(normalize_type("INT(11) UNSIGNED"), "int unsigned");
         assert_eq!(normalize_type("BOOLEAN"), "tinyint");
