@@ -96,8 +96,7 @@ An unchecked statement can hide a table rewrite or a long lock. The finding keep
 `--strict` makes it fail the build.
 
 ## What to do
-Check the statement is valid SQL for the dialect (PostgreSQL, or MySQL/MariaDB with
-`--dialect`). If it is, review it by hand and add
+Check the statement is valid PostgreSQL. If it is, review it by hand and add
 `-- planner:ignore unparsed-statement <reason>` on the line before it.
 ",
 };
