@@ -3,6 +3,7 @@
 //! Built from a `schema.sql` file ([`from_sql`]) or from a live database ([`introspect`]), then
 //! read by the pure plan compiler. Names are exact catalog names ([`Ident`]).
 
+pub mod from_mysql_sql;
 pub mod from_sql;
 pub mod introspect;
 pub mod types;
@@ -24,6 +25,22 @@ pub struct SchemaModel {
     pub views: Vec<View>,
     /// User-defined types (enums, domains, composites) usable as column types, by qualified name.
     pub user_types: Vec<QualifiedName>,
+    /// MySQL/MariaDB triggers (the server does not refuse dropping a column one reads, so planner
+    /// must know them; PostgreSQL's are seen through `pg_depend` instead).
+    pub triggers: Vec<Trigger>,
+}
+
+/// A MySQL/MariaDB trigger, in the table's firing order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub name: Ident,
+    pub table: QualifiedName,
+    /// `BEFORE` or `AFTER`.
+    pub timing: String,
+    /// `INSERT`, `UPDATE` or `DELETE`.
+    pub event: String,
+    /// Columns of `table` the body names (`NEW.c`, `OLD.c` or bare).
+    pub columns: Vec<Ident>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +78,10 @@ pub struct ColumnProps {
     pub storage: Option<String>,
     /// `pglz` or `lz4`, when set (PostgreSQL 14+).
     pub compression: Option<String>,
+    /// MySQL/MariaDB: `CHARACTER SET` written on the column (a `MODIFY` must restate it).
+    pub charset: Option<String>,
+    /// MySQL/MariaDB: `ON UPDATE current_timestamp()` (a `MODIFY` must restate it).
+    pub on_update: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +114,8 @@ pub struct Index {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexKey {
     pub part: IndexPart,
+    /// MySQL/MariaDB prefix length (`name(20)`): a copy of the index must keep it.
+    pub prefix: Option<u32>,
     /// Everything after the key: opclass, ASC/DESC, NULLS FIRST/LAST (SQL text, may be empty).
     pub options: String,
 }
