@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use super::ddl::TriggerEvent;
 use super::Ident;
 
-/// One MySQL/MariaDB statement planner generates.
+/// One MySQL/MariaDB statement planner generates. Internally tagged (`kind:`): plan.yaml nests
+/// it inside `Ddl`'s tag, and YAML has no nested tags.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MySqlDdl {
     /// `ALTER TABLE t <clauses>, ALGORITHM=…[, LOCK=NONE]`: one statement is atomic (§5).
     AlterTable { table: Ident, clauses: Vec<AlterClause>, algorithm: Algorithm },
@@ -66,7 +67,7 @@ impl Algorithm {
 
 /// One clause of an `ALTER TABLE`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "clause", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AlterClause {
     AddColumn {
         column: Ident,
