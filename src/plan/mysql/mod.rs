@@ -345,8 +345,8 @@ pub fn last_trigger(model: &SchemaModel, table: &QualifiedName, event: TriggerEv
     model
         .triggers
         .iter()
-        .filter(|t| &t.table == table && t.timing == "BEFORE" && t.event == event)
-        .last()
+        .rev()
+        .find(|t| &t.table == table && t.timing == "BEFORE" && t.event == event)
         .map(|t| t.name.clone())
 }
 
