@@ -465,3 +465,42 @@ fn the_cli_writes_a_mariadb_plan_and_refuses_what_it_cannot_plan() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("MariaDB 10.4+"));
 }
+
+#[test]
+fn renaming_a_column_of_a_composite_and_a_descending_index_swaps_both_indexes() {
+    // DROP COLUMN alone would shrink a composite index instead of dropping it; contract drops the
+    // original explicitly and renames the copy in the same statement.
+    let schema = "CREATE TABLE ev (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, kind VARCHAR(20) NOT NULL,
+                    at DATETIME NULL, note TEXT NULL, KEY ev_kind_at (kind, at), KEY ev_at_desc (at DESC, id));";
+    let model = parse_mysql_schema(schema, "ev.sql").expect("parses");
+    let changes = planner::change::parse_change_text(
+        "changes:\n  - rename_column: { table: ev, from: at, to: happened_at }\n",
+        "c.yaml",
+    )
+    .expect("change")
+    .file
+    .changes;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut plan =
+        mysql::compile(&model, &changes, "ev_rename", MySqlTarget::MARIADB_DEFAULT).expect("plans");
+    let dir = files::write_plan_dir(tmp.path(), &mut plan).expect("writes");
+    let seed = |db: &MariaDb| {
+        db.run(schema);
+        db.run(
+            "INSERT INTO ev (kind, at, note) VALUES ('a', '2025-01-01 00:00:00', 'x'), ('b', NULL, NULL);",
+        );
+    };
+    let naive = MariaDb::new();
+    seed(&naive);
+    naive.run("ALTER TABLE ev RENAME COLUMN at TO happened_at;");
+    let db = MariaDb::new();
+    seed(&db);
+    for f in ["expand.up.sql", "backfill.sql", "contract.up.sql"] {
+        up(&db, &dir, f);
+    }
+    assert_eq!(db.schema(), naive.schema());
+    assert_eq!(
+        db.run("SELECT id, kind, happened_at FROM ev ORDER BY id"),
+        naive.run("SELECT id, kind, happened_at FROM ev ORDER BY id")
+    );
+}

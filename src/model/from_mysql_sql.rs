@@ -230,7 +230,7 @@ fn create_table(create: &ast::CreateTable, file: &str) -> Result<Table, InputErr
                         &mut table,
                         "PRIMARY",
                         ConstraintKind::PrimaryKey,
-                        &[(column.name.clone(), None)],
+                        &[(column.name.clone(), None, false)],
                     );
                 }
                 ColumnOption::Unique(_) => {
@@ -238,7 +238,7 @@ fn create_table(create: &ast::CreateTable, file: &str) -> Result<Table, InputErr
                         &mut table,
                         column.name.as_str(),
                         ConstraintKind::Unique,
-                        &[(column.name.clone(), None)],
+                        &[(column.name.clone(), None, false)],
                     );
                 }
                 ColumnOption::Generated { generation_expr: Some(expr), .. } => {
@@ -258,7 +258,7 @@ fn create_table(create: &ast::CreateTable, file: &str) -> Result<Table, InputErr
         match constraint {
             TableConstraint::PrimaryKey(pk) => {
                 let keys = key_parts(&pk.columns, file)?;
-                for (c, _) in &keys {
+                for (c, _, _) in &keys {
                     if let Some(col) = table.columns.iter_mut().find(|col| &col.name == c) {
                         col.not_null = true;
                     }
@@ -316,11 +316,23 @@ fn create_table(create: &ast::CreateTable, file: &str) -> Result<Table, InputErr
     Ok(table)
 }
 
-/// `(a, b(20) DESC)`: columns with prefix lengths (sqlparser reads `b(20)` as a call).
-fn key_parts(columns: &[ast::IndexColumn], file: &str) -> Result<Vec<(Ident, Option<u32>)>, InputError> {
+/// One key part: column, prefix length, descending.
+type KeyPartSpec = (Ident, Option<u32>, bool);
+
+/// `(a, b(20) DESC)`: columns with prefix lengths (sqlparser reads `b(20)` as a call) and order.
+fn key_parts(columns: &[ast::IndexColumn], file: &str) -> Result<Vec<KeyPartSpec>, InputError> {
     columns
         .iter()
-        .map(|c| match &c.column.expr {
+        .map(|c| {
+            let desc = matches!(c.column.options.sort, Some(ast::OrderBySort::Desc));
+            column_and_prefix(c, file).map(|(col, prefix)| (col, prefix, desc))
+        })
+        .collect()
+}
+
+fn column_and_prefix(c: &ast::IndexColumn, file: &str) -> Result<(Ident, Option<u32>), InputError> {
+    {
+        match &c.column.expr {
             Expr::Identifier(i) => Ok((ident(i)?, None)),
             Expr::Function(f) => {
                 let column = f.name.0.last().and_then(|p| p.as_ident()).ok_or_else(|| {
@@ -339,18 +351,22 @@ fn key_parts(columns: &[ast::IndexColumn], file: &str) -> Result<Vec<(Ident, Opt
             other => {
                 Err(InputError::new(format!("{file}: unsupported key part `{other}` (functional index)")))
             }
-        })
-        .collect()
+        }
+    }
 }
 
-fn index(name: &str, unique: bool, keys: &[(Ident, Option<u32>)]) -> Result<Index, InputError> {
+fn index(name: &str, unique: bool, keys: &[KeyPartSpec]) -> Result<Index, InputError> {
     Ok(Index {
         name: Ident::new(name).map_err(|e| InputError::new(e.to_string()))?,
         unique,
         method: "btree".to_string(),
         keys: keys
             .iter()
-            .map(|(c, p)| IndexKey { part: IndexPart::Column(c.clone()), options: String::new(), prefix: *p })
+            .map(|(c, p, desc)| IndexKey {
+                part: IndexPart::Column(c.clone()),
+                options: if *desc { "DESC".into() } else { String::new() },
+                prefix: *p,
+            })
             .collect(),
         include: Vec::new(),
         predicate: None,
@@ -361,7 +377,7 @@ fn index(name: &str, unique: bool, keys: &[(Ident, Option<u32>)]) -> Result<Inde
 
 /// A PRIMARY KEY or UNIQUE key: the constraint and the index that is its storage (same name,
 /// as MySQL keeps them).
-fn key_constraint(table: &mut Table, name: &str, kind: ConstraintKind, keys: &[(Ident, Option<u32>)]) {
+fn key_constraint(table: &mut Table, name: &str, kind: ConstraintKind, keys: &[KeyPartSpec]) {
     let Ok(n) = Ident::new(name) else { return };
     let unique = true;
     if let Ok(mut ix) = index(name, unique, keys) {
@@ -371,7 +387,7 @@ fn key_constraint(table: &mut Table, name: &str, kind: ConstraintKind, keys: &[(
     table.constraints.push(Constraint {
         name: n,
         kind,
-        columns: keys.iter().map(|(c, _)| c.clone()).collect(),
+        columns: keys.iter().map(|(c, _, _)| c.clone()).collect(),
         validated: true,
     });
 }
