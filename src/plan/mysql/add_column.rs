@@ -41,7 +41,7 @@ pub fn mysql_type(text: &str) -> Result<String, ChangeError> {
 
 pub fn compile(change: &AddColumn, cx: &Cx<'_>) -> Result<(Parts, SchemaModel), ChangeError> {
     let model = cx.model;
-    let table = crate::change::resolve_table(model, &change.table, "table")?;
+    let table = super::resolve_table(model, &change.table)?;
     let t = &table.name;
     let tn = t.name.as_str();
     let c = new_column(table, &change.column, "column")?;

@@ -46,7 +46,7 @@ pub fn compile(change: &DropColumn, cx: &Cx<'_>) -> Result<(Parts, SchemaModel),
             fk.name.as_str(), fk.name.as_str()
         )));
     }
-    readers_of(model, table, &c, "drop")?;
+    readers_of(model, table, &c, "drop", "column")?;
     let indexes = table.indexes_using(&c);
     if let Some(ix) = indexes.iter().find(|ix| ix.keys.len() > 1) {
         return Err(ChangeError::new(

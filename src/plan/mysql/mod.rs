@@ -438,11 +438,12 @@ pub fn readers_of(
     table: &Table,
     column: &Ident,
     action: &str,
+    field: &'static str,
 ) -> Result<(), ChangeError> {
     let t = table.name.name.as_str();
     let c = column.as_str();
     if let Some(v) = model.views_using(&table.name, column).first() {
-        return Err(ChangeError::new("column", format!(
+        return Err(ChangeError::new(field, format!(
             "view {} reads {t}.{c}; MySQL would let the {action} succeed and break the view (error 1356 on every read)",
             v.name.name.as_str()
         ))
@@ -453,7 +454,7 @@ pub fn readers_of(
         .iter()
         .find(|tr| tr.table == table.name && !is_planner_trigger(&tr.name) && tr.columns.contains(column))
     {
-        return Err(ChangeError::new("column", format!(
+        return Err(ChangeError::new(field, format!(
             "trigger {} on {t} reads {c}; MySQL would let the {action} succeed and then fail every write the trigger fires on (error 1054)",
             tr.name.as_str()
         ))
@@ -476,7 +477,7 @@ pub fn readers_of(
         .iter()
         .find(|k| matches!(k.kind, crate::model::ConstraintKind::Check { .. }) && k.columns.contains(column))
     {
-        return Err(ChangeError::new("column", format!(
+        return Err(ChangeError::new(field, format!(
             "CHECK {} on {t} reads {c}: MariaDB adds a CHECK only by copying the table (writes blocked), so it cannot be moved to another column online, and DROP COLUMN would silently drop it",
             check.name.as_str()
         ))
@@ -492,9 +493,33 @@ pub fn resolve<'m>(
     column: &str,
     field: &'static str,
 ) -> Result<(&'m Table, &'m Column), ChangeError> {
-    let t = crate::change::resolve_table(model, table, "table")?;
+    let t = resolve_table(model, table)?;
     let c = resolve_column(t, column, field)?;
     Ok((t, c))
+}
+
+/// A table by its name as written (the database's, `lower_case_table_names=0`), else the only
+/// one whose name differs in case.
+pub fn resolve_table<'m>(model: &'m SchemaModel, table: &str) -> Result<&'m Table, ChangeError> {
+    let bare = table.trim().trim_matches('`');
+    let bare = bare.rsplit_once('.').map(|(_, t)| t.trim_matches('`')).unwrap_or(bare);
+    let exact = model.tables.values().find(|t| t.name.name.as_str() == bare);
+    let folded: Vec<&Table> =
+        model.tables.values().filter(|t| t.name.name.as_str().eq_ignore_ascii_case(bare)).collect();
+    match (exact, folded.as_slice()) {
+        (Some(t), _) => Ok(t),
+        (None, [t]) => Ok(t),
+        _ => {
+            let suggestion = crate::model::closest(bare, model.tables.values().map(|t| t.name.name.as_str()));
+            Err(ChangeError::new(
+                "table",
+                format!(
+                    "table {bare} does not exist{}",
+                    suggestion.map(|s| format!(" (did you mean {s}?)")).unwrap_or_default()
+                ),
+            ))
+        }
+    }
 }
 
 /// MySQL column names compare case-insensitively; the model keeps them as written.

@@ -59,7 +59,7 @@ pub fn compile(change: &RenameColumn, cx: &Cx<'_>) -> Result<(Parts, SchemaModel
             o.as_str(), fk.name.as_str()
         )));
     }
-    readers_of(model, table, &o, "rename")?;
+    readers_of(model, table, &o, "rename", "from")?;
     for ix in table.indexes_using(&o) {
         if ix.keys.iter().any(|k| matches!(k.part, IndexPart::Expression(_))) {
             return Err(ChangeError::new(

@@ -167,6 +167,18 @@ fn refusals_name_the_reason() {
     })])
     .contains("already NOT NULL"));
     assert!(MySqlTarget::parse("mariadb", Some("10.3")).is_err());
+    let e = err(&[rename("user", "name", "n")]);
+    assert!(e.contains("table user does not exist (did you mean users?)"), "{e}");
+    let upper = crate::model::from_mysql_sql::parse_mysql_schema(
+        "CREATE TABLE Orders (id BIGINT PRIMARY KEY, Note TEXT);",
+        "s.sql",
+    )
+    .unwrap();
+    let p = compile(&upper, &[rename("orders", "note", "remark")], "p", MySqlTarget::MARIADB_DEFAULT)
+        .expect("case-insensitive lookup");
+    assert!(p.plan.phases[0].steps[0]
+        .sql()
+        .starts_with("ALTER TABLE `Orders` ADD COLUMN `remark` text NULL AFTER `Note`"));
     assert_eq!(MySqlTarget::parse("mysql", Some("8.0")).unwrap().no_rebuild(), Algorithm::Inplace);
 }
 
