@@ -40,6 +40,10 @@ pub fn compile(change: &SetNotNull, cx: &Cx<'_>) -> Result<(Parts, SchemaModel),
         .transpose()?;
     let mut not_null = definition(column);
     not_null.not_null = true;
+    // `DEFAULT NULL` on a nullable column means "no default"; restated on NOT NULL it is an error.
+    if not_null.default.as_deref().is_some_and(|d| d.eq_ignore_ascii_case("null")) {
+        not_null.default = None;
+    }
     let nullable = definition(column);
     let mut next = model.clone();
     let mut expand = Vec::new();

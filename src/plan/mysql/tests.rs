@@ -207,3 +207,24 @@ fn the_app_trigger_comes_first_and_a_second_change_follows_the_first() {
         "{s:#?}"
     );
 }
+
+#[test]
+fn set_not_null_restates_the_definition_without_a_default_null() {
+    let schema = "CREATE TABLE t (id BIGINT PRIMARY KEY, c VARCHAR(10) CHARACTER SET latin1 NULL DEFAULT NULL COMMENT 'x');";
+    let m = crate::model::from_mysql_sql::parse_mysql_schema(schema, "s.sql").unwrap();
+    let change = Change::SetNotNull(SetNotNull { table: "t".into(), column: "c".into(), backfill: None });
+    let p = compile(&m, &[change], "p", MySqlTarget::MARIADB_DEFAULT).unwrap().plan;
+    assert_eq!(p.phases.len(), 2, "no triggers, no backfill: an empty expand and the contract");
+    let contract = &p.phases[1];
+    assert_eq!(
+        contract.steps[0].sql(),
+        "ALTER TABLE `t` MODIFY COLUMN `c` varchar(10) CHARACTER SET latin1 NOT NULL COMMENT 'x', ALGORITHM=INPLACE, LOCK=NONE"
+    );
+    assert!(contract.steps[0].undo[0]
+        .sql()
+        .contains("`c` varchar(10) CHARACTER SET latin1 NULL DEFAULT NULL COMMENT 'x'"));
+    assert!(contract.preconditions.contains(&Precondition::NoNulls {
+        table: p.tables[0].table.clone(),
+        column: Ident::new("c").unwrap()
+    }));
+}
