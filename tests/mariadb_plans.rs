@@ -447,6 +447,24 @@ fn the_cli_writes_a_mariadb_plan_and_refuses_what_it_cannot_plan() {
         assert!(stderr.contains(why), "{args:?}: {stderr}");
     }
     assert!(!tmp.path().join("refused").exists());
+    // A mistake in a change file is reported at its file:line:column.
+    let change = tmp.path().join("bad.yaml");
+    std::fs::write(&change, "name: bad\nchanges:\n  - rename_column: { table: users, from: nmae, to: x }\n")
+        .unwrap();
+    let out = assert_cmd::Command::cargo_bin("planner")
+        .expect("binary")
+        .arg("plan")
+        .arg(&change)
+        .args(["--dialect", "mariadb"])
+        .arg("--schema")
+        .arg(&schema)
+        .arg("--out")
+        .arg(tmp.path().join("refused"))
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.yaml:3:") && stderr.contains("did you mean name?"), "{stderr}");
     let out = assert_cmd::Command::cargo_bin("planner")
         .expect("binary")
         .args([
