@@ -101,9 +101,9 @@ async fn fixture_schema_reads_into_the_model() {
     let ne = index("users_name_email");
     assert!(!ne.unique && ne.method == "btree");
     assert_eq!(ne.keys.len(), 2);
-    assert_eq!((&ne.keys[0].part, ne.keys[0].prefix_len), (&IndexPart::Column(id("name")), Some(10)));
+    assert_eq!((&ne.keys[0].part, ne.keys[0].prefix), (&IndexPart::Column(id("name")), Some(10)));
     assert_eq!(
-        (&ne.keys[1].part, ne.keys[1].prefix_len, ne.keys[1].options.as_str()),
+        (&ne.keys[1].part, ne.keys[1].prefix, ne.keys[1].options.as_str()),
         (&IndexPart::Column(id("email")), None, "DESC")
     );
     assert_eq!(index("users_email").constraint, Some(id("users_email")));

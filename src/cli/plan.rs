@@ -96,6 +96,13 @@ pub struct PlanOptions {
     /// PostgreSQL major version to plan for with --schema (a live database reports its own).
     #[arg(long, global = true, value_name = "N", value_parser = super::args::pg_major)]
     pub pg_version: Option<u32>,
+    /// Database family to plan for with --schema: postgresql (default), mariadb or mysql.
+    /// MERGE NOTE (issue 15): minimal flag of the MySQL planning branch; the dialect seam owns it.
+    #[arg(long, global = true, value_name = "DIALECT")]
+    pub dialect: Option<String>,
+    /// MySQL/MariaDB server version to plan for (default: MariaDB 10.11, MySQL 8.0).
+    #[arg(long, global = true, value_name = "X.Y", requires = "dialect")]
+    pub server_version: Option<String>,
     /// Folder that receives <plan-name>/.
     #[arg(long, global = true, default_value = "plans", value_name = "DIR")]
     pub out: PathBuf,
@@ -170,6 +177,10 @@ pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
                 .into())
         }
     };
+    // MERGE NOTE (issue 15): MySQL/MariaDB dispatch until the dialect seam routes it.
+    if let Some(dialect) = args.options.dialect.as_deref().filter(|d| !d.eq_ignore_ascii_case("postgresql")) {
+        return run_mysql(&located, &args.options, dialect);
+    }
     let model = load_model(&args.options, target)?;
     let mut allowed = args.options.allow_functions.clone();
     if args.options.schema.is_none() && target.names_a_database() {
@@ -185,6 +196,42 @@ pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
         SummaryFormat::Human => print!("{}", summary(&plan, &dir)),
         SummaryFormat::Json => {
             let value = serde_json::json!({ "plan_dir": dir, "plan": plan });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+    }
+    Ok(())
+}
+
+/// `planner plan --dialect mariadb|mysql --schema schema.mysql.sql …`: a MySQL/MariaDB plan
+/// from a schema file (live MySQL introspection is not wired into `plan` yet).
+fn run_mysql(located: &LocatedChanges, options: &PlanOptions, dialect: &str) -> anyhow::Result<()> {
+    use crate::plan::mysql::{self, MySqlTarget};
+    let target = MySqlTarget::parse(dialect, options.server_version.as_deref()).map_err(|m| {
+        InputError::new(m).help("--dialect mariadb|mysql, --server-version e.g. 10.11 or 8.0")
+    })?;
+    let Some(schema) = &options.schema else {
+        return Err(InputError::new(format!("planning for {target} needs --schema FILE"))
+            .help("pass the schema as MySQL DDL, e.g. --schema examples/schema.mysql.sql")
+            .into());
+    };
+    let display = schema.display().to_string();
+    let sql = std::fs::read_to_string(schema)
+        .map_err(|e| InputError::new(format!("cannot read {display}: {e}")))?;
+    let model = crate::model::from_mysql_sql::parse_mysql_schema(&sql, &display)?;
+    let name = plan_name(located, options.name.as_deref())?;
+    let mut compiled = mysql::compile(&model, &located.file.changes, &name, target)
+        .map_err(|e| located.locate(e.change, e.error))?;
+    refuse_overwrite(&options.out.join(&name), &name, options.force)?;
+    let dir = mysql::files::write_plan_dir(&options.out, &mut compiled)?;
+    match options.format {
+        SummaryFormat::Human => {
+            let text = summary(&compiled.plan, &dir);
+            let body = text.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
+            print!("Plan {} ({target})\n{body}", compiled.plan.name);
+        }
+        SummaryFormat::Json => {
+            let value =
+                serde_json::json!({ "plan_dir": dir, "dialect": target.dialect(), "plan": compiled.plan });
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
     }
@@ -361,6 +408,15 @@ pub fn build_plan_with(
     name: Option<&str>,
     allow_functions: &[String],
 ) -> Result<Plan, InputError> {
+    let name = plan_name(located, name)?;
+    let changes = &located.file.changes;
+    let cx =
+        crate::change::PlanCx { pg_version: model.pg_version, allow_functions: allow_functions.to_vec() };
+    plan::compile_with(model, changes, &name, &cx).map_err(|e| located.locate(e.change, e.error))
+}
+
+/// The plan's name: `--name`, the file's `name:`, or derived from its one change.
+fn plan_name(located: &LocatedChanges, name: Option<&str>) -> Result<String, InputError> {
     let changes = &located.file.changes;
     let name = match (name, &located.file.name) {
         (Some(n), _) => n.to_string(),
@@ -373,9 +429,7 @@ pub fn build_plan_with(
     };
     change::validate_plan_name(&name)
         .map_err(|m| InputError::new(m).help("pass --name or set `name:` in the change file"))?;
-    let cx =
-        crate::change::PlanCx { pg_version: model.pg_version, allow_functions: allow_functions.to_vec() };
-    plan::compile_with(model, changes, &name, &cx).map_err(|e| located.locate(e.change, e.error))
+    Ok(name)
 }
 
 /// Split `table.column` / `schema.table.column` at the last dot outside quotes.

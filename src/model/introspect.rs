@@ -226,7 +226,7 @@ async fn load_columns(
                 statistics: row.try_get("statistics")?,
                 storage: row.try_get("storage")?,
                 compression: row.try_get("compression")?,
-                on_update: None,
+                ..Default::default()
             },
         });
     }
@@ -340,7 +340,7 @@ fn index_from_row(row: &PgRow) -> anyhow::Result<Index> {
             Some(c) => IndexPart::Column(ident(c)?),
             None => IndexPart::Expression(strip_outer_parens(&part).to_string()),
         };
-        keys.push(IndexKey { part, prefix_len: None, options: options[k].clone() });
+        keys.push(IndexKey { part, options: options[k].clone(), prefix: None });
     }
     Ok(Index {
         name: ident(row.try_get("name")?)?,

@@ -3,6 +3,7 @@
 //! Built from a `schema.sql` file ([`from_sql`]) or from a live database ([`introspect`]), then
 //! read by the pure plan compiler. Names are exact catalog names ([`Ident`]).
 
+pub mod from_mysql_sql;
 pub mod from_sql;
 pub mod introspect;
 pub mod types;
@@ -64,8 +65,9 @@ pub struct ColumnProps {
     pub storage: Option<String>,
     /// `pglz` or `lz4`, when set (PostgreSQL 14+).
     pub compression: Option<String>,
-    /// MySQL/MariaDB `ON UPDATE <expr>` (e.g. `current_timestamp(3)`): a copy without it would
-    /// stop tracking updates.
+    /// MySQL/MariaDB: `CHARACTER SET` written on the column (a `MODIFY` must restate it).
+    pub charset: Option<String>,
+    /// MySQL/MariaDB: `ON UPDATE current_timestamp()` (a `MODIFY` must restate it).
     pub on_update: Option<String>,
 }
 
@@ -101,8 +103,8 @@ pub struct Index {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexKey {
     pub part: IndexPart,
-    /// MySQL/MariaDB prefix length (`name(10)`: the first 10 characters are indexed).
-    pub prefix_len: Option<u32>,
+    /// MySQL/MariaDB prefix length (`name(20)`): a copy of the index must keep it.
+    pub prefix: Option<u32>,
     /// Everything after the key: opclass, ASC/DESC, NULLS FIRST/LAST (SQL text, may be empty).
     pub options: String,
 }

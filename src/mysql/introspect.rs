@@ -170,7 +170,7 @@ async fn load_indexes(conn: &mut MySqlConnection, tables: &mut Tables) -> anyhow
         };
         let key = IndexKey {
             part,
-            prefix_len: sub_part.and_then(|p| u32::try_from(p).ok()),
+            prefix: sub_part.and_then(|p| u32::try_from(p).ok()),
             options: if collation.as_deref() == Some("D") { "DESC".into() } else { String::new() },
         };
         if let Some(existing) = t.indexes.iter_mut().find(|i| i.name == name) {

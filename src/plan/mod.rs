@@ -14,6 +14,7 @@ use crate::sql::{Ident, QualifiedName};
 pub mod compile;
 pub mod files;
 pub mod load;
+pub mod mysql;
 pub mod script;
 pub mod state_schema;
 pub mod write;
@@ -176,6 +177,16 @@ pub enum Lock {
     AccessExclusiveBrief,
     /// Blocks everything for as long as the statement runs (table rewrite or scan).
     AccessExclusive,
+    /// MySQL/MariaDB: the exclusive metadata lock for a metadata-only change (INSTANT ALTER,
+    /// CREATE/DROP TRIGGER, RENAME INDEX). Queues every query on the table while it waits, so it
+    /// runs under `lock_wait_timeout` with retries.
+    MdlExclusiveBrief,
+    /// MySQL/MariaDB: an online index build (NOCOPY / INPLACE without rebuild, LOCK=NONE): writes
+    /// continue; the exclusive metadata lock is taken briefly at start and end.
+    OnlineNoRebuild,
+    /// MySQL/MariaDB: an online table rebuild (INPLACE, LOCK=NONE): writes continue, the whole
+    /// table is rewritten, and a concurrent write that violates the new definition aborts it at the end.
+    OnlineRebuild,
 }
 
 impl Lock {
@@ -187,6 +198,9 @@ impl Lock {
             Lock::ShareRowExclusiveBrief => "SHARE ROW EXCLUSIVE, brief (blocks writes for milliseconds)",
             Lock::AccessExclusiveBrief => "ACCESS EXCLUSIVE, brief (catalog-only, milliseconds)",
             Lock::AccessExclusive => "ACCESS EXCLUSIVE (blocks everything while it runs)",
+            Lock::MdlExclusiveBrief => "exclusive metadata lock, brief (metadata only, milliseconds)",
+            Lock::OnlineNoRebuild => "online, no rebuild (reads and writes continue; brief metadata lock at start and end)",
+            Lock::OnlineRebuild => "online table rebuild (reads and writes continue; rewrites the table; brief metadata lock at start and end)",
         }
     }
 }

@@ -220,6 +220,9 @@ pub enum Ddl {
     LockTables {
         tables: Vec<QualifiedName>,
     },
+    /// A MySQL/MariaDB statement (`sql::mysql_ddl`), rendered there with backtick quoting.
+    #[serde(rename = "mysql")]
+    MySql(super::mysql_ddl::MySqlDdl),
 }
 
 /// A default: either a user expression (parsed and re-rendered) or the catalog's own text of an
@@ -380,6 +383,7 @@ impl Ddl {
             Ddl::AddIdentity { table, column, always } => render::add_identity(table, column, *always),
             Ddl::ContinueIdentity { table, from, to } => render::continue_identity(table, from, to),
             Ddl::LockTables { tables } => render::lock_tables(tables),
+            Ddl::MySql(ddl) => ddl.render(),
         }
     }
 

@@ -4,6 +4,8 @@ pub mod catalog;
 pub mod ddl;
 pub mod expr;
 pub mod ident;
+pub mod mysql_ddl;
+pub mod mysql_expr;
 pub mod render;
 pub mod rewrite;
 
