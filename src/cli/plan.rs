@@ -373,9 +373,11 @@ pub fn build_plan_with(
     };
     change::validate_plan_name(&name)
         .map_err(|m| InputError::new(m).help("pass --name or set `name:` in the change file"))?;
-    let cx =
-        crate::change::PlanCx { pg_version: model.pg_version, allow_functions: allow_functions.to_vec() };
-    plan::compile_with(model, changes, &name, &cx).map_err(|e| located.locate(e.change, e.error))
+    let cx = crate::change::PlanCx {
+        dialect: crate::dialect::Dialect::postgres(model.pg_version),
+        allow_functions: allow_functions.to_vec(),
+    };
+    change::compile_with(model, changes, &name, &cx).map_err(|e| located.locate(e.change, e.error))
 }
 
 /// Split `table.column` / `schema.table.column` at the last dot outside quotes.
@@ -481,7 +483,7 @@ pub fn load_schema_file(path: &Path, pg_version: u32) -> anyhow::Result<SchemaMo
 pub fn summary(plan: &Plan, dir: &Path) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(out, "Plan {} (PostgreSQL {}+)", plan.name, plan.pg_version);
+    let _ = writeln!(out, "Plan {} ({} {}+)", plan.name, plan.dialect.product(), plan.server_version);
     for d in &plan.description {
         let _ = writeln!(out, "  {d}");
     }
