@@ -114,9 +114,13 @@ impl<'de> Deserialize<'de> for ServerVersion {
         }
         match Raw::deserialize(d)? {
             Raw::Number(major) => Ok(ServerVersion::major(major)),
-            Raw::Text(text) => ServerVersion::parse(&text)
-                .filter(|v| v.to_string() == text)
-                .ok_or_else(|| serde::de::Error::custom(format!("invalid server version `{text}`: expected e.g. 15 or \"10.11\""))),
+            Raw::Text(text) => {
+                ServerVersion::parse(&text).filter(|v| v.to_string() == text).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "invalid server version `{text}`: expected e.g. 15 or \"10.11\""
+                    ))
+                })
+            }
         }
     }
 }
@@ -127,7 +131,10 @@ mod tests {
 
     #[test]
     fn versions_parse_from_server_strings_and_round_trip_through_yaml() {
-        assert_eq!(ServerVersion::parse("10.11.6-MariaDB-0+deb12u1"), Some(ServerVersion::major_minor(10, 11)));
+        assert_eq!(
+            ServerVersion::parse("10.11.6-MariaDB-0+deb12u1"),
+            Some(ServerVersion::major_minor(10, 11))
+        );
         assert_eq!(ServerVersion::parse("8.0.36"), Some(ServerVersion::major_minor(8, 0)));
         assert_eq!(ServerVersion::parse("15"), Some(ServerVersion::major(15)));
         assert_eq!(ServerVersion::parse("x"), None);

@@ -381,4 +381,37 @@ mod tests {
         );
         assert!(again.is_ok(), "{again:?}");
     }
+
+    #[test]
+    fn the_dialect_decides_the_tactics_and_mysql_refuses_them_for_now() {
+        use crate::dialect::{Flavour, ServerVersion};
+        let maria = PlanCx {
+            dialect: Dialect::new(Flavour::Mariadb, ServerVersion::major_minor(10, 11)),
+            allow_functions: Vec::new(),
+        };
+        let refused = |changes: &[Change]| {
+            compile_with(&model(15), changes, "p", &maria).expect_err("not on MariaDB yet").error
+        };
+        // A rename needs the index copy (name is UNIQUE) and the sync triggers.
+        let e = refused(&[rename("users", "name", "full_name")]);
+        assert!(
+            e.message.contains("copying an index onto the new column is not supported on MySQL/MariaDB yet"),
+            "{}",
+            e.message
+        );
+        let e = refused(&[Change::SetNotNull(SetNotNull {
+            table: "users".into(),
+            column: "email".into(),
+            backfill: None,
+        })]);
+        assert!(e.message.contains("adding NOT NULL without a long lock is not supported"), "{}", e.message);
+        // No tactic involved: still no PostgreSQL text for a MySQL plan.
+        let e = refused(&[add("verified", false, None, None)]);
+        assert!(e.message.contains("generating DDL is not supported on MySQL/MariaDB yet"), "{}", e.message);
+        // The same changes plan for PostgreSQL, and the plan records the dialect.
+        let plan =
+            compile_with(&model(14), &[rename("users", "name", "full_name")], "p", &PlanCx::postgres(15))
+                .expect("planned");
+        assert_eq!((plan.dialect, plan.server_version), (Flavour::Postgresql, ServerVersion::major(14)));
+    }
 }

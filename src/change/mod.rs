@@ -9,14 +9,14 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-pub use crate::error::ChangeError;
-pub use compile::{compile, compile_with, CompileError};
 use crate::dialect::Dialect;
+pub use crate::error::ChangeError;
 use crate::error::{InputError, Location};
 use crate::model::SchemaModel;
 use crate::plan::{AppCompat, BackfillTask, Precondition, Step};
 use crate::sql::ddl::SyncPart;
 use crate::sql::QualifiedName;
+pub use compile::{compile, compile_with, CompileError};
 
 /// What one change contributes to each phase of a plan. The plan puts every change's `expand`
 /// first, then one sync function per table running every change's `sync` part in change order

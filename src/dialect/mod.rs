@@ -94,7 +94,8 @@ pub trait SqlDialect: fmt::Debug + Send + Sync {
         field: &'static str,
     ) -> Result<Vec<Step>, ChangeError>;
     /// Keep old and new columns in sync for both app versions: `parts` per table, in change order.
-    fn sync_columns(&self, plan: &str, parts: &[(QualifiedName, SyncPart)]) -> Result<SyncSteps, ChangeError>;
+    fn sync_columns(&self, plan: &str, parts: &[(QualifiedName, SyncPart)])
+        -> Result<SyncSteps, ChangeError>;
     /// Build a copy of `index` with column `from` replaced by `to`, without blocking writes.
     fn copy_index(
         &self,
@@ -163,8 +164,11 @@ impl std::ops::Deref for Dialect {
 
 /// The refusal a MySQL/MariaDB tactic gives until it is built.
 pub(crate) fn not_yet(flavour: Flavour, field: &'static str, what: &str) -> ChangeError {
-    ChangeError::new(field, format!("{what} is not supported on MySQL/MariaDB yet (planning for {})", flavour.product()))
-        .help("plan this change for PostgreSQL; MySQL/MariaDB planning is in progress")
+    ChangeError::new(
+        field,
+        format!("{what} is not supported on MySQL/MariaDB yet (planning for {})", flavour.product()),
+    )
+    .help("plan this change for PostgreSQL; MySQL/MariaDB planning is in progress")
 }
 
 #[cfg(test)]
@@ -204,6 +208,9 @@ mod tests {
     fn execution_is_refused_on_mysql_in_this_build() {
         assert!(Dialect::postgres(15).execution().is_ok());
         let mysql = Dialect::new(Flavour::Mysql, ServerVersion::major_minor(8, 0));
-        assert_eq!(mysql.execution().unwrap_err(), "MySQL/MariaDB execution is not available in this build yet");
+        assert_eq!(
+            mysql.execution().unwrap_err(),
+            "MySQL/MariaDB execution is not available in this build yet"
+        );
     }
 }

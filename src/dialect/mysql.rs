@@ -51,7 +51,9 @@ impl SqlDialect for MySql {
         let (base, modifier) = match lower.find('(') {
             Some(i) => {
                 let m = lower[i..].strip_suffix(')')?.strip_prefix('(')?.replace(' ', "");
-                if m.is_empty() || !m.split(',').all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())) {
+                if m.is_empty()
+                    || !m.split(',').all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+                {
                     return None;
                 }
                 (lower[..i].trim().to_string(), Some(m))
@@ -94,7 +96,11 @@ impl SqlDialect for MySql {
         Err(not_yet(self.flavour, field, "adding NOT NULL without a long lock"))
     }
 
-    fn sync_columns(&self, _plan: &str, _parts: &[(QualifiedName, SyncPart)]) -> Result<SyncSteps, ChangeError> {
+    fn sync_columns(
+        &self,
+        _plan: &str,
+        _parts: &[(QualifiedName, SyncPart)],
+    ) -> Result<SyncSteps, ChangeError> {
         Err(not_yet(self.flavour, "table", "keeping two columns in sync with triggers"))
     }
 

@@ -55,7 +55,11 @@ impl SqlDialect for Postgres {
         Ok(not_null_via_check(table, column, check, self.major))
     }
 
-    fn sync_columns(&self, plan: &str, parts: &[(QualifiedName, SyncPart)]) -> Result<SyncSteps, ChangeError> {
+    fn sync_columns(
+        &self,
+        plan: &str,
+        parts: &[(QualifiedName, SyncPart)],
+    ) -> Result<SyncSteps, ChangeError> {
         Ok(sync_steps(plan, parts))
     }
 
@@ -106,7 +110,11 @@ fn copy_index_concurrently(
         .transpose()
         .map_err(|e| ChangeError::new(field, e))?;
     let build = Step::new(
-        format!("copy index {} onto {} (CONCURRENTLY: reads and writes continue)", short(&index.name), short(to)),
+        format!(
+            "copy index {} onto {} (CONCURRENTLY: reads and writes continue)",
+            short(&index.name),
+            short(to)
+        ),
         Ddl::CreateIndexConcurrently {
             table: t.clone(),
             index: tmp.clone(),
@@ -219,10 +227,7 @@ pub(crate) fn sync_steps(plan: &str, parts: &[(QualifiedName, SyncPart)]) -> Syn
         ];
         out.create.push(
             Step::new(
-                format!(
-                    "sync function for both app versions' writes, in change order: {}",
-                    what.join("; ")
-                ),
+                format!("sync function for both app versions' writes, in change order: {}", what.join("; ")),
                 create_function.clone(),
                 Lock::None,
                 &t,
@@ -283,12 +288,7 @@ pub(crate) fn sync_steps(plan: &str, parts: &[(QualifiedName, SyncPart)]) -> Syn
                 Lock::None,
                 &t,
             )
-            .undo(Step::new(
-                "create the sync function again",
-                create_function,
-                Lock::None,
-                &t,
-            )),
+            .undo(Step::new("create the sync function again", create_function, Lock::None, &t)),
         );
     }
     out
@@ -305,4 +305,3 @@ fn describe_part(part: &SyncPart) -> String {
         SyncPart::Fill { column, .. } => format!("fill NULL {}", short(column)),
     }
 }
-

@@ -71,10 +71,14 @@ impl TryFrom<PlanFile> for Plan {
     fn try_from(f: PlanFile) -> Result<Plan, String> {
         let (dialect, server_version) = match (f.planner_plan, f.pg_version, f.dialect, f.server_version) {
             (1, Some(pg), None, None) => (Flavour::Postgresql, ServerVersion::major(pg)),
-            (1, _, _, _) => return Err("a format-1 plan has `pg_version` (and no `dialect` / `server_version`)".into()),
+            (1, _, _, _) => {
+                return Err("a format-1 plan has `pg_version` (and no `dialect` / `server_version`)".into())
+            }
             (_, None, Some(dialect), Some(version)) => (dialect, version),
             // Unknown formats pass through here; the loader refuses them by number.
-            (n, Some(pg), None, None) if n > PLAN_FORMAT_VERSION => (Flavour::Postgresql, ServerVersion::major(pg)),
+            (n, Some(pg), None, None) if n > PLAN_FORMAT_VERSION => {
+                (Flavour::Postgresql, ServerVersion::major(pg))
+            }
             _ => return Err("plan.yaml needs `dialect` and `server_version` (format 2)".into()),
         };
         Ok(Plan {
