@@ -78,3 +78,39 @@ async fn a_format_1_plan_applies_on_postgresql() {
     assert_eq!(phases, 3);
     db.drop().await;
 }
+
+/// The dialect seam refuses MySQL/MariaDB execution in this build: a `mariadb://` URL and a plan
+/// recorded for MariaDB are both bad input (exit 2), before any connection.
+#[test]
+fn mysql_targets_are_refused_by_the_dialect_seam() {
+    for url in ["mariadb://root@127.0.0.1:3306/app", "mysql://root@127.0.0.1:3306/app"] {
+        let out = Command::cargo_bin("planner")
+            .expect("binary")
+            .args(["status", "--database-url", url])
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(stderr.contains("MySQL/MariaDB execution is not available in this build yet"), "{stderr}");
+    }
+
+    let mut plan = planner::plan::load_dir(&root().join("plans/rename_users_name")).expect("golden");
+    plan.dialect = Flavour::Mariadb;
+    plan.server_version = ServerVersion::major_minor(10, 11);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = planner::plan::write_plan_dir(tmp.path(), &mut plan).expect("write");
+    let yaml = std::fs::read_to_string(dir.join("plan.yaml")).expect("plan.yaml");
+    assert!(yaml.contains("\ndialect: mariadb\nserver_version: '10.11'\n"), "{yaml}");
+    let out = Command::cargo_bin("planner")
+        .expect("binary")
+        .env("DATABASE_URL", "postgres://127.0.0.1:1/nothing")
+        .args(["apply", dir.to_str().expect("utf-8"), "--phase", "expand"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        stderr.contains(
+            "plan `rename_users_name` is for MariaDB 10.11: MySQL/MariaDB execution is not available"
+        ),
+        "{stderr}"
+    );
+}

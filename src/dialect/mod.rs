@@ -138,6 +138,17 @@ impl Dialect {
         }
     }
 
+    /// The version planning assumes for a family before a server was asked (the server's own
+    /// version replaces it once connected): PostgreSQL 15, MySQL 8.0, MariaDB 10.11.
+    pub fn planning_default(flavour: Flavour) -> Dialect {
+        let version = match flavour {
+            Flavour::Postgresql => ServerVersion::major(crate::model::DEFAULT_PG_VERSION),
+            Flavour::Mysql => ServerVersion::major_minor(8, 0),
+            Flavour::Mariadb => ServerVersion::major_minor(10, 11),
+        };
+        Dialect::new(flavour, version)
+    }
+
     /// PostgreSQL of the given major version.
     pub fn postgres(major: u32) -> Dialect {
         Dialect::Postgres(postgres::Postgres { major })
