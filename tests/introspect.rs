@@ -46,7 +46,7 @@ fn generated(mut c: Column, g: Generated) -> Column {
 }
 
 fn key(column: &str) -> IndexKey {
-    IndexKey { part: IndexPart::Column(id(column)), options: String::new() }
+    IndexKey { part: IndexPart::Column(id(column)), prefix_len: None, options: String::new() }
 }
 
 /// A valid btree index on plain columns backing the constraint of the same name.
@@ -190,6 +190,7 @@ async fn serial_generated_column_and_expression_indexes() {
                 method: "btree".into(),
                 keys: vec![IndexKey {
                     part: IndexPart::Expression("lower(sku)".into()),
+                    prefix_len: None,
                     options: String::new(),
                 }],
                 include: vec![],
@@ -237,7 +238,11 @@ async fn partial_index_with_include_not_valid_check_and_cascading_foreign_keys()
                 method: "btree".into(),
                 keys: vec![
                     key("user_id"),
-                    IndexKey { part: IndexPart::Column(id("placed_at")), options: "DESC NULLS LAST".into() },
+                    IndexKey {
+                        part: IndexPart::Column(id("placed_at")),
+                        prefix_len: None,
+                        options: "DESC NULLS LAST".into(),
+                    },
                 ],
                 include: ids(&["status"]),
                 predicate: Some("status <> 'shipped'::order_status".into()),

@@ -493,7 +493,7 @@ impl Builder<'_> {
                 Some(false) => options.push("NULLS LAST".to_string()),
                 None => {}
             }
-            keys.push(IndexKey { part, options: options.join(" ") });
+            keys.push(IndexKey { part, prefix_len: None, options: options.join(" ") });
         }
         let first_column: Vec<Ident> = keys
             .iter()
@@ -584,7 +584,11 @@ fn add_key_constraint(table: &mut Table, name: Ident, kind: ConstraintKind, colu
         method: "btree".to_string(),
         keys: columns
             .iter()
-            .map(|c| IndexKey { part: IndexPart::Column(c.clone()), options: String::new() })
+            .map(|c| IndexKey {
+                part: IndexPart::Column(c.clone()),
+                prefix_len: None,
+                options: String::new(),
+            })
             .collect(),
         include: Vec::new(),
         predicate: None,

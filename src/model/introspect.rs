@@ -62,7 +62,7 @@ pub async fn introspect(conn: &mut PgConnection, schemas: &[String]) -> anyhow::
             (t.name.clone(), t)
         })
         .collect();
-    Ok(SchemaModel { pg_version, tables, views, user_types })
+    Ok(SchemaModel { pg_version, tables, views, user_types, triggers: Vec::new() })
 }
 
 /// `server_version_num` 150004 -> 15 (10 and later: major = num / 10000).
@@ -226,6 +226,7 @@ async fn load_columns(
                 statistics: row.try_get("statistics")?,
                 storage: row.try_get("storage")?,
                 compression: row.try_get("compression")?,
+                on_update: None,
             },
         });
     }
@@ -339,7 +340,7 @@ fn index_from_row(row: &PgRow) -> anyhow::Result<Index> {
             Some(c) => IndexPart::Column(ident(c)?),
             None => IndexPart::Expression(strip_outer_parens(&part).to_string()),
         };
-        keys.push(IndexKey { part, options: options[k].clone() });
+        keys.push(IndexKey { part, prefix_len: None, options: options[k].clone() });
     }
     Ok(Index {
         name: ident(row.try_get("name")?)?,

@@ -24,6 +24,9 @@ pub struct SchemaModel {
     pub views: Vec<View>,
     /// User-defined types (enums, domains, composites) usable as column types, by qualified name.
     pub user_types: Vec<QualifiedName>,
+    /// Triggers, from MySQL/MariaDB introspection (a DROP/RENAME COLUMN there silently breaks a
+    /// trigger that reads the column, so planner must see them). Empty for PostgreSQL.
+    pub triggers: Vec<Trigger>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +64,9 @@ pub struct ColumnProps {
     pub storage: Option<String>,
     /// `pglz` or `lz4`, when set (PostgreSQL 14+).
     pub compression: Option<String>,
+    /// MySQL/MariaDB `ON UPDATE <expr>` (e.g. `current_timestamp(3)`): a copy without it would
+    /// stop tracking updates.
+    pub on_update: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +76,8 @@ pub enum Generated {
         always: bool,
     },
     Stored(String),
+    /// MySQL/MariaDB `GENERATED ALWAYS AS (...) VIRTUAL`: computed on read, not stored.
+    Virtual(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +101,8 @@ pub struct Index {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexKey {
     pub part: IndexPart,
+    /// MySQL/MariaDB prefix length (`name(10)`: the first 10 characters are indexed).
+    pub prefix_len: Option<u32>,
     /// Everything after the key: opclass, ASC/DESC, NULLS FIRST/LAST (SQL text, may be empty).
     pub options: String,
 }
@@ -148,6 +158,25 @@ pub struct View {
     pub columns: Vec<Ident>,
     /// `WITH (…)` options (`security_barrier`, `check_option`, `security_invoker`), as written.
     pub options: Vec<String>,
+}
+
+/// A MySQL/MariaDB trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub name: Ident,
+    pub table: QualifiedName,
+    /// `BEFORE` or `AFTER`.
+    pub timing: String,
+    /// `INSERT`, `UPDATE` or `DELETE`.
+    pub event: String,
+    /// Position among the table's triggers for the same timing and event (1 = first).
+    pub order: u32,
+    /// The body (`ACTION_STATEMENT`).
+    pub body: String,
+    /// The sql_mode it was created under (and runs under, whoever fires it).
+    pub sql_mode: String,
+    /// Columns of the table the body names through `NEW.` / `OLD.`.
+    pub columns: Vec<Ident>,
 }
 
 impl SchemaModel {
