@@ -10,10 +10,14 @@ fn page(m: &RuleMeta) -> String {
 }
 
 fn index(metas: &[&RuleMeta]) -> String {
-    let mut s = String::from(
-        "# `planner check` rules\n\nGenerated from the rules' source (`src/lint/rules/*.rs`); do not edit.\n\
+    index_titled(metas, "# `planner check` rules", "src/lint/rules/*.rs")
+}
+
+fn index_titled(metas: &[&RuleMeta], title: &str, source: &str) -> String {
+    let mut s = format!(
+        "{title}\n\nGenerated from the rules' source (`{source}`); do not edit.\n\
          Suppress one statement with `-- planner:ignore <rule-id> <reason>` on the line before it.\n\n\
-         | rule | severity | summary |\n|---|---|---|\n",
+         | rule | severity | summary |\n|---|---|---|\n"
     );
     for m in metas {
         s.push_str(&format!("| [`{}`]({}.md) | {} | {} |\n", m.id, m.id, m.severity, m.summary));
@@ -23,11 +27,23 @@ fn index(metas: &[&RuleMeta]) -> String {
 
 #[test]
 fn rule_docs_are_up_to_date() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules");
     let metas: Vec<&RuleMeta> = all_rules().collect();
+    compare("docs/rules", &metas, index(&metas));
+}
+
+/// The MySQL/MariaDB rule set (`--dialect mysql|mariadb`): docs/rules/mysql/.
+#[test]
+fn mysql_rule_docs_are_up_to_date() {
+    let metas: Vec<&RuleMeta> = planner::lint::mysql_rules().collect();
+    let title = "# `planner check --dialect mysql|mariadb` rules";
+    compare("docs/rules/mysql", &metas, index_titled(&metas, title, "src/lint/mysql/rules/*.rs"));
+}
+
+fn compare(rel: &str, metas: &[&RuleMeta], index: String) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
     let mut expected: Vec<(String, String)> =
         metas.iter().map(|m| (format!("{}.md", m.id), page(m))).collect();
-    expected.push(("README.md".into(), index(&metas)));
+    expected.push(("README.md".into(), index));
     let bless = std::env::var_os("PLANNER_BLESS").is_some();
     if bless {
         std::fs::create_dir_all(&dir).unwrap();

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::args::TargetArgs;
 use crate::error::{FindingsReported, InputError};
+use crate::lint::dialect::{DialectName, LintDialect};
 use crate::lint::stats::TableStats;
 use crate::lint::tool::{self, Pick, Tool};
 use crate::lint::{config, FileTx, KnownSchema, LintOptions, LintReport};
@@ -26,6 +27,15 @@ pub struct CheckArgs {
     /// Default: `check.pg_version` from the config, else 15.
     #[arg(long, value_parser = clap::value_parser!(u32).range(9..=30))]
     pub pg_version: Option<u32>,
+    /// SQL dialect of the migrations: postgres (default), mysql or mariadb (MySQL rule set,
+    /// read with the MySQL parser). Default: `check.dialect` from the config, else postgres.
+    #[arg(long, value_enum)]
+    pub dialect: Option<crate::lint::dialect::DialectName>,
+    /// MySQL/MariaDB server version the migrations run on, X.Y or X.Y.Z (decides
+    /// version-dependent rules: INSTANT ADD/DROP COLUMN, RENAME COLUMN syntax). Default:
+    /// `check.server_version`, else MariaDB 10.11 / MySQL 8.0.
+    #[arg(long, value_name = "X.Y")]
+    pub server_version: Option<String>,
     /// Make statements that cannot be parsed errors instead of warnings.
     #[arg(long)]
     pub strict: bool,
@@ -76,13 +86,18 @@ pub enum Colour {
 pub fn run(args: CheckArgs, target: &TargetArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let mut opts = options(&args, target)?;
     if args.list_rules {
-        for m in crate::lint::all_rules() {
-            writeln!(out, "{:<34} {:<8} {}", m.id, m.severity.to_string(), m.summary)?;
+        let rules: Vec<&crate::lint::RuleMeta> = if opts.dialect.is_mysql_family() {
+            crate::lint::mysql_rules().collect()
+        } else {
+            crate::lint::all_rules().collect()
+        };
+        for m in rules {
+            writeln!(out, "{:<36} {:<8} {}", m.id, m.severity.to_string(), m.summary)?;
         }
         return Ok(());
     }
-    let mut opts = options(&args, target)?;
     // Change files are validated against the schema like `planner plan` does; SQL is linted.
     let (changes, sql): (Vec<&PathBuf>, Vec<&PathBuf>) = args.paths.iter().partition(|p| is_change_file(p));
     for change in &changes {
@@ -107,7 +122,8 @@ pub fn run(args: CheckArgs, target: &TargetArgs) -> anyhow::Result<()> {
     };
     args.format.reporter(colour).render(&report, &mut out)?;
     out.flush()?;
-    if args.format == Format::Human {
+    // `planner convert` reads PostgreSQL migrations only.
+    if args.format == Format::Human && !opts.dialect.is_mysql_family() {
         // The whole unsafe migration as one change file, rather than one `planner plan` per finding.
         if let Some(f) = report
             .findings
@@ -130,8 +146,21 @@ fn options(args: &CheckArgs, target: &TargetArgs) -> Result<LintOptions, InputEr
         None if Path::new("planner.yaml").exists() => config::load(Path::new("planner.yaml"))?,
         None => config::CheckConfig::default(),
     };
+    let name = args.dialect.or(cfg.dialect).unwrap_or_default();
+    let version = args.server_version.as_deref().or(cfg.server_version.as_deref());
+    let dialect = LintDialect::from_parts(name, version).map_err(|e| {
+        let flag = if args.server_version.is_some() { "--server-version" } else { "check.server_version" };
+        InputError::new(format!("{flag}: {e}")).help(
+            "e.g. `--dialect mariadb --server-version 10.11` or `--dialect mysql --server-version 8.0.29`",
+        )
+    })?;
+    if name == DialectName::Postgres && version.is_some() {
+        return Err(InputError::new("--server-version is for --dialect mysql|mariadb")
+            .help("PostgreSQL takes `--pg-version N`"));
+    }
     Ok(LintOptions {
         pg_version: args.pg_version.or(cfg.pg_version).unwrap_or(15),
+        dialect,
         assume_in_transaction: args.assume_in_transaction || cfg.assume_in_transaction.unwrap_or(false),
         strict: args.strict,
         disabled: cfg.disable,
@@ -225,6 +254,7 @@ pub fn lint_paths_with(
     let mut report = LintReport::default();
     let default_tx = if opts.assume_in_transaction { FileTx::Wrapped } else { FileTx::Explicit };
     let mut known = KnownSchema::default();
+    let mysql = opts.dialect.is_mysql_family();
     // Every input first (so `--latest` knows which files are last), then lint in order.
     let mut inputs: Vec<Option<PathBuf>> = Vec::new(); // None: stdin
     for path in paths {
@@ -238,7 +268,7 @@ pub fn lint_paths_with(
         })?;
         if meta.is_dir() {
             let mut files = Vec::new();
-            walk(path, tool, &mut files, &mut report.notes)?;
+            walk(path, tool, mysql, &mut files, &mut report.notes)?;
             if let Some(t) = tool {
                 t.order(&mut files);
             }
@@ -249,7 +279,7 @@ pub fn lint_paths_with(
                 );
             }
             inputs.extend(files.into_iter().map(Some));
-        } else if let Pick::Skip(note) = tool::pick(None, path) {
+        } else if let Pick::Skip(note) = tool::pick_for(None, path, mysql) {
             report.notes.push(note);
         } else {
             inputs.push(Some(path.clone()));
@@ -345,6 +375,7 @@ pub fn check_change_file(path: &Path, args: &CheckArgs, target: &TargetArgs) -> 
 fn walk(
     dir: &Path,
     tool: Option<Tool>,
+    mysql: bool,
     files: &mut Vec<PathBuf>,
     notes: &mut Vec<String>,
 ) -> Result<(), InputError> {
@@ -355,10 +386,10 @@ fn walk(
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            walk(&path, tool, files, notes)?;
+            walk(&path, tool, mysql, files, notes)?;
             continue;
         }
-        match tool::pick(tool, &path) {
+        match tool::pick_for(tool, &path, mysql) {
             Pick::Read => files.push(path),
             Pick::Skip(note) => notes.push(format!("{}: {}", dir.display(), note)),
             Pick::Ignore => {}

@@ -17,6 +17,10 @@ pub struct CheckConfig {
     pub disable: Vec<String>,
     /// Server major version the migrations run on.
     pub pg_version: Option<u32>,
+    /// `postgres` (default), `mysql` or `mariadb`.
+    pub dialect: Option<super::dialect::DialectName>,
+    /// MySQL/MariaDB server version (`10.11`, `8.0.29`); default MariaDB 10.11 / MySQL 8.0.
+    pub server_version: Option<String>,
     /// Per-rule severity overrides.
     #[serde(default)]
     pub severity: BTreeMap<String, Severity>,
@@ -78,6 +82,18 @@ mod tests {
         assert_eq!(c.disable, vec!["rename-column"]);
         assert_eq!(c.pg_version, Some(11));
         assert_eq!(c.severity["drop-table"], Severity::Warning);
+    }
+
+    #[test]
+    fn reads_the_dialect_and_mysql_rule_ids() {
+        let c = parse(
+            "check:\n  dialect: mariadb\n  server_version: '10.6'\n  disable: [table-rebuild]\n",
+            "planner.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.dialect, Some(crate::lint::dialect::DialectName::Mariadb));
+        assert_eq!(c.server_version.as_deref(), Some("10.6"));
+        assert!(parse("check:\n  dialect: oracle\n", "planner.yaml").is_err());
     }
 
     #[test]

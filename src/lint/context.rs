@@ -21,6 +21,8 @@ pub struct KnownSchema {
     column_types: HashMap<ColumnKey, String>,
     functions: HashMap<String, Volatility>,
     single_row: HashSet<String>,
+    /// MySQL/MariaDB runs: tables as earlier files declared them.
+    pub(crate) mysql: super::mysql::schema::Schema,
 }
 
 /// (table key, column key).

@@ -6,6 +6,8 @@
 
 pub mod config;
 pub mod context;
+pub mod dialect;
+pub mod mysql;
 pub mod rule;
 pub mod rules;
 pub mod source;
@@ -26,6 +28,8 @@ use source::{Parsed, Pos};
 #[derive(Debug, Clone)]
 pub struct LintOptions {
     pub pg_version: u32,
+    /// PostgreSQL (default), or MySQL/MariaDB with its version: picks parser and rule set.
+    pub dialect: dialect::LintDialect,
     pub assume_in_transaction: bool,
     /// Unparsed statements are errors instead of warnings.
     pub strict: bool,
@@ -40,6 +44,7 @@ impl Default for LintOptions {
     fn default() -> Self {
         LintOptions {
             pg_version: 15,
+            dialect: dialect::LintDialect::Postgres,
             assume_in_transaction: false,
             strict: false,
             disabled: Vec::new(),
@@ -61,6 +66,9 @@ pub struct LintReport {
     /// checked or counted (`--changed-since`: earlier, unchanged files).
     #[serde(skip)]
     pub context_only: bool,
+    /// The files were MySQL/MariaDB (`--dialect`): rule metadata comes from the MySQL set.
+    #[serde(skip)]
+    pub mysql: bool,
 }
 
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
@@ -142,9 +150,15 @@ pub fn all_rules() -> impl Iterator<Item = &'static RuleMeta> {
     rules::RULES.iter().map(|r| r.meta()).chain(ENGINE_RULES.iter().copied())
 }
 
-/// Every rule id, including the engine's own `unparsed-statement`.
+/// The MySQL/MariaDB rules' metadata, then the engine's own.
+pub fn mysql_rules() -> impl Iterator<Item = &'static RuleMeta> {
+    mysql::rules::RULES.iter().map(|r| r.meta()).chain(ENGINE_RULES.iter().copied())
+}
+
+/// Every rule id of either dialect, including the engine's own `unparsed-statement` (config
+/// files and `planner:ignore` may name rules of the dialect they are used with).
 pub fn rule_by_id(id: &str) -> Option<&'static RuleMeta> {
-    all_rules().find(|m| m.id == id)
+    all_rules().find(|m| m.id == id).or_else(|| mysql_rules().find(|m| m.id == id))
 }
 
 /// Statements sqlparser 0.64 cannot parse that are still read: a rule recognises them by their
@@ -197,6 +211,9 @@ impl LintReport {
         tx: FileTx,
         known: &mut KnownSchema,
     ) {
+        if opts.dialect.is_mysql_family() {
+            return self.lint_mysql_file(file, sql, opts, tx, known);
+        }
         if self.context_only {
             // Only what the file declares, for the files after it.
             let mut stmts = Vec::new();

@@ -6,8 +6,13 @@ const DIRECTIVE: &str = "planner:ignore";
 
 /// Rule ids a statement's leading comments suppress (`all` suppresses every rule).
 pub fn ignored_rules(stmt: &Stmt) -> Vec<String> {
+    ignored_in(&stmt.leading_comments)
+}
+
+/// [`ignored_rules`] from the comments before a statement.
+pub fn ignored_in(comments: &[(super::source::Pos, String)]) -> Vec<String> {
     let mut out = Vec::new();
-    for (_, comment) in &stmt.leading_comments {
+    for (_, comment) in comments {
         let Some(rest) = comment.strip_prefix(DIRECTIVE) else {
             continue;
         };

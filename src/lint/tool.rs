@@ -92,6 +92,29 @@ pub fn sql_name(file_name: &str) -> Option<Result<String, String>> {
     None
 }
 
+/// [`pick`] for a MySQL/MariaDB run (`mysql`): `*.mysql.sql` / `*.mariadb.sql` (and
+/// `*.sql.mysql`) are read as `*.sql`, PostgreSQL-suffixed files are skipped with a note.
+pub fn pick_for(tool: Option<Tool>, path: &Path, mysql: bool) -> Pick {
+    if !mysql {
+        return pick(tool, path);
+    }
+    let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else { return Pick::Ignore };
+    let lower = file_name.to_lowercase();
+    for flavour in ["mysql", "mariadb"] {
+        for suffix in [format!(".{flavour}.sql"), format!(".sql.{flavour}")] {
+            if lower.ends_with(&suffix) {
+                let folded = format!("{}.sql", &file_name[..file_name.len() - suffix.len()]);
+                return pick(tool, &path.with_file_name(folded));
+            }
+        }
+    }
+    let parts: Vec<&str> = lower.split('.').collect();
+    if parts.len() > 2 && parts.iter().rev().take(2).any(|p| POSTGRES.contains(p)) {
+        return Pick::Skip(format!("{file_name}: skipped, PostgreSQL SQL (not MySQL)"));
+    }
+    pick(tool, path)
+}
+
 /// What a walk does with `path` (for `tool`, or for no tool: every SQL file).
 pub fn pick(tool: Option<Tool>, path: &Path) -> Pick {
     let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else { return Pick::Ignore };

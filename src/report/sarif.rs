@@ -30,8 +30,11 @@ fn rule_descriptor(m: &RuleMeta) -> Value {
 impl Reporter for Sarif {
     fn render(&self, report: &LintReport, out: &mut dyn Write) -> io::Result<()> {
         // Only the rules that have results: keeps the document small and stable as rules are added.
-        let metas: Vec<&RuleMeta> =
-            all_rules().filter(|m| report.findings.iter().any(|f| f.rule == m.id)).collect();
+        let metas: Vec<&RuleMeta> = if report.mysql {
+            crate::lint::mysql_rules().filter(|m| report.findings.iter().any(|f| f.rule == m.id)).collect()
+        } else {
+            all_rules().filter(|m| report.findings.iter().any(|f| f.rule == m.id)).collect()
+        };
         let results: Vec<Value> = report
             .findings
             .iter()
