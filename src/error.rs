@@ -42,6 +42,26 @@ impl InputError {
     }
 }
 
+/// An error in one field of one change, located later (YAML position or shorthand argument).
+/// Here, below `change` and `dialect`, because both produce it (a dialect refuses a tactic).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeError {
+    /// Field name inside the change (`table`, `column`, `from`, `to`, `type`, `backfill`, ...).
+    pub field: &'static str,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl ChangeError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        ChangeError { field, message: message.into(), help: None }
+    }
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
 /// The database is not in a state where the requested step is safe. Exit code 1.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]

@@ -342,7 +342,8 @@ async fn a_failed_concurrent_index_build_leaves_no_invalid_index_behind() {
     let plan = Plan {
         planner_plan: PLAN_FORMAT_VERSION,
         name: "unique_flag".into(),
-        pg_version: 15,
+        dialect: planner::flavour::Flavour::Postgresql,
+        server_version: planner::flavour::ServerVersion::major(15),
         description: vec!["hand-built".into()],
         tables: vec![],
         phases: vec![Phase {

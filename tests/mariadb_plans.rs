@@ -15,7 +15,7 @@ use std::process::Command;
 
 use planner::change::parse_change_file;
 use planner::model::from_mysql_sql::parse_mysql_schema;
-use planner::plan::mysql::{self, files, MySqlTarget};
+use planner::change::mysql::{self, files, MySqlTarget};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -172,9 +172,9 @@ impl fmt::Display for BackfillReport {
 /// the latency probe detaches one of its own),
 /// with the `planner` state schema in place.
 pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
-    let pool = crate::exec::connect::pool(url, "planner/backfill", 3).await?;
+    let pool = crate::backend::postgres::connect::pool(url, "planner/backfill", 3).await?;
     let mut conn = pool.acquire().await?;
-    crate::exec::state::ensure_schema(&mut conn).await?;
+    crate::backend::postgres::state::ensure_schema(&mut conn).await?;
     drop(conn);
     Ok(pool)
 }
@@ -199,7 +199,7 @@ pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::
     // turn one into a full scan or a sort of the rest of the table. jit off: the (never run)
     // last-batch count is costed over the whole table, which on large tables crossed
     // jit_above_cost and spent ~12 ms compiling every 1000-row batch.
-    sqlx::raw_sql(crate::exec::session::dynamic(format!(
+    sqlx::raw_sql(crate::backend::dynamic(format!(
         "SET application_name = 'planner backfill'; SET synchronous_commit = off; \
          SET plan_cache_mode = force_custom_plan; SET enable_seqscan = off; SET enable_sort = off; \
          SET enable_bitmapscan = off; SET jit = off; SET lock_timeout = '{}ms'",
@@ -211,8 +211,8 @@ pub async fn run(pool: &PgPool, plan: &Plan, opts: &BackfillOptions) -> anyhow::
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut conn).await?;
     if opts.owner_pid.is_some() {
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-            .bind(crate::exec::session::LOCK_KEY1)
-            .bind(crate::exec::session::WRITER_KEY2)
+            .bind(crate::backend::postgres::LOCK_KEY1)
+            .bind(crate::backend::postgres::WRITER_KEY2)
             .fetch_one(&mut conn)
             .await?;
         if !got {
@@ -372,8 +372,8 @@ impl Engine<'_> {
                 AND classid = $2::int::oid AND objid = $3::int::oid AND objsubid = 2)",
         )
         .bind(owner)
-        .bind(crate::exec::session::LOCK_KEY1)
-        .bind(crate::exec::session::LOCK_KEY2)
+        .bind(crate::backend::postgres::LOCK_KEY1)
+        .bind(crate::backend::postgres::LOCK_KEY2)
         .fetch_one(&mut self.conn)
         .await?;
         if !held {
@@ -682,7 +682,7 @@ impl Engine<'_> {
 
     /// Run a statement returning one key as text columns.
     async fn fetch_key(&mut self, sql: &str) -> anyhow::Result<Option<Vec<String>>> {
-        let row = sqlx::query(crate::exec::session::dynamic(sql.to_string()))
+        let row = sqlx::query(crate::backend::dynamic(sql.to_string()))
             .fetch_optional(&mut self.conn)
             .await
             .context("reading the largest key")?;
@@ -714,9 +714,9 @@ impl Engine<'_> {
     ) -> anyhow::Result<BatchDone> {
         let mut attempt = 0;
         loop {
-            let mut q = sqlx::query_as::<_, (i64, i64, bool, serde_json::Value)>(
-                crate::exec::session::dynamic(sql.to_string()),
-            );
+            let mut q = sqlx::query_as::<_, (i64, i64, bool, serde_json::Value)>(crate::backend::dynamic(
+                sql.to_string(),
+            ));
             for v in lower.into_iter().flatten().chain(upper.iter()) {
                 q = q.bind(v.clone());
             }

@@ -36,7 +36,7 @@ impl Drop for Probe {
 impl Probe {
     /// Start probing `sql.table` on `conn` (a connection of its own).
     pub async fn start(mut conn: PgConnection, sql: &BatchSql) -> anyhow::Result<Probe> {
-        sqlx::raw_sql(crate::exec::session::dynamic(format!(
+        sqlx::raw_sql(crate::backend::dynamic(format!(
             "SET application_name = 'planner probe'; SET statement_timeout = '{}ms'; SET lock_timeout = '{}ms'",
             PROBE_TIMEOUT.as_millis(),
             PROBE_TIMEOUT.as_millis()
@@ -58,9 +58,8 @@ impl Probe {
             loop {
                 tick.tick().await;
                 let key = pos_rx.borrow().clone();
-                let mut q = sqlx::query(crate::exec::session::dynamic(
-                    if key.is_some() { &next } else { &first }.clone(),
-                ));
+                let mut q =
+                    sqlx::query(crate::backend::dynamic(if key.is_some() { &next } else { &first }.clone()));
                 for v in key.iter().flatten() {
                     q = q.bind(v.clone());
                 }

@@ -137,7 +137,7 @@ impl ChangeKind for AddColumn {
         let mut contract = Vec::new();
         if self.not_null {
             contract_pre.push(Precondition::NoNulls { table: t.clone(), column: c.clone() });
-            contract.extend(common::not_null_via_check(t, &c, &common::not_null_check_name(t, &c), cx.pg_version));
+            contract.extend(cx.dialect.not_null_without_long_lock(t, &c, &common::not_null_check_name(t, &c), "column")?);
         }
         contract_pre.push(Precondition::ColumnsMatch { table: t.clone() });
 

@@ -31,7 +31,7 @@ use serde::Deserialize;
 
 use super::common;
 use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
-use crate::model::{Column, ConstraintKind, Generated, IndexPart, SchemaModel, Table, View};
+use crate::model::{Column, ConstraintKind, Generated, SchemaModel, Table, View};
 use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition, Step, TxMode};
 use crate::sql::ddl::{Ddl, DefaultExpr, SyncPart};
 use crate::sql::ident::short;
@@ -233,7 +233,7 @@ impl ChangeKind for ChangeType {
         }
         let indexed = !table.indexes_using(c).is_empty();
         let description = format!("change type of {name} from {from} to {to}");
-        match choose_path(&from, &to, cx.pg_version, indexed, using.is_some()) {
+        match choose_path(&from, &to, cx.pg_version(), indexed, using.is_some()) {
             Path::Catalog { why, utc } => {
                 let views = views_to_recreate(model, &[(t.clone(), c.clone())])?;
                 Ok(catalog_only(table, column, &to, &why, utc, description, &views))
@@ -245,7 +245,7 @@ impl ChangeKind for ChangeType {
                     Some(e) => e,
                     None => default_using(c, &from, &to)?,
                 };
-                rewrite_plan(model, table, column, &to, expr, plain_cast, &why, description)
+                rewrite_plan(model, cx, table, column, &to, expr, plain_cast, &why, description)
             }
         }
     }
@@ -436,25 +436,10 @@ impl Shadow<'_> {
             p.swap_after_sync.push(Step::new(format!("give the copy the original name {}", short(&k.name)), Ddl::RenameConstraint { table: t.clone(), from: tmp, to: k.name.clone() }, Lock::AccessExclusiveBrief, t));
         }
         for index in self.table.indexes_using(o) {
-            let tmp = generated_name(&[index.name.as_str(), "planner"]);
-            let mut keys = Vec::new();
-            for k in &index.keys {
-                let part = match &k.part {
-                    IndexPart::Column(x) if x == o => n.to_string(),
-                    IndexPart::Column(x) => x.to_string(),
-                    IndexPart::Expression(e) => format!("({})", rewrite::rename_column(e, o, n).map_err(|e| ChangeError::new("column", e))?),
-                };
-                keys.push(if k.options.is_empty() { part } else { format!("{part} {}", k.options) });
-            }
-            let include: Vec<Ident> = index.include.iter().map(|x| if x == o { n.clone() } else { x.clone() }).collect();
-            let predicate = index.predicate.as_deref().map(|pr| rewrite::rename_column(pr, o, n)).transpose().map_err(|e| ChangeError::new("column", e))?;
-            p.after_sync.push(
-                Step::new(format!("copy index {} onto {ns} (CONCURRENTLY: reads and writes continue)", short(&index.name)), Ddl::CreateIndexConcurrently { table: t.clone(), index: tmp.clone(), unique: index.unique, method: index.method.clone(), keys, include, predicate }, Lock::ShareUpdateExclusive, t)
-                    .tx(TxMode::NoTransaction)
-                    .scans()
-                    .undo(Step::new(format!("drop the copy {} (CONCURRENTLY)", short(&tmp)), Ddl::DropIndexConcurrently { table: t.clone(), index: tmp.clone() }, Lock::ShareUpdateExclusive, t).tx(TxMode::NoTransaction)),
-            );
-            p.contract_pre.push(Precondition::IndexValid { table: t.clone(), index: tmp.clone() });
+            let copy = cx.dialect.copy_index(t, index, o, n, "column")?;
+            let tmp = copy.name;
+            p.after_sync.push(copy.build);
+            p.contract_pre.push(copy.ready);
             let is_pk = index.constraint.as_ref().is_some_and(|name| self.table.constraints.iter().any(|k| &k.name == name && k.kind == ConstraintKind::PrimaryKey));
             p.swap_after_sync.push(match &index.constraint {
                 Some(constraint) if is_pk => Step::new(format!("the copy becomes the primary key {} (no scan: the index is built and {ns} NOT NULL)", short(constraint)), Ddl::AddPrimaryKeyUsingIndex { table: t.clone(), constraint: constraint.clone(), index: tmp.clone() }, Lock::AccessExclusiveBrief, t),
@@ -470,8 +455,8 @@ impl Shadow<'_> {
 
         // NOT NULL: validated check before the swap, SET NOT NULL (no scan) inside it.
         if self.old.not_null {
-            if cx.pg_version < 12 {
-                return Err(ChangeError::new("column", format!("{}.{os} is NOT NULL: on PostgreSQL {} SET NOT NULL on the new column would scan under ACCESS EXCLUSIVE", t.display_short(), cx.pg_version)).help("plan for PostgreSQL 12+"));
+            if cx.pg_version() < 12 {
+                return Err(ChangeError::new("column", format!("{}.{os} is NOT NULL: on PostgreSQL {} SET NOT NULL on the new column would scan under ACCESS EXCLUSIVE", t.display_short(), cx.pg_version())).help("plan for PostgreSQL 12+"));
             }
             let check = common::not_null_check_name(t, n);
             p.before_swap.push(Step::new(format!("guard {ns}: CHECK ({ns} IS NOT NULL) NOT VALID, no scan"), Ddl::AddCheckNotValid { table: t.clone(), constraint: check.clone(), check: render::not_null_check_expr(n) }, Lock::AccessExclusiveBrief, t).undo(Step::new("drop the NOT NULL check", Ddl::DropConstraint { table: t.clone(), constraint: check.clone(), if_exists: true }, Lock::AccessExclusiveBrief, t)));
@@ -506,7 +491,7 @@ impl Shadow<'_> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn rewrite_plan(model: &SchemaModel, table: &Table, column: &Column, to: &str, expr: SqlExpr, plain_cast: bool, why: &str, description: String) -> Result<ChangePhases, ChangeError> {
+fn rewrite_plan(model: &SchemaModel, cx: &PlanCx, table: &Table, column: &Column, to: &str, expr: SqlExpr, plain_cast: bool, why: &str, description: String) -> Result<ChangePhases, ChangeError> {
     let t = &table.name;
     let c = &column.name;
     let cs = short(c);
@@ -544,10 +529,9 @@ fn rewrite_plan(model: &SchemaModel, table: &Table, column: &Column, to: &str, e
     let changed: Vec<(QualifiedName, Ident)> = shadows.iter().map(|s| (s.table.name.clone(), s.old.name.clone())).collect();
     let views = views_to_recreate(model, &changed)?;
 
-    let cx = PlanCx { pg_version: model.pg_version, allow_functions: Vec::new() };
     let mut p = Pieces::default();
     for s in &shadows {
-        s.add_to(&cx, &mut p)?;
+        s.add_to(cx, &mut p)?;
     }
     let mut tables: Vec<QualifiedName> = Vec::new();
     for s in &shadows {
@@ -703,7 +687,7 @@ mod tests {
     fn plan_err(schema: &str, table: &str, column: &str, ty: &str) -> String {
         let model = crate::model::from_sql::parse_schema(schema, "s.sql", 15).expect("schema");
         let change = super::super::Change::ChangeType(ChangeType { table: table.into(), column: column.into(), data_type: ty.into(), using: None });
-        crate::plan::compile(&model, &[change], "p").expect_err("refused").error.message
+        crate::change::compile(&model, &[change], "p").expect_err("refused").error.message
     }
 
     #[test]
@@ -737,7 +721,7 @@ mod tests {
         // A plain view nothing else reads: dropped before the old column goes, created after the rename.
         let model = crate::model::from_sql::parse_schema(schema, "s.sql", 15).expect("schema");
         let change = super::super::Change::ChangeType(ChangeType { table: "t".into(), column: "d".into(), data_type: "bigint".into(), using: None });
-        let plan = crate::plan::compile(&model, &[change], "p").expect("planned");
+        let plan = crate::change::compile(&model, &[change], "p").expect("planned");
         assert!(plan.description.join(" ").contains("re-creates view public.p"), "{:?}", plan.description);
         let contract = plan.phases.iter().find(|p| p.phase == crate::plan::PhaseKind::Contract).expect("contract");
         let sql: Vec<String> = contract.steps.iter().map(|s| s.sql()).collect();
@@ -752,7 +736,7 @@ mod tests {
         let schema = "CREATE TABLE t (id int PRIMARY KEY, s varchar(10)); CREATE VIEW v (label) AS SELECT s FROM t;";
         let model = crate::model::from_sql::parse_schema(schema, "s.sql", 15).expect("schema");
         let change = super::super::Change::ChangeType(ChangeType { table: "t".into(), column: "s".into(), data_type: "varchar(20)".into(), using: None });
-        let plan = crate::plan::compile(&model, &[change], "p").expect("planned");
+        let plan = crate::change::compile(&model, &[change], "p").expect("planned");
         let expand = plan.phases.iter().find(|p| p.phase == crate::plan::PhaseKind::Expand).expect("expand");
         let sql: Vec<String> = expand.steps.iter().map(|s| s.sql()).collect();
         let at = |needle: &str| sql.iter().position(|s| s.starts_with(needle)).unwrap_or_else(|| panic!("{needle} in {sql:#?}"));

@@ -1,8 +1,8 @@
 //! Step sequences several change kinds share.
 
-use crate::plan::{KeyColumn, Lock, Step, TxMode};
-use crate::sql::ddl::{Ddl, SyncPart};
-use crate::sql::render::{self, generated_name};
+use crate::plan::KeyColumn;
+use crate::sql::ddl::SyncPart;
+use crate::sql::render::generated_name;
 use crate::sql::{Ident, QualifiedName, SqlExpr};
 
 /// The key the backfill walks `table` by (see `Table::backfill_key`), or the refusal every
@@ -25,66 +25,6 @@ pub fn backfill_key(table: &crate::model::Table, help: &str) -> Result<Vec<KeyCo
 /// The name of the NOT NULL check planner adds (and drops) for `table.column`.
 pub fn not_null_check_name(table: &QualifiedName, column: &Ident) -> Ident {
     generated_name(&[table.name.as_str(), column.as_str(), "not_null"])
-}
-
-/// SET NOT NULL without a long ACCESS EXCLUSIVE scan: CHECK NOT VALID (brief lock), VALIDATE
-/// (SHARE UPDATE EXCLUSIVE: traffic continues), then SET NOT NULL, which PostgreSQL 12+ proves
-/// from the validated check without scanning, and drop the now-redundant check.
-/// On PostgreSQL 11 SET NOT NULL would scan under ACCESS EXCLUSIVE, so the check stays instead.
-pub fn not_null_via_check(
-    table: &QualifiedName,
-    column: &Ident,
-    check: &Ident,
-    pg_version: u32,
-) -> Vec<Step> {
-    let drop_check = |why: &str| {
-        Step::new(
-            why,
-            Ddl::DropConstraint { table: table.clone(), constraint: check.clone(), if_exists: true },
-            Lock::AccessExclusiveBrief,
-            table,
-        )
-    };
-    let mut steps = vec![
-        Step::new(
-            format!("guard new rows: CHECK ({} IS NOT NULL) NOT VALID, no scan", column.as_str()),
-            Ddl::AddCheckNotValid {
-                table: table.clone(),
-                constraint: check.clone(),
-                check: render::not_null_check_expr(column),
-            },
-            Lock::AccessExclusiveBrief,
-            table,
-        )
-        .undo(drop_check("drop the NOT NULL check")),
-        Step::new(
-            "validate existing rows (scans the table; reads and writes continue)",
-            Ddl::ValidateConstraint { table: table.clone(), constraint: check.clone() },
-            Lock::ShareUpdateExclusive,
-            table,
-        )
-        .tx(TxMode::OwnTransaction)
-        .scans(),
-    ];
-    if pg_version >= 12 {
-        steps.push(
-            Step::new(
-                "SET NOT NULL proven by the validated check (PostgreSQL 12+: no scan)",
-                Ddl::SetNotNull { table: table.clone(), column: column.clone() },
-                Lock::AccessExclusiveBrief,
-                table,
-            )
-            .undo(Step::new(
-                format!("drop NOT NULL on {} (catalog only)", column.as_str()),
-                Ddl::DropNotNull { table: table.clone(), column: column.clone() },
-                Lock::AccessExclusiveBrief,
-                table,
-            )),
-        );
-        // No undo: undoing SET NOT NULL drops NOT NULL, and the first step's undo drops the check.
-        steps.push(drop_check("drop the check, now redundant"));
-    }
-    steps
 }
 
 /// One change's part in its table's sync function (see [`crate::sql::ddl::SyncPart`]).

@@ -71,7 +71,7 @@ impl ChangeKind for DropColumn {
                     Lock::AccessExclusiveBrief,
                     t,
                 )
-                .undo_by(common::not_null_via_check(t, c, &check, cx.pg_version)),
+                .undo_by(cx.dialect.not_null_without_long_lock(t, c, &check, "column")?),
             );
         }
         let contract = vec![Step::new(

@@ -2,17 +2,23 @@
 //! compiles into phases. One module per change kind; `register_changes!` lists them once.
 
 pub mod common;
+pub mod compile;
 pub mod yaml_spans;
+/// MySQL/MariaDB plans (their own typed DDL and phase compilers, see mysql/mod.rs).
+pub mod mysql;
 
 use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::dialect::Dialect;
+pub use crate::error::ChangeError;
 use crate::error::{InputError, Location};
 use crate::model::SchemaModel;
 use crate::plan::{AppCompat, BackfillTask, Precondition, Step};
 use crate::sql::ddl::SyncPart;
 use crate::sql::QualifiedName;
+pub use compile::{compile, compile_with, CompileError};
 
 /// What one change contributes to each phase of a plan. The plan puts every change's `expand`
 /// first, then one sync function per table running every change's `sync` part in change order
@@ -45,27 +51,22 @@ pub struct ChangePhases {
 /// Planning context: what the compiler may assume about the target.
 #[derive(Debug, Clone)]
 pub struct PlanCx {
-    pub pg_version: u32,
+    /// The target family and version, and the tactics that differ per family.
+    pub dialect: Dialect,
     /// Functions the user vouches for in expressions (`--allow-function`), beyond planner's list.
     pub allow_functions: Vec<String>,
 }
 
-/// An error in one field of one change, located later (YAML position or shorthand argument).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeError {
-    /// Field name inside the change (`table`, `column`, `from`, `to`, `type`, `backfill`, ...).
-    pub field: &'static str,
-    pub message: String,
-    pub help: Option<String>,
-}
-
-impl ChangeError {
-    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        ChangeError { field, message: message.into(), help: None }
+impl PlanCx {
+    /// PostgreSQL of `major`, no extra functions.
+    pub fn postgres(major: u32) -> PlanCx {
+        PlanCx { dialect: Dialect::postgres(major), allow_functions: Vec::new() }
     }
-    pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
+
+    /// The PostgreSQL major version for decisions that exist only there; on other families the
+    /// newest behaviour (their own tactics decide what is possible).
+    pub fn pg_version(&self) -> u32 {
+        self.dialect.pg_version().unwrap_or(u32::MAX)
     }
 }
 

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::common;
 use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
-use crate::model::{ConstraintKind, IndexPart, SchemaModel};
+use crate::model::{ConstraintKind, SchemaModel};
 use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition, Step, TxMode};
 use crate::sql::ident::short;
 use crate::sql::ddl::{Ddl, DefaultExpr, SyncPart};
@@ -84,10 +84,10 @@ impl ChangeKind for RenameColumn {
         }
 
         if let Some(compression) = &old.props.compression {
-            if cx.pg_version < 14 {
+            if cx.pg_version() < 14 {
                 return Err(ChangeError::new("from", format!(
                     "{}.{} uses compression {compression}, which PostgreSQL {} cannot set on the copy",
-                    t.display_short(), short(o), cx.pg_version
+                    t.display_short(), short(o), cx.pg_version()
                 )));
             }
         }
@@ -164,29 +164,10 @@ impl ChangeKind for RenameColumn {
         }
 
         for index in table.indexes_using(o) {
-            let tmp = generated_name(&[index.name.as_str(), "planner"]);
-            let mut keys = Vec::new();
-            for k in &index.keys {
-                let part = match &k.part {
-                    IndexPart::Column(c) if c == o => n.to_string(),
-                    IndexPart::Column(c) => c.to_string(),
-                    IndexPart::Expression(e) => format!("({})", rewrite::rename_column(e, o, &n).map_err(|e| ChangeError::new("from", e))?),
-                };
-                keys.push(if k.options.is_empty() { part } else { format!("{part} {}", k.options) });
-            }
-            let include: Vec<Ident> = index.include.iter().map(|c| if c == o { n.clone() } else { c.clone() }).collect();
-            let predicate = match &index.predicate {
-                Some(p) => Some(rewrite::rename_column(p, o, &n).map_err(|e| ChangeError::new("from", e))?),
-                None => None,
-            };
-            after_sync.push(
-                Step::new(format!("copy index {} onto {} (CONCURRENTLY: reads and writes continue)", short(&index.name), short(&n)),
-                    Ddl::CreateIndexConcurrently { table: t.clone(), index: tmp.clone(), unique: index.unique, method: index.method.clone(), keys, include, predicate }, Lock::ShareUpdateExclusive, t)
-                .tx(TxMode::NoTransaction)
-                .scans()
-                .undo(Step::new(format!("drop the copy {} (CONCURRENTLY)", short(&tmp)), Ddl::DropIndexConcurrently { table: t.clone(), index: tmp.clone() }, Lock::ShareUpdateExclusive, t).tx(TxMode::NoTransaction)),
-            );
-            contract_pre.push(Precondition::IndexValid { table: t.clone(), index: tmp.clone() });
+            let copy = cx.dialect.copy_index(t, index, o, &n, "from")?;
+            let tmp = copy.name;
+            after_sync.push(copy.build);
+            contract_pre.push(copy.ready);
             renames.push(match &index.constraint {
                 Some(constraint) => Step::new(format!("turn the copy into constraint {}", short(constraint)),
                     Ddl::AddUniqueUsingIndex { table: t.clone(), constraint: constraint.clone(), index: tmp.clone() }, Lock::AccessExclusiveBrief, t),
@@ -204,7 +185,7 @@ impl ChangeKind for RenameColumn {
         let gone = format!("drops column {} and its data; to go back, plan a rename of {} to {}", short(o), short(&n), short(o));
         let mut contract = Vec::new();
         if old.not_null {
-            contract.extend(common::not_null_via_check(t, &n, &common::not_null_check_name(t, &n), cx.pg_version));
+            contract.extend(cx.dialect.not_null_without_long_lock(t, &n, &common::not_null_check_name(t, &n), "from")?);
         }
         if let Some(default) = &old.default {
             contract.push(Step::new(format!("carry the default of {} over", short(o)), Ddl::SetDefault { table: t.clone(), column: n.clone(), default: DefaultExpr::Catalog(default.clone()) }, Lock::AccessExclusiveBrief, t)

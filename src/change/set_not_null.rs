@@ -79,7 +79,7 @@ impl ChangeKind for SetNotNull {
         contract_pre.push(Precondition::NoNulls { table: t.clone(), column: c.clone() });
         contract_pre.push(Precondition::ColumnsMatch { table: t.clone() });
         phases.contract_preconditions = contract_pre;
-        phases.contract = common::not_null_via_check(t, c, &common::not_null_check_name(t, c), cx.pg_version);
+        phases.contract = cx.dialect.not_null_without_long_lock(t, c, &common::not_null_check_name(t, c), "column")?;
         let filled = if backfill.is_some() { "; the trigger fills NULL writes" } else { "; it must stop writing NULL before contract" };
         phases.compat = Some([
             AppCompat {

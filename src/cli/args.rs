@@ -1,44 +1,10 @@
 //! Option groups shared by several subcommands (flattened with clap).
 
-use std::path::PathBuf;
-
 use clap::Args;
 
-/// Where the database is: a URL, or a named target from planner.yaml. Global: accepted before or
-/// after the subcommand (`planner --target billing --env staging status`).
-#[derive(Debug, Clone, Args, Default)]
-#[command(next_help_heading = "Target database")]
-pub struct TargetArgs {
-    /// PostgreSQL connection string: a URL (postgres://user@host:5432/app?sslmode=verify-full) or
-    /// libpq key=value pairs (host=... dbname=... sslmode=require). Unset parts come from PGHOST,
-    /// PGPORT, PGUSER, PGDATABASE, PGPASSWORD/~/.pgpass, PGSSLMODE, PGSSLROOTCERT. A --target wins
-    /// over DATABASE_URL from the environment.
-    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// A named target from planner.yaml (one database per service).
-    #[arg(long, global = true)]
-    pub target: Option<String>,
-    /// Environment: loads `.env.<ENV>` then `.env` before resolving `${VARS}` in planner.yaml.
-    #[arg(long = "env", global = true)]
-    pub env: Option<String>,
-    /// Config file: targets and the `check:` section (default: ./planner.yaml when present).
-    #[arg(long, global = true)]
-    pub config: Option<PathBuf>,
-}
-
-impl TargetArgs {
-    /// Was a database named at all (flag, environment or --target)?
-    pub fn names_a_database(&self) -> bool {
-        self.database_url.is_some() || self.target.is_some() || crate::config::libpq_env_names_a_database()
-    }
-}
-
-impl TargetArgs {
-    /// The connection URL these flags point at.
-    pub fn resolve_url(&self) -> anyhow::Result<String> {
-        crate::config::resolve_database_url(self)
-    }
-}
+/// The target flags are plain data the config layer resolves; defined there so `config` does not
+/// import `cli`.
+pub use crate::config::TargetArgs;
 
 /// A duration above zero: PostgreSQL reads `lock_timeout = 0` as "wait forever", the opposite
 /// of what a user typing 0 next to a timeout likely wants.

@@ -205,7 +205,7 @@ pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
 /// `planner plan --dialect mariadb|mysql --schema schema.mysql.sql …`: a MySQL/MariaDB plan
 /// from a schema file (live MySQL introspection is not wired into `plan` yet).
 fn run_mysql(located: &LocatedChanges, options: &PlanOptions, dialect: &str) -> anyhow::Result<()> {
-    use crate::plan::mysql::{self, MySqlTarget};
+    use crate::change::mysql::{self, MySqlTarget};
     let target = MySqlTarget::parse(dialect, options.server_version.as_deref()).map_err(|m| {
         InputError::new(m).help("--dialect mariadb|mysql, --server-version e.g. 10.11 or 8.0")
     })?;
@@ -410,9 +410,11 @@ pub fn build_plan_with(
 ) -> Result<Plan, InputError> {
     let name = plan_name(located, name)?;
     let changes = &located.file.changes;
-    let cx =
-        crate::change::PlanCx { pg_version: model.pg_version, allow_functions: allow_functions.to_vec() };
-    plan::compile_with(model, changes, &name, &cx).map_err(|e| located.locate(e.change, e.error))
+    let cx = crate::change::PlanCx {
+        dialect: crate::dialect::Dialect::postgres(model.pg_version),
+        allow_functions: allow_functions.to_vec(),
+    };
+    change::compile_with(model, changes, &name, &cx).map_err(|e| located.locate(e.change, e.error))
 }
 
 /// The plan's name: `--name`, the file's `name:`, or derived from its one change.
@@ -535,7 +537,7 @@ pub fn load_schema_file(path: &Path, pg_version: u32) -> anyhow::Result<SchemaMo
 pub fn summary(plan: &Plan, dir: &Path) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(out, "Plan {} (PostgreSQL {}+)", plan.name, plan.pg_version);
+    let _ = writeln!(out, "Plan {} ({} {}+)", plan.name, plan.dialect.product(), plan.server_version);
     for d in &plan.description {
         let _ = writeln!(out, "  {d}");
     }

@@ -22,10 +22,25 @@ pub struct LoadedPlan {
     pub yaml: String,
 }
 
+/// Whether this build can run a plan for its dialect (the dialect seam says).
+fn runnable(plan: &Plan) -> Result<(), InputError> {
+    let dialect = crate::dialect::Dialect::new(plan.dialect, plan.server_version);
+    dialect.execution().map_err(|why| {
+        InputError::new(format!(
+            "plan `{}` is for {} {}: {why}",
+            plan.name,
+            plan.dialect.product(),
+            plan.server_version
+        ))
+        .help("plan the change for PostgreSQL, or use a planner build with MySQL/MariaDB execution")
+    })
+}
+
 impl LoadedPlan {
     /// Read `dir/plan.yaml`, refusing SQL files edited after planning.
     pub fn load(dir: &Path) -> anyhow::Result<LoadedPlan> {
         let (plan, yaml) = crate::plan::read_dir(dir)?;
+        runnable(&plan)?;
         let sha256 = crate::plan::sha256_hex(yaml.as_bytes());
         Ok(LoadedPlan { dir: dir.to_path_buf(), plan, sha256, yaml })
     }

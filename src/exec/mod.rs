@@ -1,17 +1,18 @@
 //! Running plans against a live database: sessions, state, preconditions, apply and rollback.
 
 pub mod apply;
-pub mod connect;
 pub mod dry_run;
-pub mod failure;
 pub mod progress;
 pub mod rollback;
 pub mod session;
-pub mod state;
 pub mod table_stats;
 pub mod tenants;
 pub mod type_checks;
 pub mod verify;
+
+// Moved below `exec` (into the PostgreSQL backend) so `backfill` uses them without importing
+// `exec`; the old paths stay.
+pub use crate::backend::postgres::{connect, failure, state};
 
 pub use apply::{
     apply_next, apply_next_run, apply_phase, apply_phase_run, ApplyOptions, ApplyOutcome, LoadedPlan,

@@ -12,26 +12,10 @@ use crate::error::Refusal;
 use crate::plan::script::{Timeouts, Unit};
 use crate::plan::{Step, TxMode};
 
-/// Advisory lock key pair: ("plan" as int4, 1). One planner at a time per database.
-pub(crate) const LOCK_KEY1: i32 = crate::plan::state_schema::LOCK_KEY1;
-pub(crate) const LOCK_KEY2: i32 = crate::plan::state_schema::LOCK_KEY2;
-/// Held by the backfill's writing connection for as long as it writes. A new planner needs it
-/// free as well: if the main session is terminated (its lock gone) while the backfill pool still
-/// writes, no second planner is admitted until that writer has stopped.
-pub(crate) const WRITER_KEY2: i32 = 2;
+use crate::backend::postgres::{one_line, PgBackend, LOCK_NOT_AVAILABLE};
+use crate::backend::{Backend, Purpose};
 
-/// SQLSTATE lock_not_available: lock_timeout expired (or NOWAIT failed).
-const LOCK_NOT_AVAILABLE: &str = "55P03";
-
-/// SQLSTATE deadlock_detected: the server rolled our unit back; safe to retry like a lock timeout.
-const DEADLOCK_DETECTED: &str = "40P01";
-
-/// Run-time SQL from a plan or from quoted identifiers. The one place planner asserts to sqlx
-/// that a run-time string is safe: every such string is built by `sql::render` (identifiers
-/// always quoted, expressions parsed) or comes from a checksummed plan.yaml, never from raw input.
-pub(crate) fn dynamic(sql: impl Into<String>) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(sql.into())
-}
+pub(crate) use crate::backend::dynamic;
 
 /// Timeouts and retry policy for DDL.
 #[derive(Debug, Clone)]
@@ -62,10 +46,10 @@ impl Default for SessionOptions {
 
 /// A session against one database, holding planner's advisory lock for its lifetime.
 pub struct Session {
-    pub(crate) conn: PgConnection,
+    /// The database at run time (see [`crate::backend`]); [`Session::backend`] reaches it.
+    backend: PgBackend,
     pub(crate) url: String,
     pub opts: SessionOptions,
-    locked: bool,
     /// This session's server pid, read once before the first statement that scans a table (the
     /// progress watcher looks it up in pg_stat_progress_create_index).
     pid: Option<i32>,
@@ -109,68 +93,25 @@ impl Session {
     }
 
     async fn connect(url: &str, opts: SessionOptions, lock: bool, label: &str) -> anyhow::Result<Session> {
-        let mut conn = if lock {
-            super::connect::connect_session(url, label).await?
-        } else {
-            super::connect::connect(url, label).await?
-        };
-        let got: bool = !lock
-            || sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-                .bind(LOCK_KEY1)
-                .bind(LOCK_KEY2)
-                .fetch_one(&mut conn)
-                .await?;
-        if !got {
-            let holder: Option<(i32, Option<String>, Option<String>)> = sqlx::query_as(
-                "SELECT l.pid, a.application_name, host(a.client_addr) || ':' || a.client_port
-                   FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-                  WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                    AND l.classid = $1::int::oid AND l.objid = $2::int::oid AND l.objsubid = 2",
-            )
-            .bind(LOCK_KEY1)
-            .bind(LOCK_KEY2)
-            .fetch_optional(&mut conn)
-            .await?;
-            let who = match holder {
-                Some((pid, app, addr)) => format!(
-                    "pid {pid} (the server backend's pid, see pg_stat_activity; application_name `{}`, client {})",
-                    app.unwrap_or_default(),
-                    addr.unwrap_or_else(|| "local socket".to_string())
-                ),
-                None => "another session".to_string(),
-            };
-            return Err(Refusal::new(format!(
-                "another planner is already running against this database: {who}; \
-                 wait for it to finish (planner never interleaves two runs)"
-            ))
-            .into());
-        }
-        if lock {
-            let writer_free: bool =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2) AND pg_advisory_unlock($1, $2)")
-                    .bind(LOCK_KEY1)
-                    .bind(WRITER_KEY2)
-                    .fetch_one(&mut conn)
-                    .await?;
-            if !writer_free {
-                return Err(Refusal::new(
-                    "the backfill writer of an earlier planner run is still writing to this database \
-                     (its main session is gone, it stops after its current batch); run the command again in a few seconds",
-                )
-                .into());
-            }
-        }
+        let purpose = if lock { Purpose::Apply } else { Purpose::Observe };
+        let mut backend = PgBackend::connect(url, label, purpose).await?;
         // Only a session that may write (holds the lock) creates or migrates schema planner;
         // an observing one (status, verify, dry runs) changes nothing.
         if lock {
-            super::state::ensure_schema(&mut conn).await?;
+            backend.acquire_planner_lock().await?;
+            backend.ensure_state().await?;
         }
-        Ok(Session { conn, url: url.to_string(), opts, locked: lock, pid: None, units: Vec::new() })
+        Ok(Session { backend, url: url.to_string(), opts, pid: None, units: Vec::new() })
     }
 
     /// The server pid of this session (the one holding planner's advisory lock).
     pub async fn backend_pid(&mut self) -> anyhow::Result<i32> {
-        Ok(sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut self.conn).await?)
+        Ok(i32::try_from(self.backend.session_id().await?)?)
+    }
+
+    /// The runtime backend this session runs on (connection, lock, state, error classes).
+    pub fn backend(&mut self) -> &mut PgBackend {
+        &mut self.backend
     }
 
     /// The units run so far by this session's phase runs, oldest first (emptied).
@@ -180,7 +121,7 @@ impl Session {
 
     /// The underlying connection (planner's advisory lock is held on it).
     pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.conn
+        self.backend.conn()
     }
 
     /// Close after `result`: when the work already failed (perhaps because this very session was
@@ -199,16 +140,8 @@ impl Session {
     }
 
     /// Release the advisory lock and close.
-    pub async fn close(mut self) -> anyhow::Result<()> {
-        if self.locked {
-            sqlx::query("SELECT pg_advisory_unlock($1, $2)")
-                .bind(LOCK_KEY1)
-                .bind(LOCK_KEY2)
-                .execute(&mut self.conn)
-                .await?;
-        }
-        self.conn.close().await?;
-        Ok(())
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.backend.close().await
     }
 
     /// The limits the script runs under: this session's flags.
@@ -236,7 +169,7 @@ impl Session {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            if !is_lock_timeout(&err) && sqlstate(&err).as_deref() != Some(DEADLOCK_DETECTED) {
+            if !self.backend.classify(&err).retryable() {
                 return Err(err);
             }
             if attempt >= self.opts.retries {
@@ -281,7 +214,7 @@ impl Session {
         };
         match unit.tx {
             TxMode::InTransaction | TxMode::OwnTransaction => {
-                let mut tx = self.conn.begin().await?;
+                let mut tx = self.backend.conn().begin().await?;
                 for s in &unit.statements {
                     for setup in &s.setup {
                         sqlx::raw_sql(dynamic(setup.as_str())).execute(&mut *tx).await?;
@@ -298,12 +231,12 @@ impl Session {
                 for s in &unit.statements {
                     self.drop_invalid_index_left_by(&s.step).await?;
                     for setup in &s.setup {
-                        sqlx::raw_sql(dynamic(setup.as_str())).execute(&mut self.conn).await?;
+                        sqlx::raw_sql(dynamic(setup.as_str())).execute(self.backend.conn()).await?;
                     }
-                    let run = sqlx::raw_sql(dynamic(s.sql.as_str())).execute(&mut self.conn);
+                    let run = sqlx::raw_sql(dynamic(s.sql.as_str())).execute(self.backend.conn());
                     let res = super::progress::while_running(run, watched(s)).await;
                     for teardown in &s.teardown {
-                        sqlx::raw_sql(dynamic(teardown.as_str())).execute(&mut self.conn).await?;
+                        sqlx::raw_sql(dynamic(teardown.as_str())).execute(self.backend.conn()).await?;
                     }
                     if let Err(e) = res {
                         // A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind.
@@ -311,7 +244,7 @@ impl Session {
                         return Err(anyhow::Error::new(e).context(step_context(&s.step, &s.sql)));
                     }
                 }
-                record_progress(&mut self.conn, progress).await?;
+                record_progress(self.backend.conn(), progress).await?;
             }
         }
         Ok(())
@@ -328,13 +261,13 @@ impl Session {
             "SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
         )
         .bind(&qualified)
-        .fetch_optional(&mut self.conn)
+        .fetch_optional(self.backend.conn())
         .await?;
         if invalid == Some(true) {
             let drop =
                 crate::sql::ddl::Ddl::DropIndexConcurrently { table: table.clone(), index: index.clone() };
             sqlx::raw_sql(dynamic(drop.render()))
-                .execute(&mut self.conn)
+                .execute(self.backend.conn())
                 .await
                 .with_context(|| format!("dropping invalid index {qualified} left by a failed build"))?;
         }
@@ -346,45 +279,7 @@ impl Session {
         &mut self,
         table: Option<&crate::sql::QualifiedName>,
     ) -> anyhow::Result<String> {
-        let rows: Vec<BlockerRow> =
-            match table {
-                Some(t) => sqlx::query_as(
-                    "SELECT l.pid, l.mode, a.state, a.query, extract(epoch FROM now() - a.xact_start)::float8
-                       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                      WHERE l.granted AND l.relation = to_regclass($1) AND l.pid <> pg_backend_pid()
-                      ORDER BY a.xact_start NULLS LAST LIMIT 5",
-                )
-                .bind(t.to_string())
-                .fetch_all(&mut self.conn)
-                .await?,
-                None => Vec::new(),
-            };
-        let rows = if rows.is_empty() {
-            sqlx::query_as(
-                "SELECT a.pid, 'open transaction'::text, a.state, a.query, extract(epoch FROM now() - a.xact_start)::float8
-                   FROM pg_stat_activity a
-                  WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL
-                  ORDER BY a.xact_start LIMIT 5",
-            )
-            .fetch_all(&mut self.conn)
-            .await?
-        } else {
-            rows
-        };
-        if rows.is_empty() {
-            return Ok("  blocked by: no blocking session is visible any more".to_string());
-        }
-        let on = table.map(|t| format!(" on {}", t.display_short())).unwrap_or_default();
-        let mut out = format!("  blocked{on} by:");
-        for (pid, mode, state, query, age) in rows {
-            out.push_str(&format!(
-                "\n    pid {pid} holds {mode} ({}, transaction open {:.1}s): {}",
-                state.unwrap_or_else(|| "?".into()),
-                age.unwrap_or(0.0),
-                one_line(query.as_deref().unwrap_or("?"))
-            ));
-        }
-        Ok(out)
+        self.backend.describe_blockers(table).await
     }
 }
 
@@ -399,21 +294,9 @@ async fn record_progress(
     Ok(())
 }
 
-/// pid, lock mode, state, query, seconds the transaction has been open.
-type BlockerRow = (i32, String, Option<String>, Option<String>, Option<f64>);
-
 fn step_context(step: &Step, sql: &str) -> String {
     let on = step.table.as_ref().map(|t| format!(" on {}", t.display_short())).unwrap_or_default();
     format!("step `{}`{on} failed: {}", step.why, one_line(sql))
-}
-
-fn one_line(s: &str) -> String {
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() > 160 {
-        format!("{}…", s.chars().take(160).collect::<String>())
-    } else {
-        s
-    }
 }
 
 /// Is this error (anywhere in its chain) a lock_timeout?
@@ -421,15 +304,7 @@ pub fn is_lock_timeout(err: &anyhow::Error) -> bool {
     sqlstate(err).as_deref() == Some(LOCK_NOT_AVAILABLE)
 }
 
-/// The SQLSTATE of the first database error in the chain.
-pub fn sqlstate(err: &anyhow::Error) -> Option<String> {
-    err.chain().find_map(|c| {
-        c.downcast_ref::<sqlx::Error>()
-            .and_then(|e| e.as_database_error())
-            .and_then(|d| d.code())
-            .map(|c| c.into_owned())
-    })
-}
+pub use crate::backend::postgres::sqlstate;
 
 /// Exponential backoff with ±50% jitter, so retrying planners and app retries do not align.
 fn backoff(base: Duration, attempt: u32) -> Duration {

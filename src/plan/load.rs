@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
-use super::{Plan, PLAN_FORMAT_VERSION};
+use super::{Plan, PLAN_FORMAT_VERSION, READABLE_PLAN_FORMATS};
 use crate::error::{InputError, Location};
 
 /// sha256 of bytes, lower-case hex.
@@ -63,9 +63,9 @@ pub fn from_yaml(text: &str, origin: &str) -> anyhow::Result<(Plan, BTreeMap<Str
         }
         err
     })?;
-    if plan.planner_plan != PLAN_FORMAT_VERSION {
+    if !READABLE_PLAN_FORMATS.contains(&plan.planner_plan) {
         return Err(InputError::new(format!(
-            "{origin} has plan format {}, this planner reads format {PLAN_FORMAT_VERSION}",
+            "{origin} has plan format {}, this planner reads formats 1 to {PLAN_FORMAT_VERSION}",
             plan.planner_plan
         ))
         .help("re-run `planner plan` with this version of planner")

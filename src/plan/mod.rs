@@ -8,32 +8,37 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::flavour::{Flavour, ServerVersion};
 use crate::sql::ddl::Ddl;
 use crate::sql::{Ident, QualifiedName};
 
-pub mod compile;
 pub mod files;
 pub mod load;
-pub mod mysql;
 pub mod script;
 pub mod state_schema;
 pub mod write;
-pub use compile::{compile, compile_with, CompileError};
 pub use load::{load_dir, read_dir, sha256_hex};
 pub use write::write_plan_dir;
 
 /// Bumped when plan.yaml changes incompatibly; the executor refuses plans it does not know.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// Format 2 records `dialect` and `server_version` where format 1 had `pg_version`.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
+
+/// Formats this planner reads. A format-1 plan is a PostgreSQL plan; it is rendered (and its
+/// bytes compared) as format 1, so plans written before format 2 still load and apply.
+pub const READABLE_PLAN_FORMATS: [u32; 2] = [1, PLAN_FORMAT_VERSION];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "PlanFile", into = "PlanFile")]
 pub struct Plan {
     /// plan.yaml format version (see [`PLAN_FORMAT_VERSION`]).
     pub planner_plan: u32,
     /// Plan id; also its folder name under `plans/`.
     pub name: String,
-    /// PostgreSQL major version the plan was compiled for (decides e.g. instant defaults).
-    pub pg_version: u32,
+    /// The database family the plan was compiled for.
+    pub dialect: Flavour,
+    /// Server version the plan was compiled for (decides e.g. instant defaults).
+    pub server_version: ServerVersion,
     /// One human line per change, e.g. "rename column public.users.name to full_name".
     pub description: Vec<String>,
     /// Shape of every touched table when the plan was made; contract refuses if it drifted.
@@ -41,6 +46,69 @@ pub struct Plan {
     pub phases: Vec<Phase>,
     /// SQL file name -> sha256 (hex) of its bytes. The executor refuses edited files.
     pub files: BTreeMap<String, String>,
+}
+
+/// plan.yaml as written: format 1 has `pg_version`, format 2 `dialect` and `server_version`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanFile {
+    planner_plan: u32,
+    name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pg_version: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dialect: Option<Flavour>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    server_version: Option<ServerVersion>,
+    description: Vec<String>,
+    tables: Vec<TableShape>,
+    phases: Vec<Phase>,
+    files: BTreeMap<String, String>,
+}
+
+impl TryFrom<PlanFile> for Plan {
+    type Error = String;
+    fn try_from(f: PlanFile) -> Result<Plan, String> {
+        let (dialect, server_version) = match (f.planner_plan, f.pg_version, f.dialect, f.server_version) {
+            (1, Some(pg), None, None) => (Flavour::Postgresql, ServerVersion::major(pg)),
+            (1, _, _, _) => {
+                return Err("a format-1 plan has `pg_version` (and no `dialect` / `server_version`)".into())
+            }
+            (_, None, Some(dialect), Some(version)) => (dialect, version),
+            // Unknown formats pass through here; the loader refuses them by number.
+            (n, Some(pg), None, None) if n > PLAN_FORMAT_VERSION => {
+                (Flavour::Postgresql, ServerVersion::major(pg))
+            }
+            _ => return Err("plan.yaml needs `dialect` and `server_version` (format 2)".into()),
+        };
+        Ok(Plan {
+            planner_plan: f.planner_plan,
+            name: f.name,
+            dialect,
+            server_version,
+            description: f.description,
+            tables: f.tables,
+            phases: f.phases,
+            files: f.files,
+        })
+    }
+}
+
+impl From<Plan> for PlanFile {
+    fn from(p: Plan) -> PlanFile {
+        let format_1 = p.planner_plan == 1;
+        PlanFile {
+            planner_plan: p.planner_plan,
+            name: p.name,
+            pg_version: format_1.then_some(p.server_version.major),
+            dialect: (!format_1).then_some(p.dialect),
+            server_version: (!format_1).then_some(p.server_version),
+            description: p.description,
+            tables: p.tables,
+            phases: p.phases,
+            files: p.files,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

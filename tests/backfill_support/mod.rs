@@ -31,7 +31,8 @@ pub fn plan(name: &str, tasks: Vec<BackfillTask>) -> Plan {
     Plan {
         planner_plan: PLAN_FORMAT_VERSION,
         name: name.to_string(),
-        pg_version: 15,
+        dialect: planner::flavour::Flavour::Postgresql,
+        server_version: planner::flavour::ServerVersion::major(15),
         description: vec![],
         tables: vec![],
         phases: vec![Phase {

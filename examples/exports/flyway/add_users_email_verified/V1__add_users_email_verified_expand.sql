@@ -99,8 +99,8 @@ BEGIN
     RAISE EXCEPTION 'planner: another planner is running against this database; run this migration again once it finished';
   END IF;
   SELECT plan_sha256 INTO planner_registered FROM planner.plans WHERE name = 'add_users_email_verified';
-  IF planner_registered <> 'ff5e7474ca206d1a195936fd00518185ffd800ae24dff0ae103966518fffd738' AND EXISTS (SELECT 1 FROM planner.phases WHERE plan = 'add_users_email_verified' AND status <> 'rolled_back') THEN
-    RAISE EXCEPTION '%', 'planner: plan add_users_email_verified is applied in this database with other files (registered plan.yaml sha256 ' || planner_registered || ', this migration has ff5e7474ca206d1a195936fd00518185ffd800ae24dff0ae103966518fffd738); refusing to mix two versions of a plan: finish or roll back the applied one first';
+  IF planner_registered <> '3a730f0d6c6d7b906ed0825101f4a2e634abe63dc36a3f20dfba0900af34bb3b' AND EXISTS (SELECT 1 FROM planner.phases WHERE plan = 'add_users_email_verified' AND status <> 'rolled_back') THEN
+    RAISE EXCEPTION '%', 'planner: plan add_users_email_verified is applied in this database with other files (registered plan.yaml sha256 ' || planner_registered || ', this migration has 3a730f0d6c6d7b906ed0825101f4a2e634abe63dc36a3f20dfba0900af34bb3b); refusing to mix two versions of a plan: finish or roll back the applied one first';
   END IF;
   SELECT status INTO planner_recorded FROM planner.phases WHERE plan = 'add_users_email_verified' AND phase = 'expand';
   IF planner_recorded = 'done' THEN
@@ -175,12 +175,13 @@ CREATE TRIGGER "planner_add_users_email_verified_insert" BEFORE INSERT ON "publi
 CREATE TRIGGER "planner_add_users_email_verified_update" BEFORE UPDATE ON "public"."users" FOR EACH ROW WHEN (NEW."email_verified" IS NULL OR (NEW."email_verified" IS NOT DISTINCT FROM OLD."email_verified" AND (NEW."verified_at" IS DISTINCT FROM OLD."verified_at"))) EXECUTE FUNCTION "public"."planner_add_users_email_verified_users"();
 -- register the plan and the phase in planner's state
 INSERT INTO planner.plans (name, plan_sha256, plan_yaml, registered_by)
-VALUES ('add_users_email_verified', 'ff5e7474ca206d1a195936fd00518185ffd800ae24dff0ae103966518fffd738', '# planner plan `add_users_email_verified`. Generated; do not edit (its sha256 identifies the plan once applied).
+VALUES ('add_users_email_verified', '3a730f0d6c6d7b906ed0825101f4a2e634abe63dc36a3f20dfba0900af34bb3b', '# planner plan `add_users_email_verified`. Generated; do not edit (its sha256 identifies the plan once applied).
 # Step through it: planner status | apply --phase expand | backfill | verify | apply --phase contract
-# sha256 of what follows: da755e5349748dc6e351a9fe665588c561fa89affc504a9abd081529fb9cddbe
-planner_plan: 1
+# sha256 of what follows: 3f2c87d3b7083ac0e88c22b3a74b882a5da1fb433d908ac668a206febf260bb4
+planner_plan: 2
 name: add_users_email_verified
-pg_version: 15
+dialect: postgresql
+server_version: 15
 description:
 - add column public.users.email_verified boolean NOT NULL
 tables:
@@ -459,7 +460,7 @@ ON CONFLICT (name) DO UPDATE SET plan_sha256 = EXCLUDED.plan_sha256, plan_yaml =
   WHERE planner.plans.plan_sha256 <> EXCLUDED.plan_sha256
     AND NOT EXISTS (SELECT 1 FROM planner.phases p WHERE p.plan = EXCLUDED.name AND p.status <> 'rolled_back');
 INSERT INTO planner.phases (plan, phase, status, checksums, applied_by, started_at, steps_done)
-VALUES ('add_users_email_verified', 'expand', 'running', '{"expand.down.sql":"a7ee4480591950e638a24a000b67d00a0e0b4ce5513760092acc46c120a025d5","expand.up.sql":"5f77e165ca4c9634ea55a977d71913ea4990fdf64af72c22f69b4570da3a98ae","plan.yaml":"ff5e7474ca206d1a195936fd00518185ffd800ae24dff0ae103966518fffd738"}'::jsonb, 'flyway migration' || ' as ' || current_user, now(), 0)
+VALUES ('add_users_email_verified', 'expand', 'running', '{"expand.down.sql":"a7ee4480591950e638a24a000b67d00a0e0b4ce5513760092acc46c120a025d5","expand.up.sql":"5f77e165ca4c9634ea55a977d71913ea4990fdf64af72c22f69b4570da3a98ae","plan.yaml":"3a730f0d6c6d7b906ed0825101f4a2e634abe63dc36a3f20dfba0900af34bb3b"}'::jsonb, 'flyway migration' || ' as ' || current_user, now(), 0)
 ON CONFLICT (plan, phase) DO UPDATE SET status = 'running', checksums = EXCLUDED.checksums,
     applied_by = EXCLUDED.applied_by, started_at = now(), finished_at = NULL, error = NULL, table_shapes = NULL, steps_done = 0;
 INSERT INTO planner.history (plan, phase, action, status, actor, detail)

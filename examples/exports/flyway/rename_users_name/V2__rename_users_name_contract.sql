@@ -103,8 +103,8 @@ BEGIN
     RAISE EXCEPTION 'planner: another planner is running against this database; run this migration again once it finished';
   END IF;
   SELECT plan_sha256 INTO planner_registered FROM planner.plans WHERE name = 'rename_users_name';
-  IF planner_registered <> '146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced' AND EXISTS (SELECT 1 FROM planner.phases WHERE plan = 'rename_users_name' AND status <> 'rolled_back') THEN
-    RAISE EXCEPTION '%', 'planner: plan rename_users_name is applied in this database with other files (registered plan.yaml sha256 ' || planner_registered || ', this migration has 146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced); refusing to mix two versions of a plan: finish or roll back the applied one first';
+  IF planner_registered <> 'e846640fc8a48423c1d75058cfae43b8aad7b7a25bebd0c660df619c41f82fe5' AND EXISTS (SELECT 1 FROM planner.phases WHERE plan = 'rename_users_name' AND status <> 'rolled_back') THEN
+    RAISE EXCEPTION '%', 'planner: plan rename_users_name is applied in this database with other files (registered plan.yaml sha256 ' || planner_registered || ', this migration has e846640fc8a48423c1d75058cfae43b8aad7b7a25bebd0c660df619c41f82fe5); refusing to mix two versions of a plan: finish or roll back the applied one first';
   END IF;
   SELECT status INTO planner_recorded FROM planner.phases WHERE plan = 'rename_users_name' AND phase = 'contract';
   IF planner_recorded = 'done' THEN
@@ -236,12 +236,13 @@ SET LOCAL statement_timeout = '30s';
 ALTER TABLE "public"."users" ADD CONSTRAINT "users_full_name_not_null" CHECK ("full_name" IS NOT NULL) NOT VALID;
 -- register the plan and the phase in planner's state
 INSERT INTO planner.plans (name, plan_sha256, plan_yaml, registered_by)
-VALUES ('rename_users_name', '146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced', '# planner plan `rename_users_name`. Generated; do not edit (its sha256 identifies the plan once applied).
+VALUES ('rename_users_name', 'e846640fc8a48423c1d75058cfae43b8aad7b7a25bebd0c660df619c41f82fe5', '# planner plan `rename_users_name`. Generated; do not edit (its sha256 identifies the plan once applied).
 # Step through it: planner status | apply --phase expand | backfill | verify | apply --phase contract
-# sha256 of what follows: f9bf50b2ddfc05e0102e5d76bee6a96116611579b054043187b1cf4c5c7ef40d
-planner_plan: 1
+# sha256 of what follows: 3c40e006c8e31d25763f5f1141fc6a45e19dc11bd7737ae96cd199fb1c4df002
+planner_plan: 2
 name: rename_users_name
-pg_version: 15
+dialect: postgresql
+server_version: 15
 description:
 - rename column public.users.name to full_name
 tables:
@@ -648,7 +649,7 @@ ON CONFLICT (name) DO UPDATE SET plan_sha256 = EXCLUDED.plan_sha256, plan_yaml =
   WHERE planner.plans.plan_sha256 <> EXCLUDED.plan_sha256
     AND NOT EXISTS (SELECT 1 FROM planner.phases p WHERE p.plan = EXCLUDED.name AND p.status <> 'rolled_back');
 INSERT INTO planner.phases (plan, phase, status, checksums, applied_by, started_at, steps_done)
-VALUES ('rename_users_name', 'contract', 'running', '{"contract.down.sql":"53bd4d78c059679eac978d11d3a01dbe1f21fe2e321ed8e97370285ca5d630df","contract.up.sql":"884d2082f75f063de764ab34a834df8a3dfae65cf39c5b0aa8c6394a644099a3","plan.yaml":"146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced"}'::jsonb, 'flyway migration' || ' as ' || current_user, now(), 0)
+VALUES ('rename_users_name', 'contract', 'running', '{"contract.down.sql":"53bd4d78c059679eac978d11d3a01dbe1f21fe2e321ed8e97370285ca5d630df","contract.up.sql":"884d2082f75f063de764ab34a834df8a3dfae65cf39c5b0aa8c6394a644099a3","plan.yaml":"e846640fc8a48423c1d75058cfae43b8aad7b7a25bebd0c660df619c41f82fe5"}'::jsonb, 'flyway migration' || ' as ' || current_user, now(), 0)
 ON CONFLICT (plan, phase) DO UPDATE SET status = 'running', checksums = EXCLUDED.checksums,
     applied_by = EXCLUDED.applied_by, started_at = now(), finished_at = NULL, error = NULL, table_shapes = NULL, steps_done = 0;
 INSERT INTO planner.history (plan, phase, action, status, actor, detail)

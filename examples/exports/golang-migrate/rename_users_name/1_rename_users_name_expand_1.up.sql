@@ -101,8 +101,8 @@ BEGIN
     RAISE EXCEPTION 'planner: another planner is running against this database; run this migration again once it finished';
   END IF;
   SELECT plan_sha256 INTO planner_registered FROM planner.plans WHERE name = 'rename_users_name';
-  IF planner_registered <> '146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced' AND EXISTS (SELECT 1 FROM planner.phases WHERE plan = 'rename_users_name' AND status <> 'rolled_back') THEN
-    RAISE EXCEPTION '%', 'planner: plan rename_users_name is applied in this database with other files (registered plan.yaml sha256 ' || planner_registered || ', this migration has 146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced); refusing to mix two versions of a plan: finish or roll back the applied one first';
+  IF planner_registered <> 'e846640fc8a48423c1d75058cfae43b8aad7b7a25bebd0c660df619c41f82fe5' AND EXISTS (SELECT 1 FROM planner.phases WHERE plan = 'rename_users_name' AND status <> 'rolled_back') THEN
+    RAISE EXCEPTION '%', 'planner: plan rename_users_name is applied in this database with other files (registered plan.yaml sha256 ' || planner_registered || ', this migration has e846640fc8a48423c1d75058cfae43b8aad7b7a25bebd0c660df619c41f82fe5); refusing to mix two versions of a plan: finish or roll back the applied one first';
   END IF;
   SELECT status INTO planner_recorded FROM planner.phases WHERE plan = 'rename_users_name' AND phase = 'expand';
   IF planner_recorded = 'done' THEN
@@ -182,12 +182,13 @@ CREATE TRIGGER "planner_rename_users_name_update" BEFORE UPDATE ON "public"."use
 ALTER TABLE "public"."users" ADD CONSTRAINT "users_name_check_planner" CHECK (length("full_name") <= 200) NOT VALID;
 -- register the plan and the phase in planner's state
 INSERT INTO planner.plans (name, plan_sha256, plan_yaml, registered_by)
-VALUES ('rename_users_name', '146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced', '# planner plan `rename_users_name`. Generated; do not edit (its sha256 identifies the plan once applied).
+VALUES ('rename_users_name', 'e846640fc8a48423c1d75058cfae43b8aad7b7a25bebd0c660df619c41f82fe5', '# planner plan `rename_users_name`. Generated; do not edit (its sha256 identifies the plan once applied).
 # Step through it: planner status | apply --phase expand | backfill | verify | apply --phase contract
-# sha256 of what follows: f9bf50b2ddfc05e0102e5d76bee6a96116611579b054043187b1cf4c5c7ef40d
-planner_plan: 1
+# sha256 of what follows: 3c40e006c8e31d25763f5f1141fc6a45e19dc11bd7737ae96cd199fb1c4df002
+planner_plan: 2
 name: rename_users_name
-pg_version: 15
+dialect: postgresql
+server_version: 15
 description:
 - rename column public.users.name to full_name
 tables:
@@ -594,7 +595,7 @@ ON CONFLICT (name) DO UPDATE SET plan_sha256 = EXCLUDED.plan_sha256, plan_yaml =
   WHERE planner.plans.plan_sha256 <> EXCLUDED.plan_sha256
     AND NOT EXISTS (SELECT 1 FROM planner.phases p WHERE p.plan = EXCLUDED.name AND p.status <> 'rolled_back');
 INSERT INTO planner.phases (plan, phase, status, checksums, applied_by, started_at, steps_done)
-VALUES ('rename_users_name', 'expand', 'running', '{"expand.down.sql":"ef16985d43a427191e43f3765b7b012ac300b7cfbd56220ccd83159258b505cc","expand.up.sql":"7ad193db6bd20bed9cd263939a11a0315af817e7c9125c02b00c5a3408b7d9f4","plan.yaml":"146b643c5e49444d8630511465f4e3be455b964d3b9c62e5f69d209276523ced"}'::jsonb, 'golang-migrate migration' || ' as ' || current_user, now(), 0)
+VALUES ('rename_users_name', 'expand', 'running', '{"expand.down.sql":"ef16985d43a427191e43f3765b7b012ac300b7cfbd56220ccd83159258b505cc","expand.up.sql":"7ad193db6bd20bed9cd263939a11a0315af817e7c9125c02b00c5a3408b7d9f4","plan.yaml":"e846640fc8a48423c1d75058cfae43b8aad7b7a25bebd0c660df619c41f82fe5"}'::jsonb, 'golang-migrate migration' || ' as ' || current_user, now(), 0)
 ON CONFLICT (plan, phase) DO UPDATE SET status = 'running', checksums = EXCLUDED.checksums,
     applied_by = EXCLUDED.applied_by, started_at = now(), finished_at = NULL, error = NULL, table_shapes = NULL, steps_done = 0;
 INSERT INTO planner.history (plan, phase, action, status, actor, detail)

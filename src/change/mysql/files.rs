@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 
-use super::super::script::undo_steps;
-use super::super::{sha256_hex, BackfillTask, Phase, PhaseKind, Step, TableShape};
+use crate::plan::script::undo_steps;
+use crate::plan::{sha256_hex, BackfillTask, Phase, PhaseKind, Step, TableShape};
 use super::MySqlPlan;
 use crate::sql::mysql_ddl::quote_ident;
 

@@ -28,7 +28,7 @@ pub mod set_not_null;
 
 use std::fmt;
 
-use super::{
+use crate::plan::{
     AppCompat, BackfillTask, ColumnShape, Lock, Phase, PhaseKind, Plan, Precondition, Step, TableShape,
     TxMode,
 };
@@ -39,7 +39,7 @@ use crate::sql::mysql_ddl::{Algorithm, ColumnDefinition, MySqlDdl, TriggerAssign
 use crate::sql::render::generated_name;
 use crate::sql::{Ident, QualifiedName};
 
-pub use super::compile::CompileError;
+pub use crate::change::CompileError;
 
 /// MariaDB or MySQL: their online DDL differs (NOCOPY and `WAIT n` exist on MariaDB only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,9 +248,13 @@ pub fn compile(
     Ok(MySqlPlan {
         target,
         plan: Plan {
-            planner_plan: super::PLAN_FORMAT_VERSION,
+            planner_plan: crate::plan::PLAN_FORMAT_VERSION,
             name: name.to_string(),
-            pg_version: 0,
+            dialect: match target.flavour {
+                MySqlFlavour::Mariadb => crate::flavour::Flavour::Mariadb,
+                MySqlFlavour::Mysql => crate::flavour::Flavour::Mysql,
+            },
+            server_version: crate::flavour::ServerVersion::major_minor(target.major, target.minor),
             description: parts.iter().map(|p| p.description.clone()).collect(),
             tables: shapes,
             phases,
@@ -265,10 +269,10 @@ fn irreversible(steps: &[Step]) -> Option<String> {
 }
 
 fn merge_compat(parts: &[Parts], phase: usize) -> AppCompat {
-    let merge = |pick: fn(&AppCompat) -> &super::AppAccess| {
-        let all: Vec<&super::AppAccess> =
+    let merge = |pick: fn(&AppCompat) -> &crate::plan::AppAccess| {
+        let all: Vec<&crate::plan::AppAccess> =
             parts.iter().filter_map(|p| p.compat.as_ref()).map(|c| pick(&c[phase])).collect();
-        super::AppAccess {
+        crate::plan::AppAccess {
             writes: all.iter().all(|a| a.writes),
             reads: all.iter().all(|a| a.reads),
             note: all.iter().map(|a| a.note.as_str()).collect::<Vec<_>>().join("; "),
@@ -570,7 +574,7 @@ pub fn new_column(table: &Table, name: &str, field: &'static str) -> Result<Iden
 }
 
 /// The key the backfill walks (the primary key).
-pub fn backfill_key(table: &Table) -> Result<Vec<super::KeyColumn>, ChangeError> {
+pub fn backfill_key(table: &Table) -> Result<Vec<crate::plan::KeyColumn>, ChangeError> {
     crate::change::common::backfill_key(table, "add a primary key first")
 }
 

@@ -12,6 +12,7 @@ use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{ConnectOptions, PgConnection, PgPool};
 
+use crate::dialect::{Dialect, Flavour};
 use crate::error::{CannotRun, InputError};
 
 /// libpq's default is to wait forever; a CI job or a DBA at a prompt wants an answer.
@@ -123,6 +124,17 @@ impl ConnConfig {
     pub fn parse(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ConnConfig, InputError> {
         let s = s.trim();
         let pairs = if let Some((scheme, _)) = s.split_once("://") {
+            if let Some(family) = Flavour::from_url_scheme(scheme).filter(|f| f.is_mysql_family()) {
+                // The dialect seam decides whether this build can run plans on that family.
+                if let Err(why) = Dialect::planning_default(family).execution() {
+                    return Err(InputError::new(format!(
+                        "`{scheme}://` is not a PostgreSQL connection string: {why}"
+                    ))
+                    .help(
+                        "planner runs plans on PostgreSQL only for now: use postgres://user@host:5432/db",
+                    ));
+                }
+            }
             if !matches!(scheme, "postgres" | "postgresql") {
                 return Err(InputError::new(format!(
                     "`{scheme}://` is not a PostgreSQL connection string (planner talks to PostgreSQL only)"
@@ -736,6 +748,12 @@ mod tests {
     fn refuses_what_is_not_postgres() {
         let e = parse("mysql://root@localhost/app", &[]).unwrap_err().to_string();
         assert!(e.contains("not a PostgreSQL"), "{e}");
+        for url in ["mysql://root@localhost/app", "mariadb://root@127.0.0.1:3306/app"] {
+            let e = parse(url, &[]).unwrap_err().to_string();
+            assert!(e.contains("MySQL/MariaDB execution is not available in this build yet"), "{e}");
+        }
+        let e = parse("sqlite://x.db", &[]).unwrap_err().to_string();
+        assert!(e.contains("planner talks to PostgreSQL only"), "{e}");
         let e = parse("postgres://h/db?sslmod=require", &[]).unwrap_err().to_string();
         assert!(e.contains("unknown connection parameter `sslmod`") && e.contains("sslmode"), "{e}");
         assert!(parse("postgres://h/db?sslmode=sometimes", &[]).is_err());

@@ -163,7 +163,7 @@ pub async fn plan_record(conn: &mut PgConnection, name: &str) -> anyhow::Result<
         return Ok(None);
     }
     let row: Option<PlanRow> =
-        sqlx::query_as(super::session::dynamic(format!("{PLAN_COLUMNS} WHERE name = $1")))
+        sqlx::query_as(crate::backend::dynamic(format!("{PLAN_COLUMNS} WHERE name = $1")))
             .bind(name)
             .fetch_optional(&mut *conn)
             .await?;
@@ -175,7 +175,7 @@ pub async fn all_plans(conn: &mut PgConnection) -> anyhow::Result<Vec<PlanRecord
         return Ok(Vec::new());
     }
     let rows: Vec<PlanRow> =
-        sqlx::query_as(super::session::dynamic(format!("{PLAN_COLUMNS} ORDER BY registered_at, name")))
+        sqlx::query_as(crate::backend::dynamic(format!("{PLAN_COLUMNS} ORDER BY registered_at, name")))
             .fetch_all(&mut *conn)
             .await?;
     Ok(rows.into_iter().map(PlanRecord::from).collect())

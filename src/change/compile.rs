@@ -1,15 +1,14 @@
-//! change list + schema model -> Plan. Pure: same input, same plan.
+//! change list + schema model -> Plan. Pure: same input, same plan. Here in `change`, above the
+//! plan format it produces (so `plan` does not import `change`).
 
-use super::Lock;
-use super::{
+use super::{Change, ChangeError, ChangePhases, PlanCx};
+use crate::dialect::{Dialect, SyncSteps};
+use crate::model::{SchemaModel, MIN_PG_VERSION};
+use crate::plan::{
     AppAccess, AppCompat, ColumnShape, Phase, PhaseKind, Plan, Precondition, Step, TableShape,
     PLAN_FORMAT_VERSION,
 };
-use crate::change::{Change, ChangeError, ChangePhases, PlanCx};
-use crate::model::{SchemaModel, MIN_PG_VERSION};
-use crate::sql::ddl::{Ddl, SyncPart, TriggerEvent};
-use crate::sql::ident::short;
-use crate::sql::render::{self, generated_name};
+use crate::sql::ddl::SyncPart;
 use crate::sql::QualifiedName;
 
 /// A compile error: which change (index in the file) and what is wrong with it.
@@ -20,7 +19,8 @@ pub struct CompileError {
 }
 
 /// Compile `changes` against `model` into a plan named `name`. Files are not rendered here:
-/// `Plan::files` is filled by [`super::files::render`].
+/// `Plan::files` is filled by [`crate::plan::files::render`]. Plans for PostgreSQL of the
+/// model's version.
 pub fn compile(model: &SchemaModel, changes: &[Change], name: &str) -> Result<Plan, CompileError> {
     if model.pg_version < MIN_PG_VERSION {
         return Err(CompileError {
@@ -34,21 +34,27 @@ pub fn compile(model: &SchemaModel, changes: &[Change], name: &str) -> Result<Pl
             ),
         });
     }
-    compile_with(model, changes, name, &PlanCx { pg_version: model.pg_version, allow_functions: Vec::new() })
+    compile_with(model, changes, name, &PlanCx::postgres(model.pg_version))
 }
 
-/// [`compile`] with an explicit planning context (functions the user vouched for).
+/// [`compile`] with an explicit planning context (the dialect, functions the user vouched for).
+/// A PostgreSQL context plans for the model's version.
 pub fn compile_with(
     model: &SchemaModel,
     changes: &[Change],
     name: &str,
     cx: &PlanCx,
 ) -> Result<Plan, CompileError> {
-    let cx = &PlanCx { pg_version: model.pg_version, allow_functions: cx.allow_functions.clone() };
+    let dialect = match cx.dialect {
+        Dialect::Postgres(_) => Dialect::postgres(model.pg_version),
+        other => other,
+    };
+    let cx = &PlanCx { dialect, allow_functions: cx.allow_functions.clone() };
     let mut current = model.clone();
     let mut parts: Vec<ChangePhases> = Vec::new();
     for (index, change) in changes.iter().enumerate() {
         let phases = change.compile(&current, cx).map_err(|error| CompileError { change: index, error })?;
+        renderable(&phases, cx).map_err(|error| CompileError { change: index, error })?;
         change.apply_to_model(&mut current);
         parts.push(phases);
     }
@@ -78,7 +84,14 @@ pub fn compile_with(
         })
         .collect();
 
-    let sync = SyncSteps::new(name, &parts);
+    let sync_parts: Vec<(QualifiedName, SyncPart)> = parts.iter().flat_map(|p| p.sync.clone()).collect();
+    let sync = match parts.iter().position(|p| !p.sync.is_empty()) {
+        None => SyncSteps::default(),
+        Some(first) => cx
+            .dialect
+            .sync_columns(name, &sync_parts)
+            .map_err(|error| CompileError { change: first, error })?,
+    };
     let mut phases = Vec::new();
     let expand_steps: Vec<Step> = parts
         .iter()
@@ -137,7 +150,8 @@ pub fn compile_with(
     Ok(Plan {
         planner_plan: PLAN_FORMAT_VERSION,
         name: name.to_string(),
-        pg_version: model.pg_version,
+        dialect: cx.dialect.flavour(),
+        server_version: cx.dialect.version(),
         description: parts.iter().map(|p| p.description.clone()).collect(),
         tables: table_shapes,
         phases,
@@ -145,124 +159,16 @@ pub fn compile_with(
     })
 }
 
-/// One sync function per table with every change's part in change order, an INSERT trigger and
-/// an UPDATE trigger that fires only when some part has work (see `render::sync_when`).
-struct SyncSteps {
-    create: Vec<Step>,
-    drop: Vec<Step>,
-    present: Vec<Precondition>,
-}
-
-impl SyncSteps {
-    fn new(plan: &str, parts: &[ChangePhases]) -> SyncSteps {
-        let mut by_table: Vec<(QualifiedName, Vec<SyncPart>)> = Vec::new();
-        for (table, part) in parts.iter().flat_map(|p| p.sync.iter()) {
-            match by_table.iter_mut().find(|(t, _)| t == table) {
-                Some((_, list)) => list.push(part.clone()),
-                None => by_table.push((table.clone(), vec![part.clone()])),
-            }
-        }
-        let mut out = SyncSteps { create: Vec::new(), drop: Vec::new(), present: Vec::new() };
-        for (t, list) in by_table {
-            let function = render::function_name(&t, &generated_name(&["planner", plan, t.name.as_str()]));
-            let what: Vec<String> = list.iter().map(describe_part).collect();
-            let create_function = Ddl::CreateSyncFunction { function: function.clone(), parts: list.clone() };
-            let triggers = [
-                (TriggerEvent::Insert, generated_name(&["planner", plan, "insert"]), None),
-                (
-                    TriggerEvent::Update,
-                    generated_name(&["planner", plan, "update"]),
-                    Some(render::sync_when(&list)),
-                ),
-            ];
-            out.create.push(
-                Step::new(
-                    format!(
-                        "sync function for both app versions' writes, in change order: {}",
-                        what.join("; ")
-                    ),
-                    create_function.clone(),
-                    Lock::None,
-                    &t,
-                )
-                .undo(Step::new(
-                    "drop the sync function",
-                    Ddl::DropFunction { function: function.clone(), if_exists: true },
-                    Lock::None,
-                    &t,
-                )),
-            );
-            for (event, trigger, when) in &triggers {
-                let create = Ddl::CreateTrigger {
-                    trigger: trigger.clone(),
-                    table: t.clone(),
-                    function: function.clone(),
-                    event: *event,
-                    when: when.clone(),
-                };
-                let on = match event {
-                    TriggerEvent::Insert => "insert",
-                    TriggerEvent::Update => "update (only rows with work to do)",
-                };
-                out.create.push(
-                    Step::new(
-                        format!("attach the sync trigger on {on} (blocks writes for milliseconds)"),
-                        create.clone(),
-                        Lock::ShareRowExclusiveBrief,
-                        &t,
-                    )
-                    .undo(Step::new(
-                        format!("detach the {on} sync trigger"),
-                        Ddl::DropTrigger { trigger: trigger.clone(), table: t.clone(), if_exists: true },
-                        Lock::AccessExclusiveBrief,
-                        &t,
-                    )),
-                );
-                out.drop.push(
-                    Step::new(
-                        format!("drop the {on} sync trigger: both shapes no longer need to be kept in sync"),
-                        Ddl::DropTrigger { trigger: trigger.clone(), table: t.clone(), if_exists: false },
-                        Lock::AccessExclusiveBrief,
-                        &t,
-                    )
-                    .undo(Step::new(
-                        format!("attach the {on} sync trigger again"),
-                        create,
-                        Lock::ShareRowExclusiveBrief,
-                        &t,
-                    )),
-                );
-                out.present.push(Precondition::TriggerPresent { table: t.clone(), trigger: trigger.clone() });
-            }
-            out.drop.push(
-                Step::new(
-                    "drop the sync function",
-                    Ddl::DropFunction { function: function.clone(), if_exists: false },
-                    Lock::None,
-                    &t,
-                )
-                .undo(Step::new(
-                    "create the sync function again",
-                    create_function,
-                    Lock::None,
-                    &t,
-                )),
-            );
-        }
-        out
+/// Every statement a change contributes (undo included) must be one the dialect can write.
+fn renderable(phases: &ChangePhases, cx: &PlanCx) -> Result<(), ChangeError> {
+    fn check(step: &Step, cx: &PlanCx) -> Result<(), ChangeError> {
+        cx.dialect.render(&step.op)?;
+        step.undo.iter().try_for_each(|u| check(u, cx))
     }
-}
-
-fn describe_part(part: &SyncPart) -> String {
-    match part {
-        SyncPart::Rename { from, to } => format!("{} <-> {}", short(from), short(to)),
-        SyncPart::Fill { column, recompute: true, .. } => format!("compute {}", short(column)),
-        SyncPart::Convert { from, to, copy_back: true, .. } => {
-            format!("{} <-> {} (converted)", short(from), short(to))
-        }
-        SyncPart::Convert { from, to, .. } => format!("{} -> {} (converted)", short(from), short(to)),
-        SyncPart::Fill { column, .. } => format!("fill NULL {}", short(column)),
-    }
+    [&phases.expand, &phases.expand_after_sync, &phases.contract, &phases.contract_after_sync]
+        .into_iter()
+        .flatten()
+        .try_for_each(|step| check(step, cx))
 }
 
 fn dedup(items: Vec<Precondition>) -> Vec<Precondition> {
@@ -474,5 +380,38 @@ mod tests {
             "p",
         );
         assert!(again.is_ok(), "{again:?}");
+    }
+
+    #[test]
+    fn the_dialect_decides_the_tactics_and_mysql_refuses_them_for_now() {
+        use crate::dialect::{Flavour, ServerVersion};
+        let maria = PlanCx {
+            dialect: Dialect::new(Flavour::Mariadb, ServerVersion::major_minor(10, 11)),
+            allow_functions: Vec::new(),
+        };
+        let refused = |changes: &[Change]| {
+            compile_with(&model(15), changes, "p", &maria).expect_err("not on MariaDB yet").error
+        };
+        // A rename needs the index copy (name is UNIQUE) and the sync triggers.
+        let e = refused(&[rename("users", "name", "full_name")]);
+        assert!(
+            e.message.contains("copying an index onto the new column is not supported on MySQL/MariaDB yet"),
+            "{}",
+            e.message
+        );
+        let e = refused(&[Change::SetNotNull(SetNotNull {
+            table: "users".into(),
+            column: "email".into(),
+            backfill: None,
+        })]);
+        assert!(e.message.contains("adding NOT NULL without a long lock is not supported"), "{}", e.message);
+        // No tactic involved: still no PostgreSQL text for a MySQL plan.
+        let e = refused(&[add("verified", false, None, None)]);
+        assert!(e.message.contains("generating DDL is not supported on MySQL/MariaDB yet"), "{}", e.message);
+        // The same changes plan for PostgreSQL, and the plan records the dialect.
+        let plan =
+            compile_with(&model(14), &[rename("users", "name", "full_name")], "p", &PlanCx::postgres(15))
+                .expect("planned");
+        assert_eq!((plan.dialect, plan.server_version), (Flavour::Postgresql, ServerVersion::major(14)));
     }
 }
