@@ -7,12 +7,13 @@
 //!
 //! ```text
 //! cargo bench --bench backfill_flow                      # 500k and 2M rows
-//! cargo bench --bench backfill_flow -- --rows 500000,2000000,4000000
+//! cargo bench --bench backfill_flow -- --rows 500000,2000000,4000000 --repeat 2
 //! cargo bench --bench backfill_flow -- --rows 500000 --flags "--target-batch-time 100ms"
 //! ```
 //! Server: PLANNER_BENCH_PG (default postgres://postgres@127.0.0.1:5432); it creates and drops
 //! the database `planner_bench_flow`. `--flags` are passed to `planner backfill`; the engine
-//! arm always runs the default throttle (`--batch 1000`).
+//! arm always runs the default throttle (`--batch 10000`). `--repeat R` (default 2) runs every
+//! size R times, the arms in reverse order on every other repetition (ABAB), and reports medians.
 
 #[path = "../tests/backfill_support/mod.rs"]
 mod backfill_support;
@@ -33,6 +34,8 @@ struct Args {
     rows: Vec<u64>,
     /// Extra flags for `planner backfill`, split on whitespace.
     flags: Vec<String>,
+    /// Repetitions per size, arms in reverse order on every other one.
+    repeat: usize,
 }
 
 fn parse_args() -> Option<Args> {
@@ -43,7 +46,8 @@ fn parse_args() -> Option<Args> {
         .unwrap_or_else(|| vec![500_000, 2_000_000]);
     let flags =
         argv.value("--flags").map(|f| f.split_whitespace().map(String::from).collect()).unwrap_or_default();
-    Some(Args { rows, flags })
+    let repeat = argv.num("--repeat", 2).max(1) as usize;
+    Some(Args { rows, flags, repeat })
 }
 
 /// `(id bigint primary key, email text, verified_at timestamptz, payload text)` with `n` rows:
@@ -69,9 +73,7 @@ async fn count(pool: &PgPool, sql: &str) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(pool).await?)
 }
 
-/// Time of one statement, after a CHECKPOINT (every timed arm starts from one).
-async fn timed(pool: &PgPool, sql: &str) -> anyhow::Result<Duration> {
-    exec(pool, "CHECKPOINT").await?;
+async fn timed_no_checkpoint(pool: &PgPool, sql: &str) -> anyhow::Result<Duration> {
     let t = Instant::now();
     exec(pool, sql).await?;
     Ok(t.elapsed())
@@ -101,7 +103,7 @@ async fn planner(url: &str, args: &[&str]) -> anyhow::Result<Duration> {
 }
 
 /// The real flow on `table`: plan from the live database, expand, then (timed, after a
-/// CHECKPOINT) `planner backfill`. Returns (plan + expand time, backfill time).
+/// CHECKPOINT) `planner backfill`. Returns (plan + expand time, backfill time, WAL meanwhile).
 async fn flow(
     pool: &PgPool,
     url: &str,
@@ -109,7 +111,7 @@ async fn flow(
     name: &str,
     change: &[&str],
     flags: &[String],
-) -> anyhow::Result<(Duration, Duration)> {
+) -> anyhow::Result<(Duration, Duration, u64)> {
     let out = dir.to_str().context("temp dir")?;
     let plan_dir = dir.join(name);
     let plan_dir = plan_dir.to_str().context("temp dir")?;
@@ -121,19 +123,130 @@ async fn flow(
     planner(url, &["apply", plan_dir, "--phase", "expand"]).await?;
     let setup = t.elapsed();
     exec(pool, "CHECKPOINT").await?;
+    let lsn = wal_lsn(pool).await?;
     let mut backfill_args = vec!["backfill", plan_dir];
     backfill_args.extend(flags.iter().map(String::as_str));
     let backfill = planner(url, &backfill_args).await?;
-    Ok((setup, backfill))
+    Ok((setup, backfill, wal_since(pool, &lsn).await?))
 }
 
-struct Sizes {
+/// The five arms of one size, each on its own fresh table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arm {
+    BulkAdd,
+    EngineAdd,
+    CliAdd,
+    BulkRename,
+    CliRename,
+}
+
+const ARMS: [Arm; 5] = [Arm::BulkAdd, Arm::EngineAdd, Arm::CliAdd, Arm::BulkRename, Arm::CliRename];
+
+/// One timed arm: its duration and the WAL the server wrote meanwhile (cluster-wide: other
+/// databases' writes count too, so it is an upper bound on the arm's own).
+struct Timed {
+    took: Duration,
+    wal: u64,
+}
+
+async fn wal_lsn(pool: &PgPool) -> anyhow::Result<String> {
+    Ok(sqlx::query_scalar("SELECT pg_current_wal_lsn()::text").fetch_one(pool).await?)
+}
+
+async fn wal_since(pool: &PgPool, lsn: &str) -> anyhow::Result<u64> {
+    let d: f64 = sqlx::query_scalar("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8")
+        .bind(lsn)
+        .fetch_one(pool)
+        .await?;
+    Ok(d.max(0.0) as u64)
+}
+
+/// Build the arm's table, run its timed part (after a CHECKPOINT), check the result, drop it.
+async fn run_arm(
+    pool: &PgPool,
+    url: &str,
+    dir: &Path,
+    arm: Arm,
     n: u64,
-    bulk_add: Duration,
-    engine_add: Duration,
-    cli_add: Duration,
-    bulk_rename: Duration,
-    cli_rename: Duration,
+    rep: usize,
+    flags: &[String],
+) -> anyhow::Result<Timed> {
+    match arm {
+        Arm::BulkAdd | Arm::BulkRename => {
+            let (table, column, sql) = if arm == Arm::BulkAdd {
+                ("bulk_add", "verified boolean", "UPDATE bulk_add SET verified = verified_at IS NOT NULL")
+            } else {
+                ("bulk_rename", "email_address text", "UPDATE bulk_rename SET email_address = email")
+            };
+            build(pool, table, n).await?;
+            exec(pool, &format!("ALTER TABLE {table} ADD COLUMN {column}")).await?;
+            exec(pool, "CHECKPOINT").await?;
+            let lsn = wal_lsn(pool).await?;
+            let took = timed_no_checkpoint(pool, sql).await?;
+            let wal = wal_since(pool, &lsn).await?;
+            exec(pool, &format!("DROP TABLE {table}")).await?;
+            Ok(Timed { took, wal })
+        }
+        Arm::EngineAdd => {
+            // The engine alone: same column, no trigger, library call, default throttle.
+            build(pool, "engine_add", n).await?;
+            exec(pool, "ALTER TABLE engine_add ADD COLUMN verified boolean").await?;
+            let plan = backfill_support::plan(
+                &format!("engine_add_{n}_{rep}"),
+                vec![task(
+                    "engine_add",
+                    &[("id", "bigint")],
+                    &[("verified", "\"verified_at\" IS NOT NULL")],
+                    "\"verified\" IS NULL",
+                )],
+            );
+            let options = BackfillOptions {
+                throttle: ThrottleSettings::default(),
+                progress: ProgressMode::None,
+                ..Default::default()
+            };
+            exec(pool, "CHECKPOINT").await?;
+            let lsn = wal_lsn(pool).await?;
+            let report = backfill::run(pool, &plan, &options).await?;
+            let wal = wal_since(pool, &lsn).await?;
+            let left = count(pool, "SELECT count(*) FROM engine_add WHERE verified IS NULL").await?;
+            anyhow::ensure!(report.completed && left == 0, "engine left {left} rows");
+            exec(pool, "DROP TABLE engine_add").await?;
+            Ok(Timed { took: report.elapsed, wal })
+        }
+        Arm::CliAdd | Arm::CliRename => {
+            let add = arm == Arm::CliAdd;
+            let table = format!("{}_{n}_{rep}", if add { "cli_add" } else { "cli_rename" });
+            build(pool, &table, n).await?;
+            let column = format!("{table}.{}", if add { "verified" } else { "email" });
+            let change: Vec<&str> = if add {
+                vec!["add-column", &column, "boolean", "--not-null", "--backfill", "verified_at IS NOT NULL"]
+            } else {
+                vec!["rename", &column, "email_address"]
+            };
+            let (_setup, took, wal) = flow(pool, url, dir, &format!("flow_{table}"), &change, flags).await?;
+            let check = if add {
+                format!(
+                    "SELECT count(*) FROM {table} WHERE verified IS DISTINCT FROM (verified_at IS NOT NULL)"
+                )
+            } else {
+                format!("SELECT count(*) FROM {table} WHERE email_address IS DISTINCT FROM email")
+            };
+            let left = count(pool, &check).await?;
+            anyhow::ensure!(left == 0, "real {arm:?} flow left {left} rows");
+            exec(pool, &format!("DROP TABLE {table}")).await?;
+            Ok(Timed { took, wal })
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -171,129 +284,97 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("load average before: {}", load_average());
 
-    let mut results = Vec::new();
+    // ABAB: every repetition runs the five arms, in reverse order on odd repetitions, so a
+    // drift in the machine's load over the run hits the baselines and the planner arms alike.
+    let mut all: Vec<(u64, Vec<[Timed; 5]>)> = Vec::new();
     for &n in &args.rows {
-        // (a) the physical limit: add the column, one bulk UPDATE, no trigger, no planner.
-        build(&pool, "bulk_add", n).await?;
-        exec(&pool, "ALTER TABLE bulk_add ADD COLUMN verified boolean").await?;
-        let bulk_add = timed(&pool, "UPDATE bulk_add SET verified = verified_at IS NOT NULL").await?;
-        exec(&pool, "DROP TABLE bulk_add").await?;
-
-        // The engine alone: same column, no trigger, library call, --batch 1000.
-        build(&pool, "engine_add", n).await?;
-        exec(&pool, "ALTER TABLE engine_add ADD COLUMN verified boolean").await?;
-        let plan = backfill_support::plan(
-            &format!("engine_add_{n}"),
-            vec![task(
-                "engine_add",
-                &[("id", "bigint")],
-                &[("verified", "\"verified_at\" IS NOT NULL")],
-                "\"verified\" IS NULL",
-            )],
-        );
-        let options = BackfillOptions {
-            throttle: ThrottleSettings::default(),
-            progress: ProgressMode::None,
-            ..Default::default()
-        };
-        exec(&pool, "CHECKPOINT").await?;
-        let report = backfill::run(&pool, &plan, &options).await?;
-        let left = count(&pool, "SELECT count(*) FROM engine_add WHERE verified IS NULL").await?;
-        anyhow::ensure!(report.completed && left == 0, "engine left {left} rows");
-        let engine_add = report.elapsed;
-        exec(&pool, "DROP TABLE engine_add").await?;
-
-        // (b) the real flow, add-column.
-        let table = format!("cli_add_{n}");
-        build(&pool, &table, n).await?;
-        let column = format!("{table}.verified");
-        let (setup_add, cli_add) = flow(
-            &pool,
-            &url,
-            dir.path(),
-            &format!("flow_add_{n}"),
-            &["add-column", &column, "boolean", "--not-null", "--backfill", "verified_at IS NOT NULL"],
-            &args.flags,
-        )
-        .await?;
-        let left = count(
-            &pool,
-            &format!(
-                "SELECT count(*) FROM {table} WHERE verified IS DISTINCT FROM (verified_at IS NOT NULL)"
-            ),
-        )
-        .await?;
-        anyhow::ensure!(left == 0, "real add-column flow left {left} rows");
-        exec(&pool, &format!("DROP TABLE {table}")).await?;
-
-        // (a) for the rename: the copy into a new column, one bulk UPDATE.
-        build(&pool, "bulk_rename", n).await?;
-        exec(&pool, "ALTER TABLE bulk_rename ADD COLUMN email_address text").await?;
-        let bulk_rename = timed(&pool, "UPDATE bulk_rename SET email_address = email").await?;
-        exec(&pool, "DROP TABLE bulk_rename").await?;
-
-        // (c) the real flow, rename.
-        let table = format!("cli_rename_{n}");
-        build(&pool, &table, n).await?;
-        let column = format!("{table}.email");
-        let (setup_rename, cli_rename) = flow(
-            &pool,
-            &url,
-            dir.path(),
-            &format!("flow_rename_{n}"),
-            &["rename", &column, "email_address"],
-            &args.flags,
-        )
-        .await?;
-        let left =
-            count(&pool, &format!("SELECT count(*) FROM {table} WHERE email_address IS DISTINCT FROM email"))
-                .await?;
-        anyhow::ensure!(left == 0, "real rename flow left {left} rows");
-        exec(&pool, &format!("DROP TABLE {table}")).await?;
-
-        println!(
-            "{n} rows: plan+expand (not in the rates) add-column {:.2}s, rename {:.2}s; load {}",
-            setup_add.as_secs_f64(),
-            setup_rename.as_secs_f64(),
-            load_average()
-        );
-        results.push(Sizes { n, bulk_add, engine_add, cli_add, bulk_rename, cli_rename });
+        let mut reps = Vec::new();
+        for rep in 0..args.repeat {
+            let order: Vec<Arm> =
+                if rep % 2 == 0 { ARMS.to_vec() } else { ARMS.iter().rev().copied().collect() };
+            let mut got: Vec<(Arm, Timed)> = Vec::new();
+            let before = load_average();
+            for arm in order {
+                got.push((arm, run_arm(&pool, &url, dir.path(), arm, n, rep, &args.flags).await?));
+            }
+            let take = |a: Arm, got: &mut Vec<(Arm, Timed)>| {
+                let i = got.iter().position(|(x, _)| *x == a).expect("every arm ran");
+                got.remove(i).1
+            };
+            let row = [
+                take(Arm::BulkAdd, &mut got),
+                take(Arm::EngineAdd, &mut got),
+                take(Arm::CliAdd, &mut got),
+                take(Arm::BulkRename, &mut got),
+                take(Arm::CliRename, &mut got),
+            ];
+            let rate = |t: &Timed| n as f64 / t.took.as_secs_f64();
+            let wal = |t: &Timed| t.wal as f64 / n as f64;
+            println!(
+                "{n} rows, repetition {} ({}): rows/s bulk add {:.0}, engine {:.0} ({:.2}), planner add {:.0} ({:.2}), \
+                 bulk rename {:.0}, planner rename {:.0} ({:.2}); WAL B/row {:.0} / {:.0} / {:.0} / {:.0} / {:.0}; load {before} -> {}",
+                rep + 1,
+                if rep % 2 == 0 { "bulk first" } else { "planner first" },
+                rate(&row[0]),
+                rate(&row[1]),
+                rate(&row[1]) / rate(&row[0]),
+                rate(&row[2]),
+                rate(&row[2]) / rate(&row[0]),
+                rate(&row[3]),
+                rate(&row[4]),
+                rate(&row[4]) / rate(&row[3]),
+                wal(&row[0]),
+                wal(&row[1]),
+                wal(&row[2]),
+                wal(&row[3]),
+                wal(&row[4]),
+                load_average()
+            );
+            reps.push(row);
+        }
+        all.push((n, reps));
     }
 
-    let rate = |n: u64, d: Duration| n as f64 / d.as_secs_f64();
-    println!("\nrows/s (ratio to the bulk UPDATE of the same change on an identical table, same run)");
+    println!(
+        "\nmedian over {} repetitions: rows/s (median of the per-repetition ratios to the bulk UPDATE of the same change)",
+        args.repeat
+    );
     println!(
         "{:>9} {:>13} {:>18} {:>18} {:>13} {:>18}",
         "rows", "bulk add-col", "engine add-col", "planner add-col", "bulk rename", "planner rename"
     );
-    for r in &results {
-        let (ba, br) = (rate(r.n, r.bulk_add), rate(r.n, r.bulk_rename));
-        let (ea, ca, cr) = (rate(r.n, r.engine_add), rate(r.n, r.cli_add), rate(r.n, r.cli_rename));
+    let secs_per_row = |reps: &[[Timed; 5]], i: usize, n: u64| {
+        median(reps.iter().map(|r| r[i].took.as_secs_f64() / n as f64).collect())
+    };
+    for (n, reps) in &all {
+        let rate = |i: usize| median(reps.iter().map(|r| *n as f64 / r[i].took.as_secs_f64()).collect());
+        let ratio = |i: usize, base: usize| {
+            median(reps.iter().map(|r| r[base].took.as_secs_f64() / r[i].took.as_secs_f64()).collect())
+        };
         println!(
-            "{:>9} {ba:>13.0} {:>11.0} ({:.2}) {:>11.0} ({:.2}) {br:>13.0} {:>11.0} ({:.2})",
-            r.n,
-            ea,
-            ea / ba,
-            ca,
-            ca / ba,
-            cr,
-            cr / br
+            "{:>9} {:>13.0} {:>11.0} ({:.2}) {:>11.0} ({:.2}) {:>13.0} {:>11.0} ({:.2})",
+            n,
+            rate(0),
+            rate(1),
+            ratio(1, 0),
+            rate(2),
+            ratio(2, 0),
+            rate(3),
+            rate(4),
+            ratio(4, 3)
         );
     }
-    if let (Some(s), Some(l)) = (results.first(), results.last()) {
-        if s.n != l.n {
-            let per = |d: Duration, n: u64| d.as_secs_f64() / n as f64;
-            let scale = |a: Duration, b: Duration| per(a, l.n) / per(b, s.n);
+    if let (Some((sn, s)), Some((ln, l))) = (all.first(), all.last()) {
+        if sn != ln {
+            let scale = |i: usize| secs_per_row(l, i, *ln) / secs_per_row(s, i, *sn);
             println!(
-                "time per row at {} rows / at {} rows: bulk add-col {:.2}, engine add-col {:.2}, \
+                "median time per row at {ln} rows / at {sn} rows: bulk add-col {:.2}, engine add-col {:.2}, \
                  planner add-col {:.2}, bulk rename {:.2}, planner rename {:.2}",
-                l.n,
-                s.n,
-                scale(l.bulk_add, s.bulk_add),
-                scale(l.engine_add, s.engine_add),
-                scale(l.cli_add, s.cli_add),
-                scale(l.bulk_rename, s.bulk_rename),
-                scale(l.cli_rename, s.cli_rename)
+                scale(0),
+                scale(1),
+                scale(2),
+                scale(3),
+                scale(4)
             );
         }
     }

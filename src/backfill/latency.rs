@@ -69,6 +69,11 @@ const MIN_PAUSE: Duration = Duration::from_millis(20);
 const MAX_PAUSE: Duration = Duration::from_secs(2);
 /// Growth per decision when well within the bound (shrinking halves).
 const GROW: f64 = 1.25;
+/// A health pause longer than this makes the baseline stale: the server's load can change a lot
+/// in that time (a 10-hour backfill paused for replication lag resumes into another traffic
+/// pattern), so the controller learns it again before the next batch. Learning takes ~2 s of
+/// probes, little next to such a pause.
+pub const RELEARN_AFTER_PAUSE: Duration = Duration::from_secs(60);
 
 /// What a decision did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +176,24 @@ impl LatencyController {
             }
         }
         self.baseline.len() >= BASELINE_SAMPLES
+    }
+
+    /// After the backfill paused for `paused`: when that was longer than [`RELEARN_AFTER_PAUSE`],
+    /// forget the baseline (and, for a factor, the bound derived from it), the window and the
+    /// pause between batches, so the next batch waits for a fresh baseline. True when it did.
+    /// An absolute bound stays: it does not depend on the baseline.
+    pub fn forget_if_paused(&mut self, paused: Duration) -> bool {
+        if paused <= RELEARN_AFTER_PAUSE {
+            return false;
+        }
+        self.baseline.clear();
+        if let HoldLatency::Factor(_) = self.hold {
+            self.bound = None;
+        }
+        self.window.clear();
+        self.new_since_decision = 0;
+        self.pause = Duration::ZERO;
+        true
     }
 
     /// A probe measured while the backfill runs.
@@ -281,6 +304,48 @@ mod tests {
             tiny.learn(Duration::from_micros(100));
         }
         assert_eq!(tiny.bound(), Some(Duration::from_micros(600)), "at least baseline + 0.5ms");
+    }
+
+    #[test]
+    fn a_long_pause_makes_the_factor_baseline_stale() {
+        let mut c = LatencyController::new(HoldLatency::Factor(2.0));
+        for _ in 0..BASELINE_SAMPLES {
+            c.learn(ms(2));
+        }
+        assert_eq!(c.bound(), Some(ms(4)));
+        for _ in 0..3 {
+            c.observe(ms(30));
+        }
+        c.decide(100, 100, 10_000, 1).unwrap();
+        assert_eq!(c.pause(), MIN_PAUSE);
+        assert!(!c.forget_if_paused(RELEARN_AFTER_PAUSE), "a pause up to the limit keeps it");
+        assert_eq!((c.baseline(), c.bound()), (Some(ms(2)), Some(ms(4))));
+        assert!(c.forget_if_paused(RELEARN_AFTER_PAUSE + ms(1)));
+        assert_eq!((c.baseline(), c.bound(), c.pause()), (None, None, Duration::ZERO));
+        assert_eq!(c.decide(100, 100, 10_000, 2), None, "no decisions until learned again");
+        // The server got busier while paused: the new baseline, and the bound, follow it.
+        for i in 0..BASELINE_SAMPLES {
+            assert_eq!(c.learn(ms(10)), i + 1 == BASELINE_SAMPLES);
+        }
+        assert_eq!((c.baseline(), c.bound()), (Some(ms(10)), Some(ms(20))));
+        for _ in 0..3 {
+            c.observe(ms(15));
+        }
+        assert_eq!(
+            c.decide(1000, 100, 10_000, 3).unwrap().action,
+            Action::Hold,
+            "15ms is within the new bound"
+        );
+    }
+
+    #[test]
+    fn a_long_pause_keeps_an_absolute_bound() {
+        let mut c = LatencyController::new(HoldLatency::Absolute(ms(5)));
+        for _ in 0..BASELINE_SAMPLES {
+            c.learn(ms(1));
+        }
+        assert!(c.forget_if_paused(RELEARN_AFTER_PAUSE * 2));
+        assert_eq!((c.baseline(), c.bound()), (None, Some(ms(5))));
     }
 
     #[test]

@@ -485,7 +485,8 @@ impl Engine<'_> {
                 break;
             }
             self.poll_control(&progress);
-            if self.maybe_pause(&label, &mut progress, report).await? {
+            let paused = self.maybe_pause(&label, &mut progress, report).await?;
+            if paused.is_some() {
                 // Probes taken while paused say nothing about the batches.
                 if let Some(p) = &mut probe {
                     p.drain();
@@ -493,6 +494,18 @@ impl Engine<'_> {
             }
             if self.opts.stop.requested().is_some() || self.gave_up.is_some() {
                 break;
+            }
+            if let (Some(paused), Some(p)) = (paused, &mut probe) {
+                if self.latency.as_mut().is_some_and(|c| c.forget_if_paused(paused)) {
+                    progress.log(&format!(
+                        "{label}: paused {:.0}s (longer than {}s): learning the latency baseline again",
+                        paused.as_secs_f64(),
+                        latency::RELEARN_AFTER_PAUSE.as_secs()
+                    ));
+                    if !self.learn_baseline(p, &label, &progress, report).await? {
+                        break;
+                    }
+                }
             }
             self.check_owner().await?;
             let size = self.throttle.batch_size();
@@ -557,23 +570,42 @@ impl Engine<'_> {
         let Some(controller) = &mut self.latency else { return Ok(None) };
         let conn = self.pool.acquire().await.context("connecting for the latency probe")?.detach();
         let mut p = probe::Probe::start(conn, sql).await.context("starting the latency probe")?;
-        if controller.baseline().is_none() {
-            progress.log(&format!(
-                "{label}: measuring the latency probe's baseline for {:.0}s before the first batch",
-                (probe::PROBE_EVERY * latency::BASELINE_SAMPLES as u32).as_secs_f64()
-            ));
-            loop {
-                let sample = tokio::select! {
-                    s = p.next() => s,
-                    _ = self.opts.stop.wait() => return Ok(Some(p)),
-                };
-                let Some(sample) = sample else {
-                    let why = p.error().unwrap_or_else(|| "latency probe stopped".to_string());
-                    anyhow::bail!("{label}: {why}");
-                };
-                if controller.learn(sample) {
-                    break;
-                }
+        if controller.baseline().is_some() {
+            if let (Some(base), Some(bound)) = (controller.baseline(), controller.bound()) {
+                report.latency_baseline = Some((base, bound));
+            }
+            return Ok(Some(p));
+        }
+        self.learn_baseline(&mut p, label, progress, report).await?;
+        Ok(Some(p))
+    }
+
+    /// Learn the latency baseline from the probe before the next batch (the run's first, or
+    /// after a long pause). False when stopped while learning.
+    async fn learn_baseline(
+        &mut self,
+        p: &mut probe::Probe,
+        label: &str,
+        progress: &Progress,
+        report: &mut BackfillReport,
+    ) -> anyhow::Result<bool> {
+        let Some(controller) = &mut self.latency else { return Ok(true) };
+        progress.log(&format!(
+            "{label}: measuring the latency probe's baseline for {:.0}s before the next batch",
+            (probe::PROBE_EVERY * latency::BASELINE_SAMPLES as u32).as_secs_f64()
+        ));
+        p.drain();
+        loop {
+            let sample = tokio::select! {
+                s = p.next() => s,
+                _ = self.opts.stop.wait() => return Ok(false),
+            };
+            let Some(sample) = sample else {
+                let why = p.error().unwrap_or_else(|| "latency probe stopped".to_string());
+                anyhow::bail!("{label}: {why}");
+            };
+            if controller.learn(sample) {
+                break;
             }
         }
         if let (Some(base), Some(bound)) = (controller.baseline(), controller.bound()) {
@@ -585,7 +617,7 @@ impl Engine<'_> {
                 controller.hold
             ));
         }
-        Ok(Some(p))
+        Ok(true)
     }
 
     /// Feed the probe's new samples to the controller; apply and record its decision.
@@ -778,17 +810,18 @@ impl Engine<'_> {
     }
 
     /// Wait while a pause condition holds (checked at most once a second), logging why and
-    /// recording it in `planner.backfill_progress` (for `planner status`). True when it paused.
+    /// recording it in `planner.backfill_progress` (for `planner status`). How long, when it paused.
     /// A pause longer than `--max-pause` ends the run: `self.gave_up` says why.
     async fn maybe_pause(
         &mut self,
         label: &str,
         progress: &mut Progress,
         report: &mut BackfillReport,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Option<Duration>> {
         if !self.paused_by_control && self.last_pause_check.is_some_and(|t| t.elapsed() < PAUSE_CHECK_EVERY) {
-            return Ok(false);
+            return Ok(None);
         }
+        let entered = Instant::now();
         let mut since: Option<(Instant, PauseReason)> = None;
         let end = |report: &mut BackfillReport, since: Option<(Instant, PauseReason)>| {
             if let Some((t, reason)) = since {
@@ -805,7 +838,7 @@ impl Engine<'_> {
                     .await?
             };
             match (reason, &mut since) {
-                (None, None) => return Ok(false),
+                (None, None) => return Ok(None),
                 (None, Some((t, _))) => {
                     let duration = t.elapsed();
                     progress.log(&format!("{label}: resuming after {:.1}s paused", duration.as_secs_f64()));
@@ -813,7 +846,7 @@ impl Engine<'_> {
                     self.telemetry.running();
                     record_pause(&mut monitor, self.plan, label, None).await?;
                     end(report, since);
-                    return Ok(true);
+                    return Ok(Some(entered.elapsed()));
                 }
                 (Some(reason), None) => {
                     progress.log(&format!("{label}: pausing: {reason}"));
@@ -849,7 +882,7 @@ impl Engine<'_> {
                     progress.log(&format!("{label}: {}", self.gave_up.as_deref().unwrap_or_default()));
                     record_pause(&mut monitor, self.plan, label, None).await?;
                     end(report, since);
-                    return Ok(true);
+                    return Ok(Some(entered.elapsed()));
                 }
             }
             drop(monitor);
@@ -859,7 +892,7 @@ impl Engine<'_> {
                     let _ = record_pause(&mut monitor, self.plan, label, None).await;
                 }
                 end(report, since);
-                return Ok(true);
+                return Ok(Some(entered.elapsed()));
             }
             self.poll_control(progress);
         }

@@ -34,10 +34,19 @@ pub struct ThrottleSettings {
 /// ~5.8 ms.
 pub const DEFAULT_MAX_BATCH: u32 = 10_000;
 
+/// Default rows per batch (`--batch`), the same as the adaptive bound. Measured on 2026-12-02
+/// through the real flow (`planner backfill` of a 1M-row table with the plan's sync trigger, four
+/// pairs interleaved): the backfill's server process spent 2-30 % (median 7 %) less CPU per row
+/// at 10,000 rows per batch than at 1,000. Each batch is planned afresh (~0.5 ms), is a round trip
+/// and a commit, and is preceded by the main-session lock check (~1 ms on a loaded server); on a
+/// loaded machine each round trip also waits to be scheduled. Batches of 10,000 rows take ~40 ms
+/// on such a server; see [`DEFAULT_MAX_BATCH`] for what larger ones cost the workload.
+pub const DEFAULT_BATCH: u32 = 10_000;
+
 impl Default for ThrottleSettings {
     fn default() -> Self {
         ThrottleSettings {
-            batch: 1000,
+            batch: DEFAULT_BATCH,
             min_batch: 100,
             max_batch: DEFAULT_MAX_BATCH,
             sleep: Duration::ZERO,

@@ -60,7 +60,7 @@ fn enabled(d: Duration) -> Option<Duration> {
 #[derive(Debug, Clone, Args)]
 pub struct ThrottleArgs {
     /// Rows per batch (the starting size when --target-batch-time adapts it).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = crate::backfill::throttle::DEFAULT_BATCH, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch: u32,
     /// Pause after every batch, e.g. 100ms.
     #[arg(long, value_parser = duration, default_value = "0s")]
