@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use planner::change::mysql::{self, files, MySqlTarget};
 use planner::change::parse_change_file;
 use planner::model::from_mysql_sql::parse_mysql_schema;
-use planner::change::mysql::{self, files, MySqlTarget};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -3,9 +3,9 @@
 
 pub mod common;
 pub mod compile;
-pub mod yaml_spans;
 /// MySQL/MariaDB plans (their own typed DDL and phase compilers, see mysql/mod.rs).
 pub mod mysql;
+pub mod yaml_spans;
 
 use std::path::Path;
 

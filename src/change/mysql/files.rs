@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Serialize;
 
+use super::MySqlPlan;
 use crate::plan::script::undo_steps;
 use crate::plan::{sha256_hex, BackfillTask, Phase, PhaseKind, Step, TableShape};
-use super::MySqlPlan;
 use crate::sql::mysql_ddl::quote_ident;
 
 /// Seconds a DDL statement in the files waits for its metadata lock.

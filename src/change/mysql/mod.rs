@@ -28,12 +28,12 @@ pub mod set_not_null;
 
 use std::fmt;
 
+use crate::change::{Change, ChangeError};
+use crate::model::{Column, SchemaModel, Table};
 use crate::plan::{
     AppCompat, BackfillTask, ColumnShape, Lock, Phase, PhaseKind, Plan, Precondition, Step, TableShape,
     TxMode,
 };
-use crate::change::{Change, ChangeError};
-use crate::model::{Column, SchemaModel, Table};
 use crate::sql::ddl::{Ddl, TriggerEvent};
 use crate::sql::mysql_ddl::{Algorithm, ColumnDefinition, MySqlDdl, TriggerAssignment};
 use crate::sql::render::generated_name;
