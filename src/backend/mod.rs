@@ -13,6 +13,8 @@
 //! helpers in [`postgres`]), which is what keeps those two from importing each other.
 
 pub mod postgres;
+/// Backoff between retries, shared by every backend.
+pub mod retry;
 
 use crate::dialect::Flavour;
 use crate::model::SchemaModel;

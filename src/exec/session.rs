@@ -306,25 +306,7 @@ pub fn is_lock_timeout(err: &anyhow::Error) -> bool {
 
 pub use crate::backend::postgres::sqlstate;
 
-/// Exponential backoff with ±50% jitter, so retrying planners and app retries do not align.
-fn backoff(base: Duration, attempt: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempt.min(16)).min(Duration::from_secs(10));
-    let jitter = random_unit(); // 0.0..1.0
-    exp.mul_f64(0.5 + jitter)
-}
-
-fn random_unit() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    // RandomState is seeded per instance from OS randomness: enough for jitter, no extra crate.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0),
-    );
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
+use crate::backend::retry::backoff;
 
 /// A URL without its password, for messages.
 pub fn redact(url: &str) -> String {
@@ -343,16 +325,6 @@ pub fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_bounded() {
-        let base = Duration::from_millis(200);
-        for attempt in 0..20 {
-            let d = backoff(base, attempt);
-            let exp = base.saturating_mul(1u32 << attempt.min(16)).min(Duration::from_secs(10));
-            assert!(d >= exp.mul_f64(0.5) && d <= exp.mul_f64(1.5), "attempt {attempt}: {d:?}");
-        }
-    }
 
     #[test]
     fn redacts_passwords() {

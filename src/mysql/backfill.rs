@@ -320,7 +320,7 @@ async fn batch_with_retries(
                 let sqlx_err = e.downcast_ref::<sqlx::Error>();
                 let retry = sqlx_err.map(classify).is_some_and(ErrorKind::is_retryable);
                 if retry && attempt < session.limits.retries {
-                    tokio::time::sleep(super::retry::backoff(session.limits.backoff, attempt)).await;
+                    tokio::time::sleep(crate::backend::retry::backoff(session.limits.backoff, attempt)).await;
                     attempt += 1;
                     continue;
                 }

@@ -333,7 +333,7 @@ pub struct SessionLimits {
     pub statement_timeout: Option<Duration>,
     /// Retries after a lock wait timeout or deadlock, with exponential backoff and jitter.
     pub retries: u32,
-    /// First backoff; doubled on each retry, capped at 10 s.
+    /// First backoff; doubled on each retry, capped at 10 s (backend::retry).
     pub backoff: Duration,
 }
 

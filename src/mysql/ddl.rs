@@ -97,7 +97,7 @@ impl MySession {
             };
             let kind = classify(&err);
             if kind.is_retryable() && attempt < self.limits.retries {
-                tokio::time::sleep(super::retry::backoff(self.limits.backoff, attempt)).await;
+                tokio::time::sleep(crate::backend::retry::backoff(self.limits.backoff, attempt)).await;
                 attempt += 1;
                 continue;
             }

@@ -13,7 +13,6 @@ pub mod ddl;
 pub mod error;
 pub mod introspect;
 pub mod lock;
-pub mod retry;
 pub mod state;
 
 pub use connect::{Flavour, MyConnConfig, MySession, ServerInfo, SessionLimits, Version};
