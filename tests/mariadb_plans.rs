@@ -522,3 +522,48 @@ fn renaming_a_column_of_a_composite_and_a_descending_index_swaps_both_indexes() 
         naive.run("SELECT id, kind, happened_at FROM ev ORDER BY id")
     );
 }
+
+/// Planning against the live database (`--database-url mariadb://…`) reads the schema from
+/// information_schema and the flavour and version from the server; on the example schema it must
+/// write exactly the plan the schema file gives (the golden), for every example. Nothing changes
+/// in the database, and a --dialect that contradicts the server is refused.
+#[test]
+fn planning_from_the_live_database_writes_the_golden_plans() {
+    let db = seeded();
+    let before = db.schema();
+    let url = format!("mariadb://root@127.0.0.1:3306/{}", db.name);
+    let version = db.run("SELECT VERSION()");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for change in examples() {
+        let out = assert_cmd::Command::cargo_bin("planner")
+            .expect("binary")
+            .args(["plan", "--database-url", &url, "--out"])
+            .arg(tmp.path())
+            .arg(&change)
+            .output()
+            .expect("planner runs");
+        assert!(out.status.success(), "{}: {}", change.display(), String::from_utf8_lossy(&out.stderr));
+        let name = parse_change_file(&change).expect("example").file.name.expect("named");
+        let live = read_dir_files(&tmp.path().join(&name));
+        let golden = read_dir_files(&root().join("plans-mariadb").join(&name));
+        if !version.starts_with("10.11.") {
+            continue; // the goldens are for MariaDB 10.11; other servers plan their own version
+        }
+        assert_eq!(live.keys().collect::<Vec<_>>(), golden.keys().collect::<Vec<_>>(), "{name}");
+        for (file, text) in &golden {
+            assert_eq!(&live[file], text, "plans-mariadb/{name}/{file}: the live database planned otherwise");
+        }
+    }
+    assert_eq!(db.schema(), before, "planning changed the database");
+
+    let out = assert_cmd::Command::cargo_bin("planner")
+        .expect("binary")
+        .args(["plan", "rename", "users.name", "full_name", "--database-url", &url, "--dialect", "mysql"])
+        .arg("--out")
+        .arg(tmp.path().join("other"))
+        .output()
+        .expect("planner runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--dialect mysql does not match the server"), "{stderr}");
+}

@@ -177,9 +177,14 @@ pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
                 .into())
         }
     };
-    // MERGE NOTE (issue 15): MySQL/MariaDB dispatch until the dialect seam routes it.
-    if let Some(dialect) = args.options.dialect.as_deref().filter(|d| !d.eq_ignore_ascii_case("postgresql")) {
-        return run_mysql(&located, &args.options, dialect);
+    // MySQL/MariaDB: chosen by --dialect, or by a mysql:// / mariadb:// URL to plan against.
+    let live_mysql = match args.options.schema.is_none() && target.names_a_database() {
+        true => Some(target.resolve_url()?).filter(|url| is_mysql_url(url)),
+        false => None,
+    };
+    let dialect = args.options.dialect.as_deref().filter(|d| !d.eq_ignore_ascii_case("postgresql"));
+    if dialect.is_some() || live_mysql.is_some() {
+        return run_mysql(&located, &args.options, dialect, live_mysql.as_deref());
     }
     let model = load_model(&args.options, target)?;
     let mut allowed = args.options.allow_functions.clone();
@@ -202,22 +207,69 @@ pub fn run(args: PlanArgs, target: &TargetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `planner plan --dialect mariadb|mysql --schema schema.mysql.sql …`: a MySQL/MariaDB plan
-/// from a schema file (live MySQL introspection is not wired into `plan` yet).
-fn run_mysql(located: &LocatedChanges, options: &PlanOptions, dialect: &str) -> anyhow::Result<()> {
+/// `mysql://…` or `mariadb://…`.
+fn is_mysql_url(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(scheme, _)| crate::flavour::Flavour::from_url_scheme(scheme))
+        .is_some_and(|f| f.is_mysql_family())
+}
+
+/// `planner plan --dialect mariadb|mysql --schema schema.mysql.sql …`, or `planner plan
+/// --database-url mariadb://…`: a MySQL/MariaDB plan from a schema file or the live database
+/// (its flavour and version then come from the server).
+fn run_mysql(
+    located: &LocatedChanges,
+    options: &PlanOptions,
+    dialect: Option<&str>,
+    live_url: Option<&str>,
+) -> anyhow::Result<()> {
     use crate::change::mysql::{self, MySqlTarget};
-    let target = MySqlTarget::parse(dialect, options.server_version.as_deref()).map_err(|m| {
-        InputError::new(m).help("--dialect mariadb|mysql, --server-version e.g. 10.11 or 8.0")
-    })?;
-    let Some(schema) = &options.schema else {
-        return Err(InputError::new(format!("planning for {target} needs --schema FILE"))
-            .help("pass the schema as MySQL DDL, e.g. --schema examples/schema.mysql.sql")
-            .into());
+    let bad_target =
+        |m: String| InputError::new(m).help("--dialect mariadb|mysql, --server-version e.g. 10.11 or 8.0");
+    let (model, target) = match (&options.schema, live_url) {
+        (Some(schema), _) => {
+            let target = MySqlTarget::parse(dialect.unwrap_or("mariadb"), options.server_version.as_deref())
+                .map_err(bad_target)?;
+            let display = schema.display().to_string();
+            let sql = std::fs::read_to_string(schema)
+                .map_err(|e| InputError::new(format!("cannot read {display}: {e}")))?;
+            (crate::model::from_mysql_sql::parse_mysql_schema(&sql, &display)?, target)
+        }
+        (None, Some(url)) => {
+            let config = crate::mysql::MyConnConfig::parse(url)?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let (model, server) = runtime.block_on(async {
+                let mut conn = config.connect().await?;
+                crate::mysql::introspect::introspect(&mut conn).await.context("reading the schema")
+            })?;
+            let model = crate::mysql::introspect::for_planning(model, &config.database);
+            let flavour = if server.is_mariadb() { "mariadb" } else { "mysql" };
+            if let Some(d) = dialect.filter(|d| !d.eq_ignore_ascii_case(flavour)) {
+                return Err(InputError::new(format!(
+                    "--dialect {d} does not match the server ({})",
+                    server.version_text
+                ))
+                .help("drop --dialect when planning from a live database")
+                .into());
+            }
+            let live = format!("{}.{}", server.version.major, server.version.minor);
+            if let Some(v) = options.server_version.as_deref().filter(|v| *v != live) {
+                return Err(InputError::new(format!(
+                    "--server-version {v} does not match the server ({live})"
+                ))
+                .help("drop --server-version when planning from a live database")
+                .into());
+            }
+            (model, MySqlTarget::parse(flavour, Some(&live)).map_err(bad_target)?)
+        }
+        (None, None) => {
+            let target = MySqlTarget::parse(dialect.unwrap_or("mariadb"), options.server_version.as_deref())
+                .map_err(bad_target)?;
+            return Err(InputError::new(format!("planning for {target} needs --schema FILE or a database"))
+                .help("pass the schema as MySQL DDL (--schema examples/schema.mysql.sql) or --database-url mariadb://…")
+                .into());
+        }
     };
-    let display = schema.display().to_string();
-    let sql = std::fs::read_to_string(schema)
-        .map_err(|e| InputError::new(format!("cannot read {display}: {e}")))?;
-    let model = crate::model::from_mysql_sql::parse_mysql_schema(&sql, &display)?;
     let name = plan_name(located, options.name.as_deref())?;
     let mut compiled = mysql::compile(&model, &located.file.changes, &name, target)
         .map_err(|e| located.locate(e.change, e.error))?;

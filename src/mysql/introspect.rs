@@ -49,6 +49,58 @@ pub async fn introspect(conn: &mut MySqlConnection) -> anyhow::Result<(SchemaMod
     Ok((SchemaModel { pg_version: 0, tables, views, user_types: Vec::new(), triggers }, server))
 }
 
+/// The model as a schema file gives it, for planning: the connection's database becomes the
+/// model's default schema (`from_mysql_sql::MYSQL_SCHEMA`), so a plan made against `app_staging`
+/// applies to `app_production` (plan.yaml names tables without the database, as MySQL DDL does),
+/// and integer display widths (`bigint(20)`, MariaDB and MySQL < 8.0.19 print them) are dropped
+/// except `tinyint(1)`, the boolean convention: they change nothing stored.
+pub fn for_planning(mut model: SchemaModel, database: &str) -> SchemaModel {
+    let home = Ident::new(crate::model::from_mysql_sql::MYSQL_SCHEMA).expect("a valid identifier");
+    let rehome = |q: &mut QualifiedName| {
+        if q.schema.as_str() == database {
+            q.schema = home.clone();
+        }
+    };
+    let tables = std::mem::take(&mut model.tables);
+    for (_, mut table) in tables {
+        rehome(&mut table.name);
+        for c in &mut table.constraints {
+            if let ConstraintKind::ForeignKey { references, .. } = &mut c.kind {
+                rehome(references);
+            }
+        }
+        for column in &mut table.columns {
+            column.data_type = without_display_width(&column.data_type);
+        }
+        model.tables.insert(table.name.clone(), table);
+    }
+    for view in &mut model.views {
+        rehome(&mut view.name);
+        view.reads.iter_mut().for_each(rehome);
+        view.depends_on.iter_mut().for_each(|(q, _)| rehome(q));
+    }
+    for trigger in &mut model.triggers {
+        rehome(&mut trigger.table);
+    }
+    model
+}
+
+/// `bigint(20) unsigned` -> `bigint unsigned`; `tinyint(1)`, `zerofill` widths (they change how
+/// values print) and everything else unchanged.
+fn without_display_width(column_type: &str) -> String {
+    for int in ["tinyint", "smallint", "mediumint", "int", "bigint"] {
+        if let Some(rest) = column_type.strip_prefix(int).and_then(|r| r.strip_prefix('(')) {
+            if let Some((width, tail)) = rest.split_once(')') {
+                let shown = (int == "tinyint" && width == "1") || tail.contains("zerofill");
+                if width.chars().all(|c| c.is_ascii_digit()) && !shown {
+                    return format!("{int}{tail}");
+                }
+            }
+        }
+    }
+    column_type.to_string()
+}
+
 fn ident(name: &str) -> anyhow::Result<Ident> {
     Ident::new(name).with_context(|| format!("name `{name}`"))
 }
@@ -76,8 +128,18 @@ async fn load_tables(conn: &mut MySqlConnection, db: &Ident) -> anyhow::Result<T
     Ok(out)
 }
 
-type ColumnRow =
-    (String, String, String, String, Option<String>, String, Option<String>, Option<String>, String);
+type ColumnRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+);
 
 async fn load_columns(
     conn: &mut MySqlConnection,
@@ -87,13 +149,14 @@ async fn load_columns(
 ) -> anyhow::Result<()> {
     let rows: Vec<ColumnRow> = sqlx::query_as(
         "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA,
-                NULLIF(GENERATION_EXPRESSION, ''), COLLATION_NAME, COLUMN_COMMENT
+                NULLIF(GENERATION_EXPRESSION, ''), CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_COMMENT
            FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()
           ORDER BY TABLE_NAME, ORDINAL_POSITION",
     )
     .fetch_all(&mut *conn)
     .await?;
-    for (table, name, column_type, nullable, default, extra, expression, collation, comment) in rows {
+    for (table, name, column_type, nullable, default, extra, expression, charset, collation, comment) in rows
+    {
         let Some((t, table_collation)) = tables.get_mut(&table) else { continue };
         let extra_lower = extra.to_ascii_lowercase();
         let generated = if extra_lower.contains("stored generated") {
@@ -115,6 +178,9 @@ async fn load_columns(
             default,
             generated,
             props: ColumnProps {
+                // Charset and collation where the column's differ from the table's (what a
+                // `MODIFY` or a copy of the column must restate; the rest it inherits).
+                charset: charset.filter(|_| collation.is_some() && collation != *table_collation),
                 collation: collation
                     .filter(|c| Some(c) != table_collation.as_ref())
                     .map(|c| ident(&c))
@@ -484,6 +550,17 @@ fn view_dependencies(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_widths_go_except_for_booleans_and_zerofill() {
+        assert_eq!(without_display_width("bigint(20)"), "bigint");
+        assert_eq!(without_display_width("int(10) unsigned"), "int unsigned");
+        assert_eq!(without_display_width("tinyint(1)"), "tinyint(1)");
+        assert_eq!(without_display_width("tinyint(4)"), "tinyint");
+        assert_eq!(without_display_width("int(5) unsigned zerofill"), "int(5) unsigned zerofill");
+        assert_eq!(without_display_width("varchar(20)"), "varchar(20)");
+        assert_eq!(without_display_width("interval(3)"), "interval(3)");
+    }
 
     #[test]
     fn defaults_become_sql_text() {
