@@ -59,30 +59,8 @@ pub fn compile_with(
         parts.push(phases);
     }
 
-    let mut tables: Vec<QualifiedName> = Vec::new();
-    for p in &parts {
-        for t in &p.tables {
-            if !tables.contains(t) {
-                tables.push(t.clone());
-            }
-        }
-    }
-    let table_shapes = tables
-        .iter()
-        .filter_map(|t| model.tables.get(t))
-        .map(|t| TableShape {
-            table: t.name.clone(),
-            columns: t
-                .columns
-                .iter()
-                .map(|c| ColumnShape {
-                    name: c.name.clone(),
-                    data_type: c.data_type.clone(),
-                    not_null: c.not_null,
-                })
-                .collect(),
-        })
-        .collect();
+    let tables = distinct_tables(parts.iter().flat_map(|p| p.tables.iter()));
+    let table_shapes = table_shapes(model, &tables);
 
     let sync_parts: Vec<(QualifiedName, SyncPart)> = parts.iter().flat_map(|p| p.sync.clone()).collect();
     let sync = match parts.iter().position(|p| !p.sync.is_empty()) {
@@ -202,6 +180,40 @@ fn merge_compat(parts: &[ChangePhases], phase: usize) -> AppCompat {
         }
     };
     AppCompat { old_app: merge(|c| &c.old_app), new_app: merge(|c| &c.new_app) }
+}
+
+/// The touched tables, once each, in first-touched order.
+pub(crate) fn distinct_tables<'a>(
+    touched: impl IntoIterator<Item = &'a QualifiedName>,
+) -> Vec<QualifiedName> {
+    let mut tables: Vec<QualifiedName> = Vec::new();
+    for t in touched {
+        if !tables.contains(t) {
+            tables.push(t.clone());
+        }
+    }
+    tables
+}
+
+/// What each of `tables` looks like now: plan.yaml records it and contract refuses if the table
+/// drifted from it.
+pub(crate) fn table_shapes(model: &SchemaModel, tables: &[QualifiedName]) -> Vec<TableShape> {
+    tables
+        .iter()
+        .filter_map(|t| model.tables.get(t))
+        .map(|t| TableShape {
+            table: t.name.clone(),
+            columns: t
+                .columns
+                .iter()
+                .map(|c| ColumnShape {
+                    name: c.name.clone(),
+                    data_type: c.data_type.clone(),
+                    not_null: c.not_null,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -13,24 +13,46 @@ pub const REFERENCE_BATCH: u32 = 1000;
 /// Render every file, record their names on the phases and their sha256 in `plan.files`.
 /// Returns file name -> content (plan.yaml excluded).
 pub fn render(plan: &mut Plan) -> BTreeMap<String, String> {
-    let mut files = BTreeMap::new();
     let name = plan.name.clone();
     // The header names the target as format 1 did ("PostgreSQL 15+"): the SQL files did not change.
     let pg = format!("{} {}", plan.dialect.product(), plan.server_version);
+    render_with(
+        plan,
+        PhaseFiles {
+            backfill: &|tasks| backfill_file(&name, tasks),
+            up: &|phase, file| up_file(&name, &pg, phase, file),
+            down: &|phase, file| down_file(&name, &pg, phase, file),
+        },
+    )
+}
+
+/// How one dialect writes each kind of phase file.
+pub struct PhaseFiles<'a> {
+    pub backfill: &'a dyn Fn(&[BackfillTask]) -> String,
+    /// `(phase, file name)` -> the file.
+    pub up: &'a dyn Fn(&Phase, &str) -> String,
+    pub down: &'a dyn Fn(&Phase, &str) -> String,
+}
+
+/// The file layout every dialect shares: `backfill.sql` for the backfill phase, `<phase>.up.sql`
+/// and `<phase>.down.sql` for a phase with steps, none for an empty one. Records the names on the
+/// phases and every file's sha256 in `plan.files`.
+pub fn render_with(plan: &mut Plan, write: PhaseFiles<'_>) -> BTreeMap<String, String> {
+    let mut files = BTreeMap::new();
     for phase in &mut plan.phases {
         let kind = phase.phase;
         match kind {
             PhaseKind::Backfill => {
                 let file = "backfill.sql".to_string();
-                files.insert(file.clone(), backfill_file(&name, &phase.backfill));
+                files.insert(file.clone(), (write.backfill)(&phase.backfill));
                 phase.up_file = Some(file);
             }
             _ if phase.steps.is_empty() => {}
             _ => {
                 let up = format!("{kind}.up.sql");
                 let down = format!("{kind}.down.sql");
-                files.insert(up.clone(), up_file(&name, &pg, phase, &up));
-                files.insert(down.clone(), down_file(&name, &pg, phase, &down));
+                files.insert(up.clone(), (write.up)(phase, &up));
+                files.insert(down.clone(), (write.down)(phase, &down));
                 phase.up_file = Some(up);
                 phase.down_file = Some(down);
             }

@@ -14,6 +14,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::MySqlPlan;
+use crate::plan::files::PhaseFiles;
 use crate::plan::script::undo_steps;
 use crate::plan::{sha256_hex, BackfillTask, Phase, PhaseKind, Step, TableShape};
 use crate::sql::mysql_ddl::quote_ident;
@@ -24,29 +25,15 @@ pub const LOCK_WAIT_TIMEOUT_S: u32 = 2;
 /// Render every file, record names on the phases and their sha256 in `plan.files`.
 pub fn render(mysql: &mut MySqlPlan) -> BTreeMap<String, String> {
     let target = mysql.target.to_string();
-    let plan = &mut mysql.plan;
-    let name = plan.name.clone();
-    let mut files = BTreeMap::new();
-    for phase in &mut plan.phases {
-        let kind = phase.phase;
-        match kind {
-            PhaseKind::Backfill => {
-                files.insert("backfill.sql".to_string(), backfill_file(&name, &target, &phase.backfill));
-                phase.up_file = Some("backfill.sql".into());
-            }
-            _ if phase.steps.is_empty() => {}
-            _ => {
-                let up = format!("{kind}.up.sql");
-                let down = format!("{kind}.down.sql");
-                files.insert(up.clone(), up_file(&name, &target, phase, &up));
-                files.insert(down.clone(), down_file(&name, &target, phase, &down));
-                phase.up_file = Some(up);
-                phase.down_file = Some(down);
-            }
-        }
-    }
-    plan.files = files.iter().map(|(k, v)| (k.clone(), sha256_hex(v.as_bytes()))).collect();
-    files
+    let name = mysql.plan.name.clone();
+    crate::plan::files::render_with(
+        &mut mysql.plan,
+        PhaseFiles {
+            backfill: &|tasks| backfill_file(&name, &target, tasks),
+            up: &|phase, file| up_file(&name, &target, phase, file),
+            down: &|phase, file| down_file(&name, &target, phase, file),
+        },
+    )
 }
 
 fn header(out: &mut String, plan: &str, target: &str, kind: PhaseKind, direction: &str, file: &str) {

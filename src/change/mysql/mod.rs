@@ -28,12 +28,10 @@ pub mod set_not_null;
 
 use std::fmt;
 
+use crate::change::compile::{distinct_tables, table_shapes};
 use crate::change::{Change, ChangeError};
 use crate::model::{Column, SchemaModel, Table};
-use crate::plan::{
-    AppCompat, BackfillTask, ColumnShape, Lock, Phase, PhaseKind, Plan, Precondition, Step, TableShape,
-    TxMode,
-};
+use crate::plan::{AppCompat, BackfillTask, Lock, Phase, PhaseKind, Plan, Precondition, Step, TxMode};
 use crate::sql::ddl::{Ddl, TriggerEvent};
 use crate::sql::mysql_ddl::{Algorithm, ColumnDefinition, MySqlDdl, TriggerAssignment};
 use crate::sql::render::generated_name;
@@ -178,28 +176,8 @@ pub fn compile(
         current = next;
     }
 
-    let mut tables: Vec<QualifiedName> = Vec::new();
-    for t in parts.iter().filter_map(|p| p.table.clone()) {
-        if !tables.contains(&t) {
-            tables.push(t);
-        }
-    }
-    let shapes = tables
-        .iter()
-        .filter_map(|t| model.tables.get(t))
-        .map(|t| TableShape {
-            table: t.name.clone(),
-            columns: t
-                .columns
-                .iter()
-                .map(|c| ColumnShape {
-                    name: c.name.clone(),
-                    data_type: c.data_type.clone(),
-                    not_null: c.not_null,
-                })
-                .collect(),
-        })
-        .collect();
+    let tables = distinct_tables(parts.iter().filter_map(|p| p.table.as_ref()));
+    let shapes = table_shapes(model, &tables);
 
     let mut phases = Vec::new();
     let expand: Vec<Step> = parts.iter().flat_map(|p| p.expand.clone()).collect();
