@@ -57,7 +57,7 @@ const BAD_FLAGS: &[(&[&str], &str)] = &[
         "did you mean `planner plan rename users.name full_name`?",
     ),
     (&["plan", "add-colum", "users.x", "int"], "unknown change kind `add-colum`"),
-    (&["status", "--database-url", "mysql://root@127.0.0.1/app"], "not a PostgreSQL connection string"),
+    (&["status", "--database-url", "sqlite://app.db"], "not a PostgreSQL connection string"),
     (&["status", "--database-url", "postgres://127.0.0.1/app?sslmod=require"], "did you mean `sslmode`?"),
 ];
 

@@ -552,3 +552,44 @@ async fn an_edited_plan_and_a_plan_for_the_other_family_are_refused() {
     assert!(e.contains("is for PostgreSQL") && e.contains("is a MySQL/MariaDB database"), "{e}");
     db.drop().await;
 }
+
+#[tokio::test]
+async fn planner_yaml_targets_with_mariadb_urls_run_as_a_fleet() {
+    let (a, b) = (seeded().await, seeded().await);
+    let (_tmp, dir) = plan_copy("mariadb_rename_users_email");
+    let d = dir.to_str().expect("utf-8");
+    let conf = tempfile::tempdir().expect("tempdir");
+    let b_url = b.url.replacen("mysql://", "mariadb://", 1);
+    std::fs::write(
+        conf.path().join("planner.yaml"),
+        format!("targets:\n  a:\n    url: {}\n  b:\n    url: {b_url}\n", a.url),
+    )
+    .expect("planner.yaml");
+    let fleet = |args: &[&str]| {
+        let out = Command::cargo_bin("planner")
+            .expect("binary")
+            .current_dir(conf.path())
+            .env_remove("DATABASE_URL")
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{args:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    fleet(&["apply", d, "--phase", "expand", "--all-targets"]);
+    let json = fleet(&["next", d, "--all-targets", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(doc["summary"]["ok"], 2, "{doc}");
+    assert!(
+        doc["targets"].as_array().expect("targets").iter().all(|t| t["report"]["phase"] == "backfill"),
+        "{doc}"
+    );
+    fleet(&["verify", d, "--all-targets"]);
+    let status = fleet(&["status", "--all-targets"]);
+    assert!(status.contains("== target a: ok") && status.contains("== target b: ok"), "{status}");
+    for db in [&a, &b] {
+        assert_eq!(db.count("SELECT COUNT(*) FROM users WHERE NOT (contact_email <=> email)").await, 0);
+    }
+    a.drop().await;
+    b.drop().await;
+}

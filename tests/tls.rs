@@ -298,7 +298,7 @@ async fn application_name_shows_planner_and_the_plan() {
 #[test]
 fn a_url_that_is_not_postgres_is_bad_input() {
     planner()
-        .args(["status", "--database-url", "mysql://root@127.0.0.1:3306/app"])
+        .args(["status", "--database-url", "sqlite://app.db"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("not a PostgreSQL connection string"));

@@ -551,13 +551,14 @@ pub async fn backfill_records(conn: &mut MySqlConnection, plan: &str) -> anyhow:
     if !exists(conn).await? {
         return Ok(Vec::new());
     }
-    let sql = format!(
+    let rows: Vec<(String, i64, i64, String, Option<String>)> = sqlx::query_as(
         "SELECT table_name, rows_visited, batches, DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s'),
                 DATE_FORMAT(finished_at, '%Y-%m-%d %H:%i:%s')
-           FROM planner_backfill_progress WHERE plan = ? ORDER BY table_name"
-    );
-    let rows: Vec<(String, i64, i64, String, Option<String>)> =
-        sqlx::query_as(super::dynamic(sql)).bind(plan).fetch_all(&mut *conn).await?;
+           FROM planner_backfill_progress WHERE plan = ? ORDER BY table_name",
+    )
+    .bind(plan)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(table, rows_done, batches, updated_at, finished_at)| BackfillRecord {
