@@ -387,9 +387,9 @@ async fn apply(url: &str, dir: &Path, phase: PhaseKind) -> Result<String, String
 }
 
 /// Something the test does between two phases: the hook to break the behaviour on purpose.
-type Between = fn(&'static Case, PhaseKind) -> Option<String>;
+type Between = fn(&'static Case, PhaseKind, &Path) -> Option<String>;
 
-fn no_sabotage(_: &'static Case, _: PhaseKind) -> Option<String> {
+fn no_sabotage(_: &'static Case, _: PhaseKind, _: &Path) -> Option<String> {
     None
 }
 
@@ -475,7 +475,7 @@ async fn zero_downtime(case: &'static Case, between: Between) {
         promised.push((old_access, new_access));
         shared.window.store(index + 1, Ordering::Relaxed);
         tokio::time::sleep(Duration::from_millis(400)).await;
-        if let Some(sql) = between(case, phase.phase) {
+        if let Some(sql) = between(case, phase.phase, &dir) {
             db.exec(&sql).await;
         }
     }
