@@ -13,7 +13,7 @@ const ROWS: i64 = 50_000;
 const WRONG: &str = "SELECT COUNT(*) FROM bf WHERE NOT (c <=> v * 2)";
 
 fn job<'a>(plan: &'a str, pause: Duration) -> KeysetBackfill<'a> {
-    KeysetBackfill { plan, table: "bf", key: "id", column: "c", expr: "`v` * 2", batch_size: 500, pause }
+    KeysetBackfill { batch_size: 500, pause, ..KeysetBackfill::one(plan, "bf", "id", "c", "`v` * 2") }
 }
 
 #[tokio::test]
@@ -96,15 +96,7 @@ async fn backfill_refuses_a_key_it_cannot_walk() {
     .await;
     let mut s = MySession::open(&db.url, SessionLimits::default()).await.unwrap();
     state::ensure_schema(&mut s).await.unwrap();
-    let j = KeysetBackfill {
-        plan: "p",
-        table: "nk",
-        key: "a",
-        column: "c",
-        expr: "1",
-        batch_size: 10,
-        pause: Duration::ZERO,
-    };
+    let j = KeysetBackfill { batch_size: 10, ..KeysetBackfill::one("p", "nk", "a", "c", "1") };
     let e = backfill::run(&mut s, &j).await.unwrap_err().to_string();
     assert!(e.contains("nk.a is not a one-column unique key"), "{e}");
     s.close().await.unwrap();

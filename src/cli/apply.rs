@@ -66,6 +66,11 @@ pub async fn run(args: ApplyArgs, target: &TargetArgs, verbosity: Verbosity) -> 
     let opts = apply_options(&args.throttle, &args.lock, !args.dry_run, verbosity, &args.fleet)?;
     let loaded = LoadedPlan::load(&args.plan_dir)?;
     if args.dry_run {
+        if loaded.plan.dialect.is_mysql_family() {
+            let limits = exec::mysql::limits(&args.lock.session_options());
+            print!("{}", exec::mysql::apply::dry_run(&loaded, args.phase, &limits)?);
+            return dry_run_checks(&loaded, args.phase, target).await;
+        }
         let phase = loaded.phase(args.phase)?;
         print!("{}", exec::dry_run::render(&loaded.plan, phase, &args.lock.session_options()));
         return dry_run_checks(&loaded, args.phase, target).await;
@@ -189,6 +194,13 @@ pub async fn run_job(
 /// The phase run on one database, as text, JSON and a verdict.
 pub async fn run_phase(job: &PhaseJob, url: &str) -> Report {
     let loaded = &job.loaded;
+    // A plan and a database of different families never meet; MySQL plans take their executor.
+    if let Err(e) = exec::mysql::check_url(&loaded.plan, url) {
+        return phase_report(job, None, Vec::new(), Err(e.into()));
+    }
+    if loaded.plan.dialect.is_mysql_family() {
+        return run_phase_mysql(job, url).await;
+    }
     let phase_name = match job.which {
         Which::Phase(kind) => kind.as_str().to_string(),
         Which::Next => "next".to_string(),
@@ -249,11 +261,59 @@ pub async fn run_phase(job: &PhaseJob, url: &str) -> Report {
     phase_report(job, Some(kind), units, result)
 }
 
-/// `next`: which phase is next is known only from the database; confirm it if irreversible.
-async fn next_phase(session: &mut Session, job: &PhaseJob) -> anyhow::Result<PhaseKind> {
+/// [`run_phase`] on MySQL/MariaDB. Ctrl-C / SIGTERM during a DDL phase kills the statement in
+/// flight (`KILL QUERY`); what committed stays recorded, as after kill -9.
+async fn run_phase_mysql(job: &PhaseJob, url: &str) -> Report {
     let loaded = &job.loaded;
-    let records = exec::state::phase_records(session.conn(), &loaded.plan.name).await?;
-    let Some(kind) = exec::apply::next_pending(&loaded.plan, &records) else {
+    let mut run = match exec::mysql::Run::open(url, exec::mysql::limits(&job.session)).await {
+        Ok(run) => run,
+        Err(e) => return phase_report(job, None, Vec::new(), Err(e)),
+    };
+    let kind = match job.which {
+        Which::Phase(kind) => Ok(kind),
+        Which::Next => match exec::mysql::apply::next_pending(run.session.conn(), loaded).await {
+            Ok(next) => pending_or_refuse(job, next),
+            Err(e) => Err(e),
+        },
+    };
+    let kind = match kind {
+        Ok(kind) => kind,
+        Err(e) => return phase_report(job, None, Vec::new(), run.close_after(Err(e)).await),
+    };
+    let connection_id = run.session.connection_id;
+    let stop = job.opts.backfill.stop.clone();
+    let stopped = {
+        let work = exec::mysql::apply::apply_phase_run(&mut run, loaded, kind, &job.opts);
+        if kind == PhaseKind::Backfill {
+            Ok(work.await)
+        } else {
+            tokio::select! {
+                result = work => Ok(result),
+                _ = stop.wait() => Err(stop.requested().unwrap_or_else(|| "interrupted".into())),
+            }
+        }
+    };
+    match stopped {
+        Ok(result) => phase_report(job, Some(kind), Vec::new(), run.close_after(result).await),
+        Err(why) => {
+            exec::mysql::cancel(url, connection_id).await;
+            // Not closed: dropping the connections releases planner's lock on the server.
+            drop(run);
+            let dir = loaded.dir.display();
+            let e = crate::error::Refusal::new(format!(
+                "{why}: phase {kind} of plan `{}` stopped; the statements that had committed stay applied \
+                 (planner status shows where); resume: planner apply {dir} --phase {kind}; undo: planner rollback {dir}",
+                loaded.plan.name
+            ));
+            phase_report(job, Some(kind), Vec::new(), Err(e.into()))
+        }
+    }
+}
+
+/// The next phase if there is one (confirmed when irreversible), else "nothing to do".
+fn pending_or_refuse(job: &PhaseJob, next: Option<PhaseKind>) -> anyhow::Result<PhaseKind> {
+    let loaded = &job.loaded;
+    let Some(kind) = next else {
         return Err(crate::error::Refusal::new(format!(
             "every phase of plan `{}` is already applied; nothing to do",
             loaded.plan.name
@@ -262,6 +322,13 @@ async fn next_phase(session: &mut Session, job: &PhaseJob) -> anyhow::Result<Pha
     };
     confirm_irreversible(loaded, loaded.phase(kind)?, job.yes)?;
     Ok(kind)
+}
+
+/// `next`: which phase is next is known only from the database; confirm it if irreversible.
+async fn next_phase(session: &mut Session, job: &PhaseJob) -> anyhow::Result<PhaseKind> {
+    let loaded = &job.loaded;
+    let records = exec::state::phase_records(session.conn(), &loaded.plan.name).await?;
+    pending_or_refuse(job, exec::apply::next_pending(&loaded.plan, &records))
 }
 
 fn outcome_phase(outcome: &ApplyOutcome) -> PhaseKind {
@@ -401,6 +468,25 @@ async fn dry_run_checks(loaded: &LoadedPlan, kind: PhaseKind, target: &TargetArg
         return Ok(());
     }
     let url = target.resolve_url()?;
+    exec::mysql::check_url(&loaded.plan, &url)?;
+    if loaded.plan.dialect.is_mysql_family() {
+        let mut session = exec::mysql::observe(&url).await?;
+        let result = exec::mysql::apply::preflight(session.conn(), loaded, kind).await;
+        session.close().await?;
+        let line = match result? {
+            exec::mysql::apply::Preflight::Ready => {
+                "-- every precondition holds on this database: the real run would proceed".to_string()
+            }
+            exec::mysql::apply::Preflight::Resume => format!(
+                "-- an earlier run of {kind} stopped half way: the real run would resume it (planner status shows where)"
+            ),
+            exec::mysql::apply::Preflight::AlreadyDone => {
+                format!("-- {kind} is already applied on this database: the real run would do nothing")
+            }
+        };
+        println!("{line}");
+        return Ok(());
+    }
     let mut session = Session::observe(&url).await?;
     let result = exec::apply::preflight(&mut session, loaded, kind).await;
     session.close().await?;

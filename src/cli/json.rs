@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::exec::apply::next_pending;
+use crate::exec::plan_state::PlanState;
 use crate::exec::state;
 use crate::exec::{LoadedPlan, Session};
 use crate::plan::Plan;
@@ -80,31 +81,22 @@ pub struct PausedNowJson {
 
 /// One target's status as data (the same sources as the human report).
 pub async fn target_status(url: &str, only: Option<&LoadedPlan>) -> anyhow::Result<Vec<PlanStatus>> {
+    if let Some(l) = only {
+        crate::exec::mysql::check_url(&l.plan, url)?;
+    }
+    if crate::exec::mysql::is_mysql_url(url) {
+        return Ok(plans(crate::exec::mysql::status::plan_states(url, only).await?, only));
+    }
     let mut session = Session::observe(url).await?;
-    let result = plans(&mut session, only).await;
+    let result = super::status::pg_plan_states(&mut session, only, false).await;
     session.close().await?;
-    result
+    Ok(plans(result?, only))
 }
 
-async fn plans(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Result<Vec<PlanStatus>> {
-    let mut found: Vec<(Plan, Option<state::PlanRecord>, bool)> = Vec::new();
-    for record in state::all_plans(session.conn()).await? {
-        if only.is_some_and(|l| l.plan.name != record.name) {
-            continue;
-        }
-        let plan: Plan = serde_yaml_ng::from_str(&record.plan_yaml)?;
-        let drift = only.is_some_and(|l| l.sha256 != record.plan_sha256);
-        found.push((plan, Some(record), drift));
-    }
-    if let Some(l) = only {
-        if found.is_empty() {
-            found.push((l.plan.clone(), None, false));
-        }
-    }
+fn plans(states: Vec<PlanState>, only: Option<&LoadedPlan>) -> Vec<PlanStatus> {
     let mut out = Vec::new();
-    for (plan, record, drift) in found {
-        let records = state::phase_records(session.conn(), &plan.name).await?;
-        let backfill = state::backfill_records(session.conn(), &plan.name).await?;
+    for PlanState { plan, record, phases: records, backfill } in states {
+        let drift = record.as_ref().is_some_and(|r| only.is_some_and(|l| l.sha256 != r.plan_sha256));
         let phases = plan
             .phases
             .iter()
@@ -135,7 +127,7 @@ async fn plans(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Resu
             phases,
             backfill: backfill
                 .into_iter()
-                .map(|b| BackfillStatus {
+                .map(|(b, _)| BackfillStatus {
                     table: b.table,
                     rows_done: b.rows_done,
                     batches: b.batches,
@@ -147,7 +139,7 @@ async fn plans(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Resu
             next_phase: next_pending(&plan, &records).map(|k| k.as_str().to_string()),
         });
     }
-    Ok(out)
+    out
 }
 
 #[derive(Debug, Serialize)]

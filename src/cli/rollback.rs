@@ -75,6 +75,12 @@ async fn rollback(
         Ok(loaded) => loaded.plan.name.clone(),
         Err(_) => plan_name(&args.plan_dir).unwrap_or_else(|| "plan".into()),
     };
+    if let Ok(loaded) = &on_disk {
+        exec::mysql::check_url(&loaded.plan, &url)?;
+    }
+    if exec::mysql::is_mysql_url(&url) {
+        return rollback_mysql(on_disk, &args, &url, &name).await;
+    }
     let label = format!("planner/{name}/rollback");
     let mut session = Session::open_as(&url, args.lock.session_options(), &label).await?;
     // An edited folder (a reviewer's comment in contract.up.sql) must not block the way back:
@@ -105,4 +111,50 @@ async fn rollback(
     *units = session.take_units();
     let phase = session.close_after(result).await?;
     Ok((loaded.plan.name.clone(), phase))
+}
+
+/// [`rollback`] on MySQL/MariaDB; an edited folder falls back to the copy in `planner_plans`.
+async fn rollback_mysql(
+    on_disk: anyhow::Result<LoadedPlan>,
+    args: &RollbackArgs,
+    url: &str,
+    name: &str,
+) -> anyhow::Result<(String, crate::plan::PhaseKind)> {
+    let mut run = exec::mysql::Run::open(url, exec::mysql::limits(&args.lock.session_options())).await?;
+    let loaded = match on_disk {
+        Ok(loaded) => Ok(loaded),
+        Err(err) if err.downcast_ref::<PlanEdited>().is_some() => {
+            match crate::mysql::state::plan_record(run.session.conn(), name).await {
+                Ok(Some(record)) => {
+                    match exec::mysql::load::from_yaml(
+                        &record.plan_yaml,
+                        &format!("registered plan `{name}`"),
+                    ) {
+                        Ok((plan, _)) => {
+                            tracing::warn!(
+                                target: "planner",
+                                "{err:#}\nrolling back with plan `{name}` as registered in the database"
+                            );
+                            Ok(LoadedPlan {
+                                dir: args.plan_dir.clone(),
+                                plan,
+                                sha256: record.plan_sha256,
+                                yaml: record.plan_yaml,
+                            })
+                        }
+                        Err(_) => Err(err),
+                    }
+                }
+                _ => Err(err),
+            }
+        }
+        Err(err) => Err(err),
+    };
+    let result = match loaded {
+        Ok(loaded) => exec::mysql::rollback::rollback_latest(&mut run, &loaded)
+            .await
+            .map(|phase| (loaded.plan.name.clone(), phase)),
+        Err(e) => Err(e),
+    };
+    run.close_after(result).await
 }

@@ -7,9 +7,10 @@ use clap::Args;
 
 use super::args::TargetArgs;
 use crate::exec::apply::next_pending;
+use crate::exec::plan_state::PlanState;
 use crate::exec::state::{self, PhaseStatus};
 use crate::exec::{LoadedPlan, Session};
-use crate::plan::{PhaseKind, Plan};
+use crate::plan::PhaseKind;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -172,45 +173,79 @@ async fn run_json(args: &StatusArgs, target: &TargetArgs, loaded: Option<&Loaded
 
 /// The status report of one database (optionally only one plan).
 pub async fn status_text(url: &str, only: Option<&LoadedPlan>) -> anyhow::Result<String> {
+    if let Some(l) = only {
+        crate::exec::mysql::check_url(&l.plan, url)?;
+    }
+    if crate::exec::mysql::is_mysql_url(url) {
+        let mut session = crate::exec::mysql::observe(url).await?;
+        let fresh = only.is_none() && !crate::mysql::state::exists(session.conn()).await?;
+        session.close().await?;
+        if fresh {
+            return Ok(NO_PLANS_HERE.into());
+        }
+        return Ok(render(crate::exec::mysql::status::plan_states(url, only).await?, only));
+    }
     let mut session = Session::observe(url).await?;
-    let result = render(&mut session, only).await;
+    let result = pg_status(&mut session, only).await;
     session.close().await?;
     result
 }
 
-async fn render(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Result<String> {
+const NO_PLANS_HERE: &str =
+    "no plans here: this database has no planner schema (no plan was ever applied to it)\n";
+
+async fn pg_status(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Result<String> {
     if only.is_none() && !state::exists(session.conn()).await? {
-        return Ok(
-            "no plans here: this database has no planner schema (no plan was ever applied to it)\n".into()
-        );
+        return Ok(NO_PLANS_HERE.into());
     }
-    let mut plans: Vec<(Plan, String, Option<String>)> = Vec::new();
-    for record in state::all_plans(session.conn()).await? {
-        if only.is_some_and(|l| l.plan.name != record.name) {
-            continue;
+    Ok(render(pg_plan_states(session, only, true).await?, only))
+}
+
+/// A PostgreSQL database's plans (only `only`'s when given); `liveness` for unfinished backfills.
+pub async fn pg_plan_states(
+    session: &mut Session,
+    only: Option<&LoadedPlan>,
+    liveness: bool,
+) -> anyhow::Result<Vec<PlanState>> {
+    let found = crate::exec::plan_state::select(state::all_plans(session.conn()).await?, only)?;
+    let mut out = Vec::new();
+    for (plan, record) in found {
+        let phases = state::phase_records(session.conn(), &plan.name).await?;
+        let mut backfill = Vec::new();
+        for b in state::backfill_records(session.conn(), &plan.name).await? {
+            let live = match b.finished_at {
+                None if liveness => {
+                    Some(state::backfill_liveness(session.conn(), &plan.name, &b.table).await?)
+                }
+                _ => None,
+            };
+            backfill.push((b, live));
         }
-        let plan: Plan = serde_yaml_ng::from_str(&record.plan_yaml)?;
-        let drift = only.filter(|l| l.sha256 != record.plan_sha256).map(|l| {
-            format!(
-                "plan.yaml in {} differs from the applied one (sha256 {})",
-                l.dir.display(),
-                record.plan_sha256
-            )
-        });
-        plans.push((plan, format!("registered {} by {}", record.registered_at, record.registered_by), drift));
+        out.push(PlanState { plan, record, phases, backfill });
     }
-    if let Some(l) = only {
-        if plans.is_empty() {
-            plans.push((l.plan.clone(), "not applied to this database yet".to_string(), None));
-        }
-    }
+    Ok(out)
+}
+
+/// The human report of a database's plans, whichever backend read them.
+fn render(states: Vec<PlanState>, only: Option<&LoadedPlan>) -> String {
     let mut out = String::new();
-    if plans.is_empty() {
+    if states.is_empty() {
         out.push_str("no plans have been applied to this database\n");
     }
-    for (plan, registered, drift) in plans {
-        let records = state::phase_records(session.conn(), &plan.name).await?;
-        let backfill = state::backfill_records(session.conn(), &plan.name).await?;
+    for PlanState { plan, record, phases: records, backfill } in states {
+        let registered = match &record {
+            Some(r) => format!("registered {} by {}", r.registered_at, r.registered_by),
+            None => "not applied to this database yet".to_string(),
+        };
+        let drift = record.as_ref().and_then(|record| {
+            only.filter(|l| l.sha256 != record.plan_sha256).map(|l| {
+                format!(
+                    "plan.yaml in {} differs from the applied one (sha256 {})",
+                    l.dir.display(),
+                    record.plan_sha256
+                )
+            })
+        });
         let _ = writeln!(out, "plan {} ({registered})", plan.name);
         for line in &plan.description {
             let _ = writeln!(out, "  {line}");
@@ -257,7 +292,7 @@ async fn render(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Res
                 }
             }
             if phase.phase == PhaseKind::Backfill {
-                for b in &backfill {
+                for (b, live) in &backfill {
                     if b.finished_at.is_some() {
                         let _ = writeln!(
                             out,
@@ -269,7 +304,7 @@ async fn render(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Res
                         );
                         continue;
                     }
-                    let live = state::backfill_liveness(session.conn(), &plan.name, &b.table).await?;
+                    let Some(live) = live else { continue };
                     let done = crate::exec::verify::thousands(b.rows_done);
                     let pct = live
                         .estimate
@@ -339,7 +374,7 @@ async fn render(session: &mut Session, only: Option<&LoadedPlan>) -> anyhow::Res
             }
         }
     }
-    Ok(out)
+    out
 }
 
 fn access(reads: bool, writes: bool) -> &'static str {

@@ -73,7 +73,25 @@ async fn verify_one(loaded: &LoadedPlan, url: &str, json: bool) -> Report {
     }
 }
 
-async fn verify_inner(loaded: &LoadedPlan, url: &str, json: bool) -> anyhow::Result<Report> {
+/// The report and the per-precondition checks (JSON only) of one database.
+async fn verify_checks(
+    loaded: &LoadedPlan,
+    url: &str,
+    json: bool,
+) -> anyhow::Result<(exec::verify::VerifyReport, Option<anyhow::Result<Vec<serde_json::Value>>>)> {
+    exec::mysql::check_url(&loaded.plan, url)?;
+    if loaded.plan.dialect.is_mysql_family() {
+        let mut session = exec::mysql::observe(url).await?;
+        let result = exec::mysql::preconditions::verify_plan(session.conn(), loaded).await;
+        let checks = match &result {
+            Ok(r) if json && !r.already_applied => {
+                Some(exec::mysql::preconditions::checks(session.conn(), loaded, r.phase).await)
+            }
+            _ => None,
+        };
+        session.close().await?;
+        return Ok((result?, checks));
+    }
     let label = format!("planner/{}/verify", loaded.plan.name);
     let mut session = Session::observe_as(url, &label).await?;
     let result = exec::verify::verify_plan(&mut session, loaded).await;
@@ -84,7 +102,11 @@ async fn verify_inner(loaded: &LoadedPlan, url: &str, json: bool) -> anyhow::Res
         _ => None,
     };
     session.close().await?;
-    let report = result?;
+    Ok((result?, checks))
+}
+
+async fn verify_inner(loaded: &LoadedPlan, url: &str, json: bool) -> anyhow::Result<Report> {
+    let (report, checks) = verify_checks(loaded, url, json).await?;
     let phase = report.phase;
     let preconditions = match checks {
         Some(c) => c?,

@@ -216,12 +216,9 @@ mod tests {
     }
 
     #[test]
-    fn execution_is_refused_on_mysql_in_this_build() {
+    fn both_families_run_plans() {
         assert!(Dialect::postgres(15).execution().is_ok());
-        let mysql = Dialect::new(Flavour::Mysql, ServerVersion::major_minor(8, 0));
-        assert_eq!(
-            mysql.execution().unwrap_err(),
-            "MySQL/MariaDB execution is not available in this build yet"
-        );
+        assert!(Dialect::new(Flavour::Mysql, ServerVersion::major_minor(8, 0)).execution().is_ok());
+        assert!(Dialect::new(Flavour::Mariadb, ServerVersion::major_minor(10, 11)).execution().is_ok());
     }
 }

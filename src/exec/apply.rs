@@ -39,6 +39,11 @@ fn runnable(plan: &Plan) -> Result<(), InputError> {
 impl LoadedPlan {
     /// Read `dir/plan.yaml`, refusing SQL files edited after planning.
     pub fn load(dir: &Path) -> anyhow::Result<LoadedPlan> {
+        // A MySQL/MariaDB plan's files are the MySQL compiler's; everything else is read as before.
+        if let Some(loaded) = super::mysql::load::load_if_mysql(dir)? {
+            runnable(&loaded.plan)?;
+            return Ok(loaded);
+        }
         let (plan, yaml) = crate::plan::read_dir(dir)?;
         runnable(&plan)?;
         let sha256 = crate::plan::sha256_hex(yaml.as_bytes());

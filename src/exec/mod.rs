@@ -2,6 +2,8 @@
 
 pub mod apply;
 pub mod dry_run;
+pub mod mysql;
+pub mod plan_state;
 pub mod progress;
 pub mod rollback;
 pub mod session;

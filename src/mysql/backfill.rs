@@ -1,4 +1,4 @@
-//! The keyset backfill step on MySQL/MariaDB: fill `column` with `expr` batch by batch along a
+//! The keyset backfill step on MySQL/MariaDB: fill the task's columns batch by batch along a
 //! one-column key, each batch and its checkpoint committed in one transaction.
 //!
 //! Per batch: find the upper key `batch_size` rows on (`LIMIT 1 OFFSET n-1`; MySQL has no
@@ -28,13 +28,36 @@ pub struct KeysetBackfill<'a> {
     pub table: &'a str,
     /// A one-column unique NOT NULL key (the primary key) the batches walk along.
     pub key: &'a str,
-    /// The column to fill.
-    pub column: &'a str,
-    /// The value, as SQL over the row's columns (rendered by the planner, never raw user text).
-    pub expr: &'a str,
+    /// `(column, value)` pairs set by one UPDATE, left to right; each value is SQL over the
+    /// row's columns (rendered by the planner, never raw user text).
+    pub set: Vec<(&'a str, &'a str)>,
+    /// SQL predicate: the row still needs filling (the plan's `pending`). `None`: some column
+    /// differs from its value (`NOT (c <=> value)`, NULL-safe).
+    pub pending: Option<&'a str>,
     pub batch_size: u64,
     /// Sleep between batches (throttling; zero by default).
     pub pause: Duration,
+    /// At most this many key rows per second, averaged over the run.
+    pub max_rate: Option<f64>,
+    /// Asked to stop: the run ends after the batch in flight, its checkpoint saved.
+    pub stop: Option<crate::backfill::StopSignal>,
+}
+
+impl<'a> KeysetBackfill<'a> {
+    /// Fill `column` with `expr` where it differs, in batches of `batch_size`, unthrottled.
+    pub fn one(plan: &'a str, table: &'a str, key: &'a str, column: &'a str, expr: &'a str) -> Self {
+        KeysetBackfill {
+            plan,
+            table,
+            key,
+            set: vec![(column, expr)],
+            pending: None,
+            batch_size: 10_000,
+            pause: Duration::ZERO,
+            max_rate: None,
+            stop: None,
+        }
+    }
 }
 
 /// What a run did (this run only; the checkpoint holds the totals).
@@ -46,6 +69,10 @@ pub struct BackfillRun {
     pub resumed_from: Option<String>,
     /// It was already finished: nothing ran.
     pub already_finished: bool,
+    /// Key rows this run walked over.
+    pub rows_visited: u64,
+    /// Stopped before the end (why), its checkpoint saved; `None`: the table is done.
+    pub stopped: Option<String>,
 }
 
 /// Where a table's backfill stands.
@@ -179,13 +206,20 @@ async fn run_locked(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow
         rows_changed: 0,
         resumed_from: start.last_key.clone(),
         already_finished: start.finished,
+        rows_visited: 0,
+        stopped: None,
     };
     if start.finished {
         return Ok(run);
     }
     let sql = BatchSql::new(job);
     let mut last = start.last_key;
+    let began = std::time::Instant::now();
     loop {
+        if let Some(why) = job.stop.as_ref().and_then(|s| s.requested()) {
+            run.stopped = Some(why);
+            return Ok(run);
+        }
         let Some((upper, full)) = next_upper(&mut session.conn, &sql, kind, last.as_deref()).await? else {
             break;
         };
@@ -197,9 +231,21 @@ async fn run_locked(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow
         let changed = batch_with_retries(session, job, &sql, kind, last.as_deref(), &upper, visited).await?;
         run.batches += 1;
         run.rows_changed += changed;
+        run.rows_visited += visited.max(0) as u64;
         last = Some(upper);
-        if !job.pause.is_zero() {
-            tokio::time::sleep(job.pause).await;
+        // --max-rate: wait until the run's average is back under it; --sleep after every batch.
+        let due = job.max_rate.map(|r| Duration::from_secs_f64(run.rows_visited as f64 / r));
+        let wait = due.and_then(|d| d.checked_sub(began.elapsed())).unwrap_or_default().max(job.pause);
+        if !wait.is_zero() {
+            match &job.stop {
+                Some(stop) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.wait() => {}
+                    }
+                }
+                None => tokio::time::sleep(wait).await,
+            }
         }
     }
     sqlx::query(
@@ -230,8 +276,17 @@ impl BatchSql {
     fn new(job: &KeysetBackfill<'_>) -> BatchSql {
         let t = quote_ident(job.table);
         let k = quote_ident(job.key);
-        let c = quote_ident(job.column);
-        let e = job.expr;
+        let set =
+            job.set.iter().map(|(c, e)| format!("{} = {e}", quote_ident(c))).collect::<Vec<_>>().join(", ");
+        let pending = match job.pending {
+            Some(p) => format!("({p})"),
+            None => job
+                .set
+                .iter()
+                .map(|(c, e)| format!("NOT ({} <=> {e})", quote_ident(c)))
+                .collect::<Vec<_>>()
+                .join(" OR "),
+        };
         let offset = job.batch_size - 1;
         BatchSql {
             upper_first: format!("SELECT CAST({k} AS CHAR) FROM {t} ORDER BY {k} LIMIT 1 OFFSET {offset}"),
@@ -242,8 +297,8 @@ impl BatchSql {
             max_next: format!("SELECT CAST(MAX({k}) AS CHAR) FROM {t} WHERE {k} > ?"),
             count_first: format!("SELECT COUNT(*) FROM {t} WHERE {k} <= ?"),
             count_next: format!("SELECT COUNT(*) FROM {t} WHERE {k} > ? AND {k} <= ?"),
-            update_first: format!("UPDATE {t} SET {c} = {e} WHERE {k} <= ? AND NOT ({c} <=> {e})"),
-            update_next: format!("UPDATE {t} SET {c} = {e} WHERE {k} > ? AND {k} <= ? AND NOT ({c} <=> {e})"),
+            update_first: format!("UPDATE {t} SET {set} WHERE {k} <= ? AND ({pending})"),
+            update_next: format!("UPDATE {t} SET {set} WHERE {k} > ? AND {k} <= ? AND ({pending})"),
         }
     }
 }
@@ -327,10 +382,10 @@ async fn batch_with_retries(
                 let range = format!("{} > {} AND <= {upper}", job.key, last.unwrap_or("-∞"));
                 let cause = sqlx_err.map(describe).unwrap_or_else(|| format!("{e:#}"));
                 return Err(anyhow::anyhow!(
-                    "backfill of `{}`.`{}` failed in the batch {range} after {} attempts: {cause}; the checkpoint \
+                    "backfill of `{}` ({}) failed in the batch {range} after {} attempts: {cause}; the checkpoint \
                      holds every batch before it, so running again resumes there",
                     job.table,
-                    job.column,
+                    job.set.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", "),
                     attempt + 1
                 ));
             }
@@ -425,19 +480,20 @@ mod tests {
 
     #[test]
     fn batch_statements_are_keyset_ranges() {
-        let job = KeysetBackfill {
-            plan: "p",
-            table: "t",
-            key: "id",
-            column: "c",
-            expr: "`v` * 2",
-            batch_size: 1000,
-            pause: Duration::ZERO,
-        };
+        let job = KeysetBackfill { batch_size: 1000, ..KeysetBackfill::one("p", "t", "id", "c", "`v` * 2") };
         let sql = BatchSql::new(&job);
         assert_eq!(
             sql.update_next,
-            "UPDATE `t` SET `c` = `v` * 2 WHERE `id` > ? AND `id` <= ? AND NOT (`c` <=> `v` * 2)"
+            "UPDATE `t` SET `c` = `v` * 2 WHERE `id` > ? AND `id` <= ? AND (NOT (`c` <=> `v` * 2))"
+        );
+        let two = KeysetBackfill {
+            set: vec![("a", "`x`"), ("b", "`a` + 1")],
+            pending: Some("`a` IS NULL"),
+            ..job.clone()
+        };
+        assert_eq!(
+            BatchSql::new(&two).update_first,
+            "UPDATE `t` SET `a` = `x`, `b` = `a` + 1 WHERE `id` <= ? AND ((`a` IS NULL))"
         );
         assert!(sql.upper_next.ends_with("ORDER BY `id` LIMIT 1 OFFSET 999"), "{}", sql.upper_next);
         assert!(runner_lock_name("db", "plan", "t").len() <= 64);

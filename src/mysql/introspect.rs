@@ -21,8 +21,14 @@ use crate::model::{
 use crate::sql::{Ident, QualifiedName};
 
 /// planner's own tables (src/mysql/state.rs): never part of the application's schema.
-const STATE_TABLES: &[&str] =
-    &["planner_schema_version", "planner_state", "planner_backfill_progress", "planner_history"];
+const STATE_TABLES: &[&str] = &[
+    "planner_schema_version",
+    "planner_state",
+    "planner_backfill_progress",
+    "planner_history",
+    "planner_plans",
+    "planner_phases",
+];
 
 /// Read the schema of the connection's current database.
 pub async fn introspect(conn: &mut MySqlConnection) -> anyhow::Result<(SchemaModel, ServerInfo)> {
@@ -87,7 +93,7 @@ pub fn for_planning(mut model: SchemaModel, database: &str) -> SchemaModel {
 
 /// `bigint(20) unsigned` -> `bigint unsigned`; `tinyint(1)`, `zerofill` widths (they change how
 /// values print) and everything else unchanged.
-fn without_display_width(column_type: &str) -> String {
+pub(crate) fn without_display_width(column_type: &str) -> String {
     for int in ["tinyint", "smallint", "mediumint", "int", "bigint"] {
         if let Some(rest) = column_type.strip_prefix(int).and_then(|r| r.strip_prefix('(')) {
             if let Some((width, tail)) = rest.split_once(')') {

@@ -17,6 +17,7 @@ use sqlx::MySqlConnection;
 
 use super::connect::MySession;
 use super::ddl::DdlStatement;
+use crate::exec::state::{BackfillRecord, PhaseRecord, PhaseStatus, PlanRecord};
 
 /// Created first, so the version of everything else can be read.
 const BOOTSTRAP: &str = "CREATE TABLE IF NOT EXISTS planner_schema_version (
@@ -65,6 +66,28 @@ pub const MIGRATIONS: &[&str] = &[
         at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
         detail TEXT NULL,
         KEY planner_history_plan (plan, phase)
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    // The plan as it was reviewed and first applied: a plan of the same name whose sha256
+    // differs is refused, and rollback can undo from this copy when the folder was edited.
+    "CREATE TABLE IF NOT EXISTS planner_plans (
+        name VARCHAR(191) NOT NULL PRIMARY KEY,
+        plan_sha256 CHAR(64) NOT NULL,
+        plan_yaml LONGTEXT NOT NULL,
+        registered_at DATETIME(6) NOT NULL,
+        registered_by VARCHAR(255) NOT NULL
+    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    // Where each phase stands as a whole (its statements are in planner_state); `table_shapes`
+    // is what columns_match compares the next phase against.
+    "CREATE TABLE IF NOT EXISTS planner_phases (
+        plan VARCHAR(191) NOT NULL,
+        phase VARCHAR(32) NOT NULL,
+        status VARCHAR(16) NOT NULL CHECK (status IN ('running', 'done', 'failed', 'partial', 'rolled_back')),
+        applied_by VARCHAR(255) NOT NULL,
+        started_at DATETIME(6) NOT NULL,
+        finished_at DATETIME(6) NULL,
+        error TEXT NULL,
+        table_shapes LONGTEXT NULL,
+        PRIMARY KEY (plan, phase)
     ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 ];
 
@@ -355,6 +378,206 @@ pub async fn run_steps(
         }
     }
     Ok(PhaseOutcome::Complete { ran: statements.len() - start })
+}
+
+// ---- plans and phases (what `status`, `verify` and the phase order read) ----
+
+/// `2026-12-02 07:31:19 UTC`: the timestamps below are stored in UTC (UTC_TIMESTAMP), as the
+/// PostgreSQL state prints them.
+const UTC: &str = "'%Y-%m-%d %H:%i:%s UTC'";
+
+fn utc(column: &str) -> String {
+    format!("DATE_FORMAT({column}, {UTC})")
+}
+
+type PlanRow = (String, String, String, String, String);
+
+fn plan_columns() -> String {
+    format!("SELECT name, plan_sha256, plan_yaml, {}, registered_by FROM planner_plans", utc("registered_at"))
+}
+
+fn plan_from_row((name, plan_sha256, plan_yaml, registered_at, registered_by): PlanRow) -> PlanRecord {
+    PlanRecord { name, plan_sha256, plan_yaml, registered_at, registered_by }
+}
+
+/// Does this database hold the plan registry (state migration 4)?
+async fn has_plans(conn: &mut MySqlConnection) -> anyhow::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'planner_phases'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// The registered copy of plan `name`.
+pub async fn plan_record(conn: &mut MySqlConnection, name: &str) -> anyhow::Result<Option<PlanRecord>> {
+    if !has_plans(conn).await? {
+        return Ok(None);
+    }
+    let row: Option<PlanRow> = sqlx::query_as(super::dynamic(format!("{} WHERE name = ?", plan_columns())))
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(plan_from_row))
+}
+
+/// Every registered plan, oldest first.
+pub async fn all_plans(conn: &mut MySqlConnection) -> anyhow::Result<Vec<PlanRecord>> {
+    if !has_plans(conn).await? {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<PlanRow> =
+        sqlx::query_as(super::dynamic(format!("{} ORDER BY registered_at, name", plan_columns())))
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().map(plan_from_row).collect())
+}
+
+/// Register `name` (or replace a registration no phase was applied with).
+pub async fn store_plan(
+    conn: &mut MySqlConnection,
+    name: &str,
+    plan_sha256: &str,
+    plan_yaml: &str,
+) -> anyhow::Result<()> {
+    let actor = actor(conn).await?;
+    sqlx::query(
+        "INSERT INTO planner_plans (name, plan_sha256, plan_yaml, registered_at, registered_by)
+         VALUES (?, ?, ?, UTC_TIMESTAMP(6), ?)
+         ON DUPLICATE KEY UPDATE plan_sha256 = VALUES(plan_sha256), plan_yaml = VALUES(plan_yaml)",
+    )
+    .bind(name)
+    .bind(plan_sha256)
+    .bind(plan_yaml)
+    .bind(actor)
+    .execute(&mut *conn)
+    .await
+    .with_context(|| format!("registering plan {name}"))?;
+    Ok(())
+}
+
+type PhaseRow = (String, String, String, String, Option<String>, Option<String>, Option<String>);
+
+/// The phases of `plan` that ever ran, in phase order, with how many of their steps are done.
+pub async fn phase_records(conn: &mut MySqlConnection, plan: &str) -> anyhow::Result<Vec<PhaseRecord>> {
+    if !has_plans(conn).await? {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT p.phase, p.status, p.applied_by, {}, {}, p.error, p.table_shapes FROM planner_phases p WHERE p.plan = ?",
+        utc("p.started_at"),
+        utc("p.finished_at")
+    );
+    let rows: Vec<PhaseRow> = sqlx::query_as(super::dynamic(sql)).bind(plan).fetch_all(&mut *conn).await?;
+    let mut out = Vec::new();
+    for (phase, status, applied_by, started_at, finished_at, error, shapes) in rows {
+        let steps = step_records(conn, plan, &phase).await?;
+        out.push(PhaseRecord {
+            phase: phase.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            status: parse_phase_status(&status)?,
+            checksums: Default::default(),
+            applied_by,
+            started_at,
+            finished_at,
+            error,
+            table_shapes: shapes.and_then(|s| serde_json::from_str(&s).ok()),
+            steps_done: steps.iter().filter(|r| r.status == StepStatus::Done).count(),
+        });
+    }
+    out.sort_by_key(|r| r.phase);
+    Ok(out)
+}
+
+fn parse_phase_status(s: &str) -> anyhow::Result<PhaseStatus> {
+    Ok(match s {
+        "running" => PhaseStatus::Running,
+        "done" => PhaseStatus::Done,
+        "failed" => PhaseStatus::Failed,
+        "partial" => PhaseStatus::Partial,
+        "rolled_back" => PhaseStatus::RolledBack,
+        other => anyhow::bail!("unknown phase status `{other}` in planner_phases"),
+    })
+}
+
+/// Mark (`plan`, `phase`) running. A phase resumed after an interruption keeps its start.
+pub async fn start_phase(conn: &mut MySqlConnection, plan: &str, phase: &str) -> anyhow::Result<()> {
+    let actor = actor(conn).await?;
+    // Assignments run left to right: `started_at` reads the status before it is overwritten.
+    sqlx::query(
+        "INSERT INTO planner_phases (plan, phase, status, applied_by, started_at)
+         VALUES (?, ?, 'running', ?, UTC_TIMESTAMP(6))
+         ON DUPLICATE KEY UPDATE
+             started_at = IF(status IN ('running', 'partial'), started_at, VALUES(started_at)),
+             applied_by = VALUES(applied_by), status = 'running', finished_at = NULL, error = NULL",
+    )
+    .bind(plan)
+    .bind(phase)
+    .bind(&actor)
+    .execute(&mut *conn)
+    .await
+    .with_context(|| format!("recording phase {phase} of {plan} as running"))?;
+    log(conn, plan, phase, None, "apply", "running", None).await
+}
+
+/// Record how (`plan`, `phase`) ended; `shapes` (JSON) when it is done.
+pub async fn finish_phase(
+    conn: &mut MySqlConnection,
+    plan: &str,
+    phase: &str,
+    status: PhaseStatus,
+    error: Option<&str>,
+    shapes: Option<&str>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE planner_phases SET status = ?, finished_at = UTC_TIMESTAMP(6), error = ?,
+                table_shapes = COALESCE(?, table_shapes)
+          WHERE plan = ? AND phase = ?",
+    )
+    .bind(status.as_str())
+    .bind(error)
+    .bind(shapes)
+    .bind(plan)
+    .bind(phase)
+    .execute(&mut *conn)
+    .await
+    .with_context(|| format!("recording phase {phase} of {plan} as {}", status.as_str()))?;
+    let action = if status == PhaseStatus::RolledBack { "rollback" } else { "apply" };
+    log(conn, plan, phase, None, action, status.as_str(), error).await
+}
+
+/// Every table's backfill checkpoint of `plan`.
+pub async fn backfill_records(conn: &mut MySqlConnection, plan: &str) -> anyhow::Result<Vec<BackfillRecord>> {
+    if !exists(conn).await? {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT table_name, rows_visited, batches, DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s'),
+                DATE_FORMAT(finished_at, '%Y-%m-%d %H:%i:%s')
+           FROM planner_backfill_progress WHERE plan = ? ORDER BY table_name"
+    );
+    let rows: Vec<(String, i64, i64, String, Option<String>)> =
+        sqlx::query_as(super::dynamic(sql)).bind(plan).fetch_all(&mut *conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(table, rows_done, batches, updated_at, finished_at)| BackfillRecord {
+            table,
+            rows_done,
+            batches,
+            updated_at,
+            finished_at,
+            paused: None,
+        })
+        .collect())
+}
+
+/// Forget `plan`'s backfill checkpoints (its backfill phase was rolled back: a new run starts over).
+pub async fn reset_backfill(conn: &mut MySqlConnection, plan: &str) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM planner_backfill_progress WHERE plan = ?")
+        .bind(plan)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -134,6 +134,13 @@ impl ConnConfig {
                         "planner runs plans on PostgreSQL only for now: use postgres://user@host:5432/db",
                     ));
                 }
+                // Reached only where this command talks to PostgreSQL (plans for MySQL/MariaDB
+                // are dispatched before any PostgreSQL connection).
+                return Err(InputError::new(format!(
+                    "`{scheme}://` is a {} URL, not a PostgreSQL connection string: this runs on PostgreSQL",
+                    family.product()
+                ))
+                .help("use postgres://user@host:5432/db here, or a plan made with `planner plan --dialect mariadb|mysql` for MySQL/MariaDB"));
             }
             if !matches!(scheme, "postgres" | "postgresql") {
                 return Err(InputError::new(format!(
@@ -750,7 +757,7 @@ mod tests {
         assert!(e.contains("not a PostgreSQL"), "{e}");
         for url in ["mysql://root@localhost/app", "mariadb://root@127.0.0.1:3306/app"] {
             let e = parse(url, &[]).unwrap_err().to_string();
-            assert!(e.contains("MySQL/MariaDB execution is not available in this build yet"), "{e}");
+            assert!(e.contains("not a PostgreSQL connection string"), "{e}");
         }
         let e = parse("sqlite://x.db", &[]).unwrap_err().to_string();
         assert!(e.contains("planner talks to PostgreSQL only"), "{e}");

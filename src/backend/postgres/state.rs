@@ -239,13 +239,29 @@ pub async fn check_registered(conn: &mut PgConnection, plan: &Plan, plan_sha: &s
 
 fn changed_refusal(existing: &PlanRecord, plan: &Plan, plan_sha: &str, first: &PhaseRecord) -> Refusal {
     let changed = changed_file(existing, plan);
-    Refusal::new(format!(
-        "plan `{}`: {changed} changed since phase {} was applied by {} at {} \
-         (recorded plan sha256 {}, now {plan_sha}); refusing to mix two versions of a plan\n  \
-         help: `planner plan --from-database {} --out DIR` writes the applied plan's files back; \
+    let help = format!(
+        "`planner plan --from-database {} --out DIR` writes the applied plan's files back; \
          finish or roll back that plan with them, or give the new plan another name",
-        plan.name, first.phase, first.applied_by, first.started_at, existing.plan_sha256, plan.name
-    ))
+        plan.name
+    );
+    Refusal::new(plan_changed_message(&plan.name, &changed, first, &existing.plan_sha256, plan_sha, &help))
+}
+
+/// The refusal every backend gives for a plan whose files changed after a phase was applied.
+pub fn plan_changed_message(
+    name: &str,
+    changed: &str,
+    first: &PhaseRecord,
+    recorded_sha: &str,
+    plan_sha: &str,
+    help: &str,
+) -> String {
+    format!(
+        "plan `{name}`: {changed} changed since phase {} was applied by {} at {} \
+         (recorded plan sha256 {recorded_sha}, now {plan_sha}); refusing to mix two versions of a plan\n  \
+         help: {help}",
+        first.phase, first.applied_by, first.started_at
+    )
 }
 
 /// Record the plan, or refuse when a plan of the same name was applied with different files.
@@ -295,6 +311,15 @@ fn changed_file(existing: &PlanRecord, plan: &Plan) -> String {
         return "plan.yaml".to_string();
     };
     files_then.insert("plan.yaml".into(), crate::plan::write::plan_yaml(&registered).unwrap_or_default());
+    first_changed_file(&files_then, &files_now)
+}
+
+/// The first file (SQL files before plan.yaml) that differs between the registered plan's files
+/// and the ones on disk, with its first differing line.
+pub fn first_changed_file(
+    files_then: &BTreeMap<String, String>,
+    files_now: &BTreeMap<String, String>,
+) -> String {
     // SQL files first: they say what would run differently.
     let mut names: Vec<&String> = files_then.keys().chain(files_now.keys()).collect();
     names.sort_by_key(|n| (n.as_str() == "plan.yaml", n.as_str()));
