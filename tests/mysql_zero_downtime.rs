@@ -333,47 +333,6 @@ async fn planner(url: &str, args: &[&str]) -> Result<String, String> {
     }
 }
 
-/// TEMPORARY until the executor lands: the plan's files through the `mariadb` client, the
-/// backfill through the engine.
-async fn apply_by_hand(db: &TestDb, plan: &Plan, dir: &Path, phase: PhaseKind) -> Result<String, String> {
-    if phase == PhaseKind::Backfill {
-        let task = &plan.phase(PhaseKind::Backfill).unwrap().backfill[0];
-        let mut s =
-            planner::mysql::MySession::open(&db.url, Default::default()).await.map_err(|e| e.to_string())?;
-        planner::mysql::state::ensure_schema(&mut s).await.map_err(|e| e.to_string())?;
-        let job = planner::mysql::backfill::KeysetBackfill {
-            plan: &plan.name,
-            table: task.table.name.as_str(),
-            key: task.key[0].column.as_str(),
-            column: task.set[0].column.as_str(),
-            // The engine writes `NOT (c <=> expr)`: unparenthesized, `c <=> x IS NOT NULL` is
-            // `(c <=> x) IS NOT NULL`, always true, and nothing is filled.
-            expr: &format!("({})", task.set[0].expr),
-            batch_size: 500,
-            pause: Duration::from_millis(10),
-        };
-        let run = planner::mysql::backfill::run(&mut s, &job).await.map_err(|e| format!("{e:#}"))?;
-        return Ok(format!("{run:?}"));
-    }
-    let file = dir.join(format!("{}.up.sql", phase.as_str()));
-    let sql = std::fs::read_to_string(&file).map_err(|e| e.to_string())?;
-    let mut child = tokio::process::Command::new("mariadb")
-        .args(["-uroot", "-h127.0.0.1", "-P3306", &db.name])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    use tokio::io::AsyncWriteExt;
-    child.stdin.take().unwrap().write_all(sql.as_bytes()).await.map_err(|e| e.to_string())?;
-    let out = child.wait_with_output().await.map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(String::new())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).to_string())
-    }
-}
-
 /// Apply one phase with the CLI, as a DBA would.
 async fn apply(url: &str, dir: &Path, phase: PhaseKind) -> Result<String, String> {
     let dir = dir.to_str().expect("utf-8 temp dir");
@@ -381,6 +340,10 @@ async fn apply(url: &str, dir: &Path, phase: PhaseKind) -> Result<String, String
         let mut args = vec!["backfill", dir];
         args.extend_from_slice(&BACKFILL_FLAGS);
         planner(url, &args).await
+    } else if phase == PhaseKind::Contract {
+        // What a DBA runs first: the contract's preconditions, then the irreversible phase.
+        planner(url, &["verify", dir]).await?;
+        planner(url, &["apply", dir, "--phase", "contract", "--yes"]).await
     } else {
         planner(url, &["apply", dir, "--phase", phase.as_str()]).await
     }
@@ -465,8 +428,7 @@ async fn zero_downtime(case: &'static Case, between: Between) {
         }
         promised.push(during);
         shared.window.store(index, Ordering::Relaxed);
-        let _ = apply;
-        apply_by_hand(&db, &plan, &dir, phase.phase)
+        apply(&db.url, &dir, phase.phase)
             .await
             .unwrap_or_else(|e| panic!("{}: apply {}: {e}", case.name, phase.phase.as_str()));
         (old_access, new_access) = (old_next, new_next);
