@@ -150,37 +150,8 @@ async fn plan_and_expand(url: &str, dir: &Path, table: &str) -> anyhow::Result<s
     )
     .await?;
     let plan_dir = dir.join(&name);
-    if BY_HAND {
-        let sql = std::fs::read_to_string(plan_dir.join("expand.up.sql"))?;
-        let mut c = connect(url).await?;
-        exec(&mut c, &sql).await?;
-        return Ok(plan_dir);
-    }
     planner(url, &["apply", plan_dir.to_str().context("temp dir")?, "--phase", "expand"]).await?;
     Ok(plan_dir)
-}
-
-/// TEMPORARY until the executor lands: expand through raw SQL, (a) through the engine.
-const BY_HAND: bool = true;
-
-async fn engine(url: &str, plan_dir: &Path) -> anyhow::Result<Duration> {
-    let plan: planner::plan::Plan =
-        serde_yaml_ng::from_str(&std::fs::read_to_string(plan_dir.join("plan.yaml"))?)?;
-    let task = &plan.phase(planner::plan::PhaseKind::Backfill).context("backfill")?.backfill[0];
-    let mut s = planner::mysql::MySession::open(url, Default::default()).await?;
-    planner::mysql::state::ensure_schema(&mut s).await?;
-    let job = planner::mysql::backfill::KeysetBackfill {
-        plan: &plan.name,
-        table: task.table.name.as_str(),
-        key: task.key[0].column.as_str(),
-        column: task.set[0].column.as_str(),
-        expr: &task.set[0].expr,
-        batch_size: 10_000,
-        pause: Duration::ZERO,
-    };
-    let t = Instant::now();
-    planner::mysql::backfill::run(&mut s, &job).await?;
-    Ok(t.elapsed())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +199,7 @@ async fn run_arm(
         Arm::Planner => {
             let mut backfill = vec!["backfill", plan_dir.to_str().context("temp dir")?];
             backfill.extend(args.flags.iter().map(String::as_str));
-            let took = if BY_HAND { engine(url, &plan_dir).await? } else { planner(url, &backfill).await? };
+            let took = planner(url, &backfill).await?;
             Timed { took, filled: n, capped: false }
         }
         Arm::Bulk => {
