@@ -14,6 +14,9 @@
 //! the database `planner_bench_flow`. `--flags` are passed to `planner backfill`; the engine
 //! arm always runs the default throttle (`--batch 10000`). `--repeat R` (default 2) runs every
 //! size R times, the arms in reverse order on every other repetition (ABAB), and reports medians.
+//! Beside wall time it reads the server CPU of the session doing each arm's work from /proc (the
+//! bulk UPDATE's backend, the backfill's session): on a shared machine wall time moves with the
+//! load by up to 2x, CPU seconds far less, so the CPU ratios are the steadier comparison.
 
 #[path = "../tests/backfill_support/mod.rs"]
 mod backfill_support;
@@ -21,14 +24,16 @@ mod backfill_support;
 mod support;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use backfill_support::task;
 use planner::backfill::{self, BackfillOptions, ProgressMode, ThrottleSettings};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
-use support::{exec, load_average, server, Argv};
+use sqlx::{Connection, PgConnection, PgPool};
+use support::{exec, load_average, process_cpu, server, Argv};
 
 struct Args {
     rows: Vec<u64>,
@@ -73,10 +78,80 @@ async fn count(pool: &PgPool, sql: &str) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(pool).await?)
 }
 
-async fn timed_no_checkpoint(pool: &PgPool, sql: &str) -> anyhow::Result<Duration> {
+/// Runs `sql` on a connection of its own: its wall time and the server CPU of its backend.
+async fn timed_bulk(pool: &PgPool, sql: &str) -> anyhow::Result<(Duration, Option<Duration>)> {
+    let mut conn = pool.acquire().await?;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *conn).await?;
+    let cpu = process_cpu(pid);
     let t = Instant::now();
-    exec(pool, sql).await?;
-    Ok(t.elapsed())
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut *conn)
+        .await
+        .with_context(|| sql.to_string())?;
+    let took = t.elapsed();
+    Ok((took, process_cpu(pid).zip(cpu).map(|(after, before)| after - before)))
+}
+
+/// Samples the server CPU of the backfill's session (application_name `planner backfill`, set
+/// by the engine) in this database while it runs, from /proc every 20 ms, on a connection of
+/// its own. A session that started after the watch counts from zero, an older (pooled) one from
+/// the first sample; the last 20 ms before the session ends can be missed (< 1% of an arm).
+struct BackfillCpu {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<anyhow::Result<Option<Duration>>>,
+}
+
+const BACKFILL_SESSION: &str = "FROM pg_stat_activity WHERE application_name = 'planner backfill' \
+                                AND datname = current_database() AND pid <> pg_backend_pid()";
+
+impl BackfillCpu {
+    async fn start(url: &str) -> anyhow::Result<BackfillCpu> {
+        let mut conn = PgConnection::connect(url).await?;
+        // A previous arm's session may still be closing: wait for it to go.
+        for _ in 0..500 {
+            let left: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {BACKFILL_SESSION}")))
+                    .fetch_one(&mut conn)
+                    .await?;
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let since: String = sqlx::query_scalar("SELECT clock_timestamp()::text").fetch_one(&mut conn).await?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            let find = format!("SELECT pid, backend_start >= $1::timestamptz {BACKFILL_SESSION} LIMIT 1");
+            let (mut pid, mut first, mut last) = (None, None, None);
+            while !flag.load(Ordering::Relaxed) {
+                if pid.is_none() {
+                    let found: Option<(i32, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(find.clone()))
+                        .bind(&since)
+                        .fetch_optional(&mut conn)
+                        .await?;
+                    if let Some((p, fresh)) = found {
+                        pid = Some(p);
+                        if fresh {
+                            first = Some(Duration::ZERO);
+                        }
+                    }
+                }
+                if let Some(cpu) = pid.and_then(process_cpu) {
+                    first.get_or_insert(cpu);
+                    last = Some(cpu);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok(first.zip(last).map(|(first, last)| last - first))
+        });
+        Ok(BackfillCpu { stop, task })
+    }
+
+    async fn stop(self) -> anyhow::Result<Option<Duration>> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await?
+    }
 }
 
 /// Runs the release binary; fails with its output when it exits non-zero.
@@ -103,7 +178,8 @@ async fn planner(url: &str, args: &[&str]) -> anyhow::Result<Duration> {
 }
 
 /// The real flow on `table`: plan from the live database, expand, then (timed, after a
-/// CHECKPOINT) `planner backfill`. Returns (plan + expand time, backfill time, WAL meanwhile).
+/// CHECKPOINT) `planner backfill`. Returns (backfill time, WAL meanwhile, the backfill session's
+/// server CPU).
 async fn flow(
     pool: &PgPool,
     url: &str,
@@ -111,23 +187,23 @@ async fn flow(
     name: &str,
     change: &[&str],
     flags: &[String],
-) -> anyhow::Result<(Duration, Duration, u64)> {
+) -> anyhow::Result<(Duration, u64, Option<Duration>)> {
     let out = dir.to_str().context("temp dir")?;
     let plan_dir = dir.join(name);
     let plan_dir = plan_dir.to_str().context("temp dir")?;
     let mut plan_args = vec!["plan"];
     plan_args.extend_from_slice(change);
     plan_args.extend_from_slice(&["--out", out, "--name", name]);
-    let t = Instant::now();
     planner(url, &plan_args).await?;
     planner(url, &["apply", plan_dir, "--phase", "expand"]).await?;
-    let setup = t.elapsed();
     exec(pool, "CHECKPOINT").await?;
     let lsn = wal_lsn(pool).await?;
     let mut backfill_args = vec!["backfill", plan_dir];
     backfill_args.extend(flags.iter().map(String::as_str));
+    let watch = BackfillCpu::start(url).await?;
     let backfill = planner(url, &backfill_args).await?;
-    Ok((setup, backfill, wal_since(pool, &lsn).await?))
+    let cpu = watch.stop().await?;
+    Ok((backfill, wal_since(pool, &lsn).await?, cpu))
 }
 
 /// The five arms of one size, each on its own fresh table.
@@ -142,11 +218,14 @@ enum Arm {
 
 const ARMS: [Arm; 5] = [Arm::BulkAdd, Arm::EngineAdd, Arm::CliAdd, Arm::BulkRename, Arm::CliRename];
 
-/// One timed arm: its duration and the WAL the server wrote meanwhile (cluster-wide: other
-/// databases' writes count too, so it is an upper bound on the arm's own).
+/// One timed arm: its duration, the WAL the server wrote meanwhile (cluster-wide: other
+/// databases' writes count too, so it is an upper bound on the arm's own) and the server CPU of
+/// the session that did the work (None when the server is not on this machine). CPU moves far
+/// less with the machine's load than wall time, which is why the summary gives both ratios.
 struct Timed {
     took: Duration,
     wal: u64,
+    cpu: Option<Duration>,
 }
 
 async fn wal_lsn(pool: &PgPool) -> anyhow::Result<String> {
@@ -182,10 +261,10 @@ async fn run_arm(
             exec(pool, &format!("ALTER TABLE {table} ADD COLUMN {column}")).await?;
             exec(pool, "CHECKPOINT").await?;
             let lsn = wal_lsn(pool).await?;
-            let took = timed_no_checkpoint(pool, sql).await?;
+            let (took, cpu) = timed_bulk(pool, sql).await?;
             let wal = wal_since(pool, &lsn).await?;
             exec(pool, &format!("DROP TABLE {table}")).await?;
-            Ok(Timed { took, wal })
+            Ok(Timed { took, wal, cpu })
         }
         Arm::EngineAdd => {
             // The engine alone: same column, no trigger, library call, default throttle.
@@ -207,12 +286,14 @@ async fn run_arm(
             };
             exec(pool, "CHECKPOINT").await?;
             let lsn = wal_lsn(pool).await?;
+            let watch = BackfillCpu::start(url).await?;
             let report = backfill::run(pool, &plan, &options).await?;
+            let cpu = watch.stop().await?;
             let wal = wal_since(pool, &lsn).await?;
             let left = count(pool, "SELECT count(*) FROM engine_add WHERE verified IS NULL").await?;
             anyhow::ensure!(report.completed && left == 0, "engine left {left} rows");
             exec(pool, "DROP TABLE engine_add").await?;
-            Ok(Timed { took: report.elapsed, wal })
+            Ok(Timed { took: report.elapsed, wal, cpu })
         }
         Arm::CliAdd | Arm::CliRename => {
             let add = arm == Arm::CliAdd;
@@ -224,7 +305,7 @@ async fn run_arm(
             } else {
                 vec!["rename", &column, "email_address"]
             };
-            let (_setup, took, wal) = flow(pool, url, dir, &format!("flow_{table}"), &change, flags).await?;
+            let (took, wal, cpu) = flow(pool, url, dir, &format!("flow_{table}"), &change, flags).await?;
             let check = if add {
                 format!(
                     "SELECT count(*) FROM {table} WHERE verified IS DISTINCT FROM (verified_at IS NOT NULL)"
@@ -235,9 +316,14 @@ async fn run_arm(
             let left = count(pool, &check).await?;
             anyhow::ensure!(left == 0, "real {arm:?} flow left {left} rows");
             exec(pool, &format!("DROP TABLE {table}")).await?;
-            Ok(Timed { took, wal })
+            Ok(Timed { took, wal, cpu })
         }
     }
+}
+
+/// A figure with `digits` decimals, or `n/a` (no CPU figure: the server is not local).
+fn show(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "n/a".into(), |v| format!("{v:.digits$}"))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -330,6 +416,20 @@ async fn main() -> anyhow::Result<()> {
                 wal(&row[4]),
                 load_average()
             );
+            let cpu = |t: &Timed| t.cpu.map(|c| c.as_secs_f64());
+            let cpu_ratio = |base: &Timed, t: &Timed| cpu(base).zip(cpu(t)).map(|(b, t)| b / t);
+            println!(
+                "    server CPU of the working session (s): bulk add {}, engine {} ({}), planner add {} ({}), \
+                 bulk rename {}, planner rename {} ({})",
+                show(cpu(&row[0]), 2),
+                show(cpu(&row[1]), 2),
+                show(cpu_ratio(&row[0], &row[1]), 2),
+                show(cpu(&row[2]), 2),
+                show(cpu_ratio(&row[0], &row[2]), 2),
+                show(cpu(&row[3]), 2),
+                show(cpu(&row[4]), 2),
+                show(cpu_ratio(&row[3], &row[4]), 2),
+            );
             reps.push(row);
         }
         all.push((n, reps));
@@ -364,11 +464,52 @@ async fn main() -> anyhow::Result<()> {
             ratio(4, 3)
         );
     }
+    println!(
+        "\nby server CPU of the working session: median CPU seconds (median of the per-repetition ratios bulk CPU / arm CPU)"
+    );
+    println!(
+        "{:>9} {:>13} {:>18} {:>18} {:>13} {:>18}",
+        "rows", "bulk add-col", "engine add-col", "planner add-col", "bulk rename", "planner rename"
+    );
+    let cpu_of = |r: &[Timed; 5], i: usize| r[i].cpu.map(|c| c.as_secs_f64());
+    for (n, reps) in &all {
+        let secs = |i: usize| median(reps.iter().filter_map(|r| cpu_of(r, i)).collect());
+        let ratio = |i: usize, base: usize| {
+            median(
+                reps.iter().filter_map(|r| cpu_of(r, base).zip(cpu_of(r, i)).map(|(b, t)| b / t)).collect(),
+            )
+        };
+        println!(
+            "{:>9} {:>13.2} {:>11.2} ({:.2}) {:>11.2} ({:.2}) {:>13.2} {:>11.2} ({:.2})",
+            n,
+            secs(0),
+            secs(1),
+            ratio(1, 0),
+            secs(2),
+            ratio(2, 0),
+            secs(3),
+            secs(4),
+            ratio(4, 3)
+        );
+    }
     if let (Some((sn, s)), Some((ln, l))) = (all.first(), all.last()) {
         if sn != ln {
             let scale = |i: usize| secs_per_row(l, i, *ln) / secs_per_row(s, i, *sn);
             println!(
                 "median time per row at {ln} rows / at {sn} rows: bulk add-col {:.2}, engine add-col {:.2}, \
+                 planner add-col {:.2}, bulk rename {:.2}, planner rename {:.2}",
+                scale(0),
+                scale(1),
+                scale(2),
+                scale(3),
+                scale(4)
+            );
+            let cpu_per_row = |reps: &[[Timed; 5]], i: usize, n: u64| {
+                median(reps.iter().filter_map(|r| cpu_of(r, i)).map(|c| c / n as f64).collect())
+            };
+            let scale = |i: usize| cpu_per_row(l, i, *ln) / cpu_per_row(s, i, *sn);
+            println!(
+                "median server CPU per row at {ln} rows / at {sn} rows: bulk add-col {:.2}, engine add-col {:.2}, \
                  planner add-col {:.2}, bulk rename {:.2}, planner rename {:.2}",
                 scale(0),
                 scale(1),

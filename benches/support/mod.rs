@@ -55,3 +55,14 @@ pub fn pct(sorted: &[u64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i] as f64 / 1000.0
 }
+
+/// CPU time (user + system) that process `pid` has used so far, from /proc/PID/stat (utime and
+/// stime, in clock ticks of 10 ms, Linux's USER_HZ). None when the process is gone or runs on
+/// another machine: a server backend's CPU is readable only when the server is local.
+pub fn process_cpu(pid: i32) -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name in parentheses; utime and stime are fields 14 and 15.
+    let mut fields = stat.get(stat.rfind(')')? + 2..)?.split_whitespace().skip(11);
+    let ticks = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    Some(std::time::Duration::from_millis(ticks * 10))
+}
