@@ -226,7 +226,7 @@ def run_project(project, args):
         if f["rule"] == "unparsed-statement":
             unparsed.add(key)
         ours_any.setdefault(key, []).append(f"{f['severity']}:{f['rule']}")
-        if f["severity"] == "error":
+        if f["severity"] == "error" or (f["severity"] == "warning" and f["rule"] in args.as_error):
             ours.setdefault(key, []).append(f["rule"])
         if f["severity"] == "warning" and f["rule"] not in NOT_STATEMENT_SAFETY:
             ours_warn.setdefault(key, []).append(f["rule"])
@@ -275,12 +275,16 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--show", action="store_true", help="list every flagged/labeled disagreement")
     ap.add_argument("--sample", default="", help="use only the labels of this sample (1, 2 or 3)")
+    ap.add_argument("--as-error", default="", metavar="RULES",
+                    help="count these rules' warnings as errors (--as-error drop-column,drop-table: the "
+                         "severities before round three, when every drop was an error)")
     ap.add_argument("--draw", default="", metavar="ERRORS,RISKY",
                     help="blind sheet: per project ERRORS statements planner flags as errors and RISKY "
                          "risky-looking ones it does not, shuffled together, without any tool's verdict")
     args = ap.parse_args()
     global ONLY_SAMPLE
     ONLY_SAMPLE = args.sample
+    args.as_error = set(filter(None, args.as_error.split(",")))
     args.planner = str(Path(args.planner).resolve())
     projects = tomllib.loads(MANIFEST.read_text())["project"]
     labels = load_labels()

@@ -98,12 +98,9 @@ fn suppression_and_config() {
         "s.sql",
         "SET lock_timeout = '2s';\n-- planner:ignore drop-table archived in ticket 12\nDROP TABLE old_audit;\nDROP TABLE other;\n",
     );
-    check()
-        .arg(&f)
-        .current_dir(dir.path())
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains("1 suppressed").and(predicate::str::contains("warning[drop-table]")));
+    check().arg(&f).current_dir(dir.path()).assert().code(0).stdout(
+        predicate::str::contains("1 suppressed").and(predicate::str::contains("warning[drop-table]")),
+    );
     // A team that gates every drop (drop-table is a warning unless a view or trigger reads it).
     write(dir.path(), "planner.yaml", "check:\n  severity: {drop-table: error}\n");
     check()
@@ -321,7 +318,12 @@ fn tool_goose_reads_the_up_section_only() {
         "20240101_x.sql",
         "-- +goose Up\nSET lock_timeout = '2s';\nALTER TABLE t ADD COLUMN a int;\n-- +goose Down\nALTER TABLE t DROP COLUMN a;\n",
     );
-    check().arg("--tool=goose").arg(&f).assert().code(0).stdout(predicate::str::contains("drop-column").not());
+    check()
+        .arg("--tool=goose")
+        .arg(&f)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("drop-column").not());
     check().arg(&f).assert().stdout(predicate::str::contains("drop-column"));
 }
 

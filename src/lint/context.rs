@@ -6,8 +6,8 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlparser::ast::{
-    AlterTableOperation, ColumnOption, ContextModifier, Expr, ObjectName, ObjectType, RenameTableNameKind, Set,
-    Statement, TableConstraint, Value,
+    AlterTableOperation, ColumnOption, ContextModifier, Expr, ObjectName, ObjectType, RenameTableNameKind,
+    Set, Statement, TableConstraint, Value,
 };
 
 use super::readers::{LiveReaders, Reader, Readers};
@@ -263,7 +263,9 @@ impl<'k> FileCx<'k> {
                 self.born(table_key(&v.name), i, Birth::Created);
                 self.readers.set_view(table_key(&v.name), stmt.reading.mentions.clone());
             }
-            Statement::Drop { object_type: ObjectType::View | ObjectType::MaterializedView, names, .. } => {
+            Statement::Drop {
+                object_type: ObjectType::View | ObjectType::MaterializedView, names, ..
+            } => {
                 for n in names {
                     self.readers.set_view(table_key(n), None);
                 }

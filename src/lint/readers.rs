@@ -21,15 +21,46 @@ pub type Names = Arc<HashSet<String>>;
 
 /// Words that end a FROM item instead of naming its alias.
 const NOT_ALIAS: &[&str] = &[
-    "on", "where", "join", "inner", "left", "right", "full", "cross", "natural", "lateral", "group",
-    "order", "limit", "union", "except", "intersect", "using", "window", "having", "offset", "fetch",
-    "for", "select", "from", "and", "or", "with", "returning", "set", "values", "then", "when", "end",
+    "on",
+    "where",
+    "join",
+    "inner",
+    "left",
+    "right",
+    "full",
+    "cross",
+    "natural",
+    "lateral",
+    "group",
+    "order",
+    "limit",
+    "union",
+    "except",
+    "intersect",
+    "using",
+    "window",
+    "having",
+    "offset",
+    "fetch",
+    "for",
+    "select",
+    "from",
+    "and",
+    "or",
+    "with",
+    "returning",
+    "set",
+    "values",
+    "then",
+    "when",
+    "end",
 ];
 
 /// The [`Names`] of a statement's tokens, string and dollar-quoted bodies included.
 pub fn mentioned_names(toks: &[TokenWithSpan]) -> Names {
     let mut out = HashSet::new();
-    let sig: Vec<&Token> = toks.iter().map(|t| &t.token).filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    let sig: Vec<&Token> =
+        toks.iter().map(|t| &t.token).filter(|t| !matches!(t, Token::Whitespace(_))).collect();
     let word = |i: usize| match sig.get(i) {
         Some(Token::Word(w)) => Some(w.value.to_lowercase()),
         _ => None,
@@ -218,8 +249,11 @@ impl<'k> LiveReaders<'k> {
         for table in tables {
             let here = self.here.triggers.get(table);
             let known = self.known.triggers.get(table);
-            let names: HashSet<&String> =
-                here.into_iter().flat_map(|m| m.keys()).chain(known.into_iter().flat_map(|m| m.keys())).collect();
+            let names: HashSet<&String> = here
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .chain(known.into_iter().flat_map(|m| m.keys()))
+                .collect();
             for name in names {
                 let f = match here.and_then(|m| m.get(name)) {
                     Some(f) => f.as_deref(),
@@ -271,13 +305,20 @@ impl<'k> LiveReaders<'k> {
     /// `DROP TABLE`: its triggers go with it, and so do the views reading it (CASCADE; without
     /// it the drop fails, which the history shows did not happen).
     pub fn table_gone(&mut self, table: &str, bare: &str) {
-        let gone: Vec<String> =
-            self.views().filter(|(k, n)| *k == table || n.contains(bare)).map(|(k, _)| k.to_string()).collect();
+        let gone: Vec<String> = self
+            .views()
+            .filter(|(k, n)| *k == table || n.contains(bare))
+            .map(|(k, _)| k.to_string())
+            .collect();
         for v in gone {
             self.set_view(v, None);
         }
-        let triggers: Vec<String> =
-            self.triggers().into_iter().filter(|(on, _, _)| *on == table).map(|(_, n, _)| n.to_string()).collect();
+        let triggers: Vec<String> = self
+            .triggers()
+            .into_iter()
+            .filter(|(on, _, _)| *on == table)
+            .map(|(_, n, _)| n.to_string())
+            .collect();
         for name in triggers {
             self.set_trigger(table.to_string(), name, None);
         }
