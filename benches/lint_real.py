@@ -13,6 +13,12 @@ one line per statement: project, file, statement start line, unsafe|safe|borderl
     pip install squawk-cli            # squawk 2.70.0 was used
     python3 benches/lint_real.py      # figures
     python3 benches/lint_real.py --sheet 40 > /tmp/sheet.tsv   # statements to label next
+    python3 benches/lint_real.py --draw 4,6 --seed 15 | grep ^DRAW   # sample 3: blind sheet
+    python3 benches/lint_real.py --sample 3                          # figures on one sample
+
+`--draw E,R` draws per project E statements planner flags as errors and R risky-looking ones it
+does not flag (warnings included), shuffled together and printed without any tool's verdict, so
+they are labeled before the verdicts are seen (sample 3 was drawn that way, seed 15).
 
 A statement is "flagged" by planner when it carries an error finding, by squawk when it carries a
 finding of one of its safety rules (style, re-runnability and timeout rules left out, as
@@ -46,6 +52,10 @@ SQUAWK_NOT_SAFETY = {
 }
 # planner findings about the file or the parser, not a statement's safety.
 NOT_STATEMENT_SAFETY = {"missing-lock-timeout", "unparsed-statement", "uncommitted-transaction", "unknown-rule-in-ignore"}
+# Statements worth a label when no tool flags them.
+RISKY = re.compile(
+    r"(?is)\s*(alter\s+table|create\s+(unique\s+)?index|update|delete|drop|do\b|alter\s+type|create\s+trigger"
+    r"|vacuum|cluster|reindex|refresh|truncate|lock)")
 # squawk's flag per tool: the tools that wrap every file in a transaction.
 WRAPPING_TOOLS = {"diesel", "sqlx", "flyway", "rails", "goose", "dbmate", "node-pg-migrate", "postgres-migrations"}
 
@@ -216,7 +226,7 @@ def run_project(project, args):
         if f["rule"] == "unparsed-statement":
             unparsed.add(key)
         ours_any.setdefault(key, []).append(f"{f['severity']}:{f['rule']}")
-        if f["severity"] == "error":
+        if f["severity"] == "error" or (f["severity"] == "warning" and f["rule"] in args.as_error):
             ours.setdefault(key, []).append(f["rule"])
         if f["severity"] == "warning" and f["rule"] not in NOT_STATEMENT_SAFETY:
             ours_warn.setdefault(key, []).append(f["rule"])
@@ -264,10 +274,17 @@ def main():
     ap.add_argument("--sheet-ours", action="store_true", help="with --sheet: only statements planner flags")
     ap.add_argument("--only", default="")
     ap.add_argument("--show", action="store_true", help="list every flagged/labeled disagreement")
-    ap.add_argument("--sample", default="", help="use only the labels of this sample (1 or 2)")
+    ap.add_argument("--sample", default="", help="use only the labels of this sample (1, 2 or 3)")
+    ap.add_argument("--as-error", default="", metavar="RULES",
+                    help="count these rules' warnings as errors (--as-error drop-column,drop-table: the "
+                         "severities before round three, when every drop was an error)")
+    ap.add_argument("--draw", default="", metavar="ERRORS,RISKY",
+                    help="blind sheet: per project ERRORS statements planner flags as errors and RISKY "
+                         "risky-looking ones it does not, shuffled together, without any tool's verdict")
     args = ap.parse_args()
     global ONLY_SAMPLE
     ONLY_SAMPLE = args.sample
+    args.as_error = set(filter(None, args.as_error.split(",")))
     args.planner = str(Path(args.planner).resolve())
     projects = tomllib.loads(MANIFEST.read_text())["project"]
     labels = load_labels()
@@ -317,6 +334,17 @@ def main():
         if args.show:
             for (f, line) in sorted(res["unparsed"], key=str):
                 print(f"  UNPARSED {name} {f}:{line}")
+        if args.draw:
+            n_err, n_risky = (int(x) for x in args.draw.split(","))
+            todo = [(f, s) for f, ss in res["stmts"].items() for s in ss if (name, f, s[0]) not in labels]
+            errs = [t for t in todo if (t[0], t[1][0]) in res["ours"]]
+            risky = [t for t in todo if (t[0], t[1][0]) not in res["ours"] and RISKY.match(t[1][2])]
+            rng.shuffle(errs)
+            rng.shuffle(risky)
+            drawn = errs[:n_err] + risky[:n_risky]
+            rng.shuffle(drawn)
+            for f, (start, end, text) in drawn:
+                print(f"DRAW\t{name}\t{f}\t{start}\t{' '.join(text.split())[:600]}")
         if args.sheet:
             flagged = set(res["ours"]) if args.sheet_ours else set(res["ours"]) | set(res["theirs"])
             todo = [
@@ -324,8 +352,7 @@ def main():
                 if (name, f, s[0]) not in labels
             ]
             hot = [t for t in todo if (t[0], t[1][0]) in flagged]
-            risky = [t for t in todo if (t[0], t[1][0]) not in flagged and re.match(
-                r"(?is)\s*(alter\s+table|create\s+(unique\s+)?index|update|delete|drop|do\b|alter\s+type|create\s+trigger|vacuum|cluster|reindex|refresh|truncate|lock)", t[1][2])]
+            risky = [t for t in todo if (t[0], t[1][0]) not in flagged and RISKY.match(t[1][2])]
             rng.shuffle(hot)
             rng.shuffle(risky)
             for kind, group in (("flagged", hot), ("unflagged", [] if args.sheet_ours else risky)):

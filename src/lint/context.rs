@@ -6,10 +6,11 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlparser::ast::{
-    AlterTableOperation, ColumnOption, ContextModifier, Expr, ObjectName, RenameTableNameKind, Set,
-    Statement, TableConstraint, Value,
+    AlterTableOperation, ColumnOption, ContextModifier, Expr, ObjectName, ObjectType, RenameTableNameKind,
+    Set, Statement, TableConstraint, Value,
 };
 
+use super::readers::{LiveReaders, Reader, Readers};
 use super::source::{Origin, Stmt, Volatility};
 
 /// What earlier files of the same run declared (migrations run in path order): column types, so
@@ -21,6 +22,8 @@ pub struct KnownSchema {
     column_types: HashMap<ColumnKey, String>,
     functions: HashMap<String, Volatility>,
     single_row: HashSet<String>,
+    /// Views, functions and triggers in place: what still reads a table or column.
+    readers: Readers,
     /// MySQL/MariaDB runs: tables as earlier files declared them.
     pub(crate) mysql: super::mysql::schema::Schema,
 }
@@ -87,6 +90,11 @@ pub struct FileCx<'k> {
     functions: HashMap<String, (usize, Volatility)>,
     /// Tables this file creates with a guard that keeps them to one row.
     single_row: HashSet<String>,
+    /// Views and trigger functions in force as the statements run.
+    readers: LiveReaders<'k>,
+    /// (statement, table key or `table key.column`) -> the view or trigger that still reads what
+    /// the statement drops.
+    still_read: HashMap<(usize, String), Reader>,
     /// Statements that wait for a blocking lock with no lock_timeout in force: reported once per
     /// file, at the first one, so a long migration gives one finding instead of one per line.
     pub unprotected_locks: Vec<usize>,
@@ -157,6 +165,8 @@ impl<'k> FileCx<'k> {
             not_valid: HashMap::new(),
             functions: HashMap::new(),
             single_row: HashSet::new(),
+            readers: LiveReaders::new(&known.readers),
+            still_read: HashMap::new(),
             column_types: HashMap::new(),
             in_tx,
             tx_count: u32::from(in_tx),
@@ -198,8 +208,10 @@ impl<'k> FileCx<'k> {
         {
             self.unprotected_locks.push(i);
         }
+        self.readers.at = i;
         if let Some((name, volatility)) = &stmt.reading.function {
             self.functions.insert(name.clone(), (i, *volatility));
+            self.readers.set_function(name.clone(), stmt.reading.mentions.clone());
         }
         // A function body runs when the function is called, maybe never in this migration.
         if stmt.origin == Origin::FunctionBody {
@@ -210,6 +222,10 @@ impl<'k> FileCx<'k> {
             if let Some(target) = &stmt.reading.target {
                 if stmt.starts_with(&["CREATE"]) && !stmt.words.iter().any(|w| w == "INDEX") {
                     self.born(table_key(target), i, Birth::Created);
+                }
+                let words: Vec<&str> = stmt.words.iter().map(String::as_str).collect();
+                if super::source::is_view(&words) {
+                    self.readers.set_view(table_key(target), stmt.reading.mentions.clone());
                 }
             }
             return;
@@ -243,7 +259,54 @@ impl<'k> FileCx<'k> {
             }
             Statement::Set(Set::SetTimeZone { value, .. }) => self.timezone_utc = is_utc(value),
             // A view created here has no readers yet either.
-            Statement::CreateView(v) => self.born(table_key(&v.name), i, Birth::Created),
+            Statement::CreateView(v) => {
+                self.born(table_key(&v.name), i, Birth::Created);
+                self.readers.set_view(table_key(&v.name), stmt.reading.mentions.clone());
+            }
+            Statement::Drop {
+                object_type: ObjectType::View | ObjectType::MaterializedView, names, ..
+            } => {
+                for n in names {
+                    self.readers.set_view(table_key(n), None);
+                }
+            }
+            Statement::Drop { object_type: ObjectType::Table, names, .. } => {
+                for n in names {
+                    let table = table_key(n);
+                    let bare = bare_key(n);
+                    if let Some(reader) = self.readers.table_reader(&table, &bare) {
+                        self.still_read.insert((i, table.clone()), reader);
+                    }
+                    self.readers.table_gone(&table, &bare);
+                }
+            }
+            Statement::CreateTrigger(t) => {
+                let function = t.exec_body.as_ref().and_then(|b| last_part(&b.func_desc.name));
+                if let Some(name) = last_part(&t.name) {
+                    self.readers.set_trigger(table_key(&t.table_name), name, function);
+                }
+            }
+            Statement::DropTrigger(t) => {
+                if let (Some(table), Some(name)) = (&t.table_name, last_part(&t.trigger_name)) {
+                    self.readers.set_trigger(table_key(table), name, None);
+                }
+            }
+            Statement::DropFunction(f) => {
+                for d in &f.func_desc {
+                    if let Some(name) = last_part(&d.name) {
+                        self.readers.function_gone(&name);
+                    }
+                }
+            }
+            Statement::AlterFunction(f) => {
+                if let Some(name) = last_part(&f.function.name) {
+                    self.readers.function_gone(&name);
+                }
+            }
+            // A renamed trigger is no longer followed (never a reader seen where there is none).
+            Statement::AlterTrigger(t) => {
+                self.readers.set_trigger(table_key(&t.table_name), column_key(&t.name), None);
+            }
             Statement::CreateIndex(ci) => {
                 if let Some(name) = &ci.name {
                     self.created_indexes.entry(table_key(name)).or_insert(i);
@@ -319,6 +382,16 @@ impl<'k> FileCx<'k> {
                         } => self.set_type(&table, &column_key(column_name), i, data_type.to_string()),
                         // The column keeps its type under its new name (a later TYPE change
                         // compares with it).
+                        AlterTableOperation::DropColumn { column_names, .. } => {
+                            let bare = bare_key(&at.name);
+                            for c in column_names {
+                                let col = column_key(c);
+                                if let Some(reader) = self.readers.column_reader(&table, &bare, &col) {
+                                    self.still_read.insert((i, format!("{table}.{col}")), reader);
+                                }
+                                self.readers.column_gone(&bare, &col);
+                            }
+                        }
                         AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
                             let old = column_key(old_column_name);
                             if let Some(ty) = self.column_type_before(&at.name, &old, i).map(str::to_string) {
@@ -368,6 +441,7 @@ impl<'k> FileCx<'k> {
                             } else {
                                 Birth::RenamedInto
                             };
+                            self.readers.table_renamed(&table, &new_key);
                             self.born(new_key, i, kind);
                         }
                         _ => {}
@@ -392,6 +466,7 @@ impl<'k> FileCx<'k> {
         }
         delta.functions = self.functions.into_iter().map(|(k, (_, v))| (k, v)).collect();
         delta.single_row = self.single_row;
+        delta.readers = self.readers.finish();
         delta
     }
 
@@ -478,6 +553,21 @@ impl<'k> FileCx<'k> {
             .map(|(_, name)| name.as_str())
     }
 
+    /// The view or trigger that still reads `table` (or its column `column`) when statement
+    /// `index` drops it: the database itself breaks, whatever the deploy order.
+    /// A reader replaced or dropped later in the same transaction does not count: no other
+    /// session sees the state between the two statements.
+    pub fn still_read(&self, index: usize, table: &ObjectName, column: Option<&str>) -> Option<&str> {
+        let key = match column {
+            Some(c) => format!("{}.{c}", table_key(table)),
+            None => table_key(table),
+        };
+        let reader = self.still_read.get(&(index, key))?;
+        let tx = self.at(index).tx;
+        let fixed = tx != 0 && self.readers.touched_after(index, &reader.ids).any(|j| self.at(j).tx == tx);
+        (!fixed).then_some(reader.what.as_str())
+    }
+
     /// The column's type before statement `index`, when an earlier statement or file declared it.
     pub fn column_type_before(&self, table: &ObjectName, column: &str, index: usize) -> Option<&str> {
         let key = (table_key(table), column.to_string());
@@ -495,7 +585,18 @@ impl KnownSchema {
         self.column_types.extend(delta.column_types);
         self.functions.extend(delta.functions);
         self.single_row.extend(delta.single_row);
+        self.readers.absorb(delta.readers);
     }
+}
+
+/// The last part of a name, folded (a function's or a trigger's key).
+fn last_part(name: &ObjectName) -> Option<String> {
+    name.0.last()?.as_ident().map(column_key)
+}
+
+/// A table's last name part, lower-cased: how view and function text names it.
+fn bare_key(name: &ObjectName) -> String {
+    name.0.last().and_then(|p| p.as_ident()).map_or_else(|| name.to_string(), |id| id.value.to_lowercase())
 }
 
 fn constraint_name(c: &TableConstraint) -> Option<String> {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod context;
 pub mod dialect;
 pub mod mysql;
+pub mod readers;
 pub mod rule;
 pub mod rules;
 pub mod source;

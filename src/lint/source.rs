@@ -57,6 +57,9 @@ pub struct Reading {
     pub unread_actions: Vec<String>,
     /// `CREATE FUNCTION name ... [IMMUTABLE|STABLE|VOLATILE]`: lower-cased name and volatility.
     pub function: Option<(String, Volatility)>,
+    /// `CREATE VIEW` / `CREATE FUNCTION`: the names its query or body mentions (what it reads,
+    /// see [`super::readers`]).
+    pub mentions: Option<super::readers::Names>,
 }
 
 /// A function's declared volatility (`VOLATILE` when it says nothing).
@@ -378,6 +381,11 @@ fn last_word_is(tokens: &[TokenWithSpan], word: &str) -> bool {
         .is_some_and(|t| matches!(&t.token, Token::Word(w) if w.value.eq_ignore_ascii_case(word)))
 }
 
+/// `CREATE [OR REPLACE] [TEMP|MATERIALIZED|RECURSIVE] VIEW` (leading words).
+pub(crate) fn is_view(w: &[&str]) -> bool {
+    w.first() == Some(&"CREATE") && w.iter().any(|x| *x == "VIEW" || *x == "MATERIALIZED")
+}
+
 fn pos(l: sqlparser::tokenizer::Location) -> Pos {
     Pos { line: l.line as usize, column: l.column as usize }
 }
@@ -440,6 +448,9 @@ fn finish(
     }
     if is_function {
         reading.function = fallback::function_decl(dialect, &fallback_tokens);
+    }
+    if is_function || is_view(&w) {
+        reading.mentions = Some(super::readers::mentioned_names(&fallback_tokens));
     }
     Stmt { index, start, end, words, leading_comments: comments, parsed, origin, reading }
 }

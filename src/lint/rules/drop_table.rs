@@ -6,14 +6,23 @@ pub struct DropTable;
 
 pub static META: RuleMeta = RuleMeta {
     id: "drop-table",
-    severity: Severity::Error,
+    severity: Severity::Warning,
     summary: "Dropping a table loses its data and breaks the app that still uses it",
     docs: "\
 ## Problem
 `DROP TABLE audit_log`
 
 ## Why it matters
-The running app fails on every query of the table, and the data cannot be restored.
+The app version still running during the deploy fails on every query of the table, and the data
+cannot be restored. Whether it still uses the table depends on the deploy, which the migration
+files do not show, so the finding is a warning: safe when the release before this one already
+stopped using the table.
+
+It is an error when the history shows database code that still reads the table whatever the
+deploy order: a view naming it (the drop fails, or with CASCADE takes the view with it) or a
+trigger on another table whose function names it (an audit or counter table: every write to the
+other table fails once it is gone). Views and trigger functions are followed through the whole
+run (created, replaced, dropped); the reading is word-level.
 
 A table created earlier in the same file is exempt (no data, no traffic yet), and so is one a
 later statement of the file replaces by renaming another table into its name (copy-then-rename:
@@ -21,8 +30,9 @@ the rows live on). A table the file drops and creates again is reported as info:
 gone, which is right for a table the migration rebuilds from scratch.
 
 ## What to do
-Deploy an app that no longer uses the table, keep the table for a release (or rename it to
-`<name>_deprecated` after the deploy), then drop it with `-- planner:ignore drop-table <reason>`.
+Two releases: deploy an app that no longer uses the table, keep the table for a release (or
+rename it to `<name>_deprecated` after the deploy), then drop it. Drop or replace the view or
+trigger function that reads it first. `severity: { drop-table: error }` gates every drop.
 ",
 };
 
@@ -43,8 +53,14 @@ impl Rule for DropTable {
                     }
                     None => {}
                 }
+                if let Some(reader) = cx.still_read(stmt.index, name, None) {
+                    out.report(&META, format!("dropping table {name} while {reader}: the database breaks whatever the deploy order"))
+                        .help("drop or replace the view or trigger function first; the data cannot be restored")
+                        .severity(Severity::Error);
+                    continue;
+                }
                 out.report(&META, format!("dropping table {name} loses its data and breaks queries that use it"))
-                    .help("drop it a release after the app stopped using it; mark the statement `-- planner:ignore drop-table <reason>`");
+                    .help("two releases: drop it a release after the app stopped using it; the data cannot be restored");
             }
         }
     }
@@ -67,6 +83,20 @@ mod tests {
         assert_eq!(count(moved, "drop-table"), 0);
         let f = findings("DROP TABLE IF EXISTS t;\nCREATE TABLE t (a int);", "drop-table");
         assert_eq!(f[0].severity, crate::lint::Severity::Info);
+    }
+
+    #[test]
+    fn an_error_only_while_a_view_or_trigger_reads_the_table() {
+        use crate::lint::Severity;
+        assert_eq!(findings("DROP TABLE audit_log;", "drop-table")[0].severity, Severity::Warning);
+        let view = "CREATE VIEW recent AS SELECT * FROM audit_log;\nDROP TABLE audit_log CASCADE;";
+        assert_eq!(findings(view, "drop-table")[0].severity, Severity::Error);
+        let trigger = "CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit_log VALUES (NEW.id); RETURN NEW; END $$;\n\
+                       CREATE TRIGGER orders_audit AFTER INSERT ON orders FOR EACH ROW EXECUTE FUNCTION audit();\n\
+                       DROP TABLE audit_log;";
+        assert_eq!(findings(trigger, "drop-table")[0].severity, Severity::Error);
+        let untriggered = trigger.replace("DROP TABLE audit_log", "DROP TRIGGER orders_audit ON orders;\nDROP TABLE audit_log");
+        assert_eq!(findings(&untriggered, "drop-table")[0].severity, Severity::Warning);
     }
 
     #[test]
