@@ -283,7 +283,7 @@ impl BatchSql {
             None => job
                 .set
                 .iter()
-                .map(|(c, e)| format!("NOT ({} <=> {e})", quote_ident(c)))
+                .map(|(c, e)| format!("NOT ({} <=> ({e}))", quote_ident(c)))
                 .collect::<Vec<_>>()
                 .join(" OR "),
         };
@@ -484,7 +484,7 @@ mod tests {
         let sql = BatchSql::new(&job);
         assert_eq!(
             sql.update_next,
-            "UPDATE `t` SET `c` = `v` * 2 WHERE `id` > ? AND `id` <= ? AND (NOT (`c` <=> `v` * 2))"
+            "UPDATE `t` SET `c` = `v` * 2 WHERE `id` > ? AND `id` <= ? AND (NOT (`c` <=> (`v` * 2)))"
         );
         let two = KeysetBackfill {
             set: vec![("a", "`x`"), ("b", "`a` + 1")],
