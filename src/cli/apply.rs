@@ -226,17 +226,8 @@ pub async fn run_phase(job: &PhaseJob, url: &str) -> Report {
     // kill -9, with one line that says how to go on.
     let pid = session.backend_pid().await.ok();
     let stop = job.opts.backfill.stop.clone();
-    let interrupted = {
-        let work = exec::apply_phase_run(&mut session, loaded, kind, &job.opts);
-        if kind == PhaseKind::Backfill {
-            Ok(work.await)
-        } else {
-            tokio::select! {
-                result = work => Ok(result),
-                _ = stop.wait() => Err(stop.requested().unwrap_or_else(|| "interrupted".into())),
-            }
-        }
-    };
+    let interrupted =
+        unless_stopped(kind, &stop, exec::apply_phase_run(&mut session, loaded, kind, &job.opts)).await;
     let result = match interrupted {
         Ok(result) => result,
         Err(why) => {
@@ -282,17 +273,9 @@ async fn run_phase_mysql(job: &PhaseJob, url: &str) -> Report {
     };
     let connection_id = run.session.connection_id;
     let stop = job.opts.backfill.stop.clone();
-    let stopped = {
-        let work = exec::mysql::apply::apply_phase_run(&mut run, loaded, kind, &job.opts);
-        if kind == PhaseKind::Backfill {
-            Ok(work.await)
-        } else {
-            tokio::select! {
-                result = work => Ok(result),
-                _ = stop.wait() => Err(stop.requested().unwrap_or_else(|| "interrupted".into())),
-            }
-        }
-    };
+    let stopped =
+        unless_stopped(kind, &stop, exec::mysql::apply::apply_phase_run(&mut run, loaded, kind, &job.opts))
+            .await;
     match stopped {
         Ok(result) => phase_report(job, Some(kind), Vec::new(), run.close_after(result).await),
         Err(why) => {
@@ -585,4 +568,20 @@ pub fn report_text(loaded: &LoadedPlan, outcome: &ApplyOutcome) -> String {
         }
     }
     out
+}
+
+/// Run a phase's `work`, abandoning it (its running statement cancelled) when a stop is requested,
+/// with the reason; a backfill is never abandoned: it stops itself after its batch.
+async fn unless_stopped<F: std::future::Future>(
+    kind: PhaseKind,
+    stop: &crate::backfill::StopSignal,
+    work: F,
+) -> Result<F::Output, String> {
+    if kind == PhaseKind::Backfill {
+        return Ok(work.await);
+    }
+    tokio::select! {
+        result = work => Ok(result),
+        _ = stop.wait() => Err(stop.requested().unwrap_or_else(|| "interrupted".into())),
+    }
 }

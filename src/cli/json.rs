@@ -169,15 +169,7 @@ pub async fn precondition_checks(
     let mut out = Vec::new();
     for pre in plan.phase(phase).map(|p| p.preconditions.as_slice()).unwrap_or_default() {
         let reason = crate::exec::verify::check(session.conn(), plan, pre, &records).await?;
-        let mut value = serde_json::to_value(pre)?;
-        if let Some(map) = value.as_object_mut() {
-            map.insert("ok".into(), serde_json::Value::Bool(reason.is_none()));
-            map.insert(
-                "reason".into(),
-                reason.map(serde_json::Value::String).unwrap_or(serde_json::Value::Null),
-            );
-        }
-        out.push(value);
+        out.push(crate::exec::verify::precondition_doc(pre, reason)?);
     }
     Ok(out)
 }

@@ -302,18 +302,7 @@ pub async fn preflight(
         }
         _ => {}
     }
-    if let Some(later) = records
-        .iter()
-        .find(|r| r.phase > kind && r.status != PhaseStatus::RolledBack && plan.phase(r.phase).is_some())
-    {
-        return Err(Refusal::new(format!(
-            "phase {} of plan `{}` is already {}; phases run in order",
-            later.phase,
-            plan.name,
-            later.status.as_str()
-        ))
-        .into());
-    }
+    refuse_out_of_order(plan, &records, kind)?;
     let mut failures = verify::failing_preconditions(session.conn(), plan, phase, &records).await?;
     let checks_columns = phase.preconditions.iter().any(|p| matches!(p, Precondition::ColumnsMatch { .. }));
     if kind == plan.phases.first().map(|p| p.phase).unwrap_or(kind) && !checks_columns {
@@ -323,6 +312,27 @@ pub async fn preflight(
         return Err(Refusal::new(refusal_lines(kind, &failures)).into());
     }
     Ok(Preflight::Ready)
+}
+
+/// Refuse `kind` when a later phase of `plan` is applied (or half-applied): phases run in order.
+/// Pure over the state records, so both backends share it.
+pub(crate) fn refuse_out_of_order(
+    plan: &Plan,
+    records: &[PhaseRecord],
+    kind: PhaseKind,
+) -> Result<(), Refusal> {
+    match records
+        .iter()
+        .find(|r| r.phase > kind && r.status != PhaseStatus::RolledBack && plan.phase(r.phase).is_some())
+    {
+        Some(later) => Err(Refusal::new(format!(
+            "phase {} of plan `{}` is already {}; phases run in order",
+            later.phase,
+            plan.name,
+            later.status.as_str()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Run the backfill tasks unless every table already finished (None). The report says whether

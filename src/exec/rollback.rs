@@ -2,9 +2,34 @@
 
 use super::apply::{undo, LoadedPlan};
 use super::session::Session;
-use super::state::{self, PhaseStatus};
+use super::state::{self, PhaseRecord, PhaseStatus};
 use crate::error::Refusal;
-use crate::plan::PhaseKind;
+use crate::plan::{Phase, PhaseKind};
+
+/// The latest phase that is applied (or was interrupted/failed half-way), with its plan phase;
+/// refused when there is none or it is irreversible and done. Pure over the state records, so
+/// both backends share it.
+pub(crate) fn phase_to_roll_back<'a>(
+    loaded: &'a LoadedPlan,
+    records: &'a [PhaseRecord],
+) -> anyhow::Result<(&'a PhaseRecord, &'a Phase)> {
+    let plan = &loaded.plan;
+    let Some(latest) = records.iter().filter(|r| r.status != PhaseStatus::RolledBack).max_by_key(|r| r.phase)
+    else {
+        return Err(Refusal::new(format!("plan `{}` has no applied phase to roll back", plan.name)).into());
+    };
+    let phase = loaded.phase(latest.phase)?;
+    if latest.status == PhaseStatus::Done {
+        if let Some(why) = &phase.irreversible {
+            return Err(Refusal::new(format!(
+                "phase {} of plan `{}` was applied and cannot be undone: {why}",
+                latest.phase, plan.name
+            ))
+            .into());
+        }
+    }
+    Ok((latest, phase))
+}
 
 /// Undo the latest phase that is applied (or was interrupted/failed half-way) and record it.
 /// Returns the phase rolled back.
@@ -12,21 +37,8 @@ pub async fn rollback_latest(session: &mut Session, loaded: &LoadedPlan) -> anyh
     let plan = &loaded.plan;
     state::register_plan(session.conn(), plan, &loaded.sha256, &loaded.yaml).await?;
     let records = state::phase_records(session.conn(), &plan.name).await?;
-    let Some(latest) = records.iter().filter(|r| r.status != PhaseStatus::RolledBack).max_by_key(|r| r.phase)
-    else {
-        return Err(Refusal::new(format!("plan `{}` has no applied phase to roll back", plan.name)).into());
-    };
+    let (latest, phase) = phase_to_roll_back(loaded, &records)?;
     let kind = latest.phase;
-    let phase = loaded.phase(kind)?;
-    if latest.status == PhaseStatus::Done {
-        if let Some(why) = &phase.irreversible {
-            return Err(Refusal::new(format!(
-                "phase {kind} of plan `{}` was applied and cannot be undone: {why}",
-                plan.name
-            ))
-            .into());
-        }
-    }
     // A phase that stopped half-way may have undone part of itself already: tolerate "already gone".
     // A rollback killed half-way left part of its undo done: undo again, tolerating what is gone.
     let tolerant = latest.status != PhaseStatus::Done

@@ -288,6 +288,42 @@ pub async fn table_shapes(conn: &mut PgConnection, plan: &Plan) -> anyhow::Resul
     Ok(serde_json::to_value(shapes)?)
 }
 
+/// One precondition as plan.yaml has it, plus `ok` and `reason` (None: it holds): the form
+/// `verify --format json` reports for every backend.
+pub fn precondition_doc(pre: &Precondition, reason: Option<String>) -> anyhow::Result<serde_json::Value> {
+    let mut value = serde_json::to_value(pre)?;
+    if let Some(map) = value.as_object_mut() {
+        map.insert("ok".into(), serde_json::Value::Bool(reason.is_none()));
+        map.insert("reason".into(), reason.map(serde_json::Value::String).unwrap_or(serde_json::Value::Null));
+    }
+    Ok(value)
+}
+
+/// The columns `table` should have now, and where that expectation comes from: what the latest
+/// applied phase (short of contract) left, or, before any phase, the shape the plan was made
+/// from. None: the plan does not know the table. Pure over the records; both backends use it.
+pub(crate) fn expected_shape(
+    plan: &Plan,
+    table: &QualifiedName,
+    records: &[PhaseRecord],
+) -> Option<(Vec<ColumnShape>, &'static str)> {
+    let snapshot = records
+        .iter()
+        .filter(|r| r.status == PhaseStatus::Done && r.phase != PhaseKind::Contract)
+        .max_by_key(|r| r.phase)
+        .and_then(|r| r.table_shapes.clone())
+        .and_then(|v| serde_json::from_value::<Vec<TableShape>>(v).ok())
+        .and_then(|shapes| shapes.into_iter().find(|s| &s.table == table));
+    match snapshot {
+        Some(s) => Some((s.columns, "the last applied phase left it")),
+        None => plan
+            .tables
+            .iter()
+            .find(|t| &t.table == table)
+            .map(|t| (t.columns.clone(), "the plan was made from")),
+    }
+}
+
 /// Compare the table with what the latest applied phase left (or, before any phase, with the
 /// shape the plan was made from).
 async fn columns_match(
@@ -296,13 +332,6 @@ async fn columns_match(
     table: &QualifiedName,
     records: &[PhaseRecord],
 ) -> anyhow::Result<Option<String>> {
-    let snapshot = records
-        .iter()
-        .filter(|r| r.status == PhaseStatus::Done && r.phase != PhaseKind::Contract)
-        .max_by_key(|r| r.phase)
-        .and_then(|r| r.table_shapes.clone())
-        .and_then(|v| serde_json::from_value::<Vec<TableShape>>(v).ok())
-        .and_then(|shapes| shapes.into_iter().find(|s| &s.table == table));
     let current = current_columns(conn, table).await?;
     if current.is_empty() {
         return Ok(Some(format!(
@@ -310,13 +339,7 @@ async fn columns_match(
             table.display_short()
         )));
     }
-    let (expected, source) = match snapshot {
-        Some(s) => (s.columns, "the last applied phase left it"),
-        None => match plan.tables.iter().find(|t| &t.table == table) {
-            Some(t) => (t.columns.clone(), "the plan was made from"),
-            None => return Ok(None),
-        },
-    };
+    let Some((expected, source)) = expected_shape(plan, table, records) else { return Ok(None) };
     let diffs = shape_differences(conn, &expected, &current).await?;
     if diffs.is_empty() {
         return Ok(None);

@@ -52,10 +52,9 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<(Plan, String)> {
     Ok((plan, text))
 }
 
-/// Parse plan.yaml text (from a folder or from the database's copy) and render the SQL files it
-/// implies. The text itself must be exactly what planner writes for the parsed plan, so an edit
-/// anywhere in it (a statement, a lock, a note) is refused, not run.
-pub fn from_yaml(text: &str, origin: &str) -> anyhow::Result<(Plan, BTreeMap<String, String>)> {
+/// plan.yaml text as a [`Plan`] of a format this planner reads, before anything checks that it
+/// is exactly what planner writes (every dialect's loader starts here).
+pub fn parse_yaml(text: &str, origin: &str) -> Result<Plan, InputError> {
     let plan: Plan = serde_yaml_ng::from_str(text).map_err(|e| {
         let mut err = InputError::new(format!("invalid plan file: {e}"));
         if let Some(loc) = e.location() {
@@ -68,9 +67,16 @@ pub fn from_yaml(text: &str, origin: &str) -> anyhow::Result<(Plan, BTreeMap<Str
             "{origin} has plan format {}, this planner reads formats 1 to {PLAN_FORMAT_VERSION}",
             plan.planner_plan
         ))
-        .help("re-run `planner plan` with this version of planner")
-        .into());
+        .help("re-run `planner plan` with this version of planner"));
     }
+    Ok(plan)
+}
+
+/// Parse plan.yaml text (from a folder or from the database's copy) and render the SQL files it
+/// implies. The text itself must be exactly what planner writes for the parsed plan, so an edit
+/// anywhere in it (a statement, a lock, a note) is refused, not run.
+pub fn from_yaml(text: &str, origin: &str) -> anyhow::Result<(Plan, BTreeMap<String, String>)> {
+    let plan = parse_yaml(text, origin)?;
     let mut rendered = plan.clone();
     let files = super::files::render(&mut rendered);
     let yaml = super::write::plan_yaml(&rendered)?;

@@ -9,7 +9,9 @@ use sqlx::MySqlConnection;
 use super::{effects, load, preconditions, Run};
 use crate::backfill::{BackfillReport, TableReport};
 use crate::error::{InputError, Refusal};
-use crate::exec::apply::{refusal_lines, ApplyOptions, ApplyOutcome, LoadedPlan, PhaseRun};
+use crate::exec::apply::{
+    refusal_lines, refuse_out_of_order, ApplyOptions, ApplyOutcome, LoadedPlan, PhaseRun,
+};
 use crate::exec::state::PhaseStatus;
 use crate::mysql::ddl::DdlStatement;
 use crate::mysql::state::{self, PhaseOutcome, Resume, StepStatus};
@@ -44,18 +46,7 @@ pub async fn preflight(
             _ => {}
         }
     }
-    if let Some(later) = records
-        .iter()
-        .find(|r| r.phase > kind && r.status != PhaseStatus::RolledBack && plan.phase(r.phase).is_some())
-    {
-        return Err(Refusal::new(format!(
-            "phase {} of plan `{}` is already {}; phases run in order",
-            later.phase,
-            plan.name,
-            later.status.as_str()
-        ))
-        .into());
-    }
+    refuse_out_of_order(plan, &records, kind)?;
     let dir = loaded.dir.display().to_string();
     let failures = preconditions::failing(conn, plan, phase, &records, &dir).await?;
     if !failures.is_empty() {

@@ -8,10 +8,10 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::change::mysql::{files, MySqlPlan, MySqlTarget};
-use crate::error::{InputError, Location};
+use crate::error::InputError;
 use crate::exec::apply::LoadedPlan;
 use crate::plan::load::first_difference;
-use crate::plan::{Plan, PLAN_FORMAT_VERSION, READABLE_PLAN_FORMATS};
+use crate::plan::Plan;
 use crate::sql::ddl::Ddl;
 
 /// `dir` as a MySQL plan, or `None` when plan.yaml is not one (the PostgreSQL loader then reads
@@ -46,21 +46,7 @@ pub fn target(plan: &Plan) -> Result<MySqlTarget, InputError> {
 /// Parse MySQL plan.yaml text (from a folder or from `planner_plans`) and render the SQL files it
 /// implies; the text must be exactly what planner writes for the parsed plan.
 pub fn from_yaml(text: &str, origin: &str) -> anyhow::Result<(Plan, BTreeMap<String, String>)> {
-    let plan: Plan = serde_yaml_ng::from_str(text).map_err(|e| {
-        let mut err = InputError::new(format!("invalid plan file: {e}"));
-        if let Some(loc) = e.location() {
-            err = err.at(Location { file: origin.to_string(), line: loc.line(), column: loc.column() });
-        }
-        err
-    })?;
-    if !READABLE_PLAN_FORMATS.contains(&plan.planner_plan) {
-        return Err(InputError::new(format!(
-            "{origin} has plan format {}, this planner reads formats 1 to {PLAN_FORMAT_VERSION}",
-            plan.planner_plan
-        ))
-        .help("re-run `planner plan` with this version of planner")
-        .into());
-    }
+    let plan = crate::plan::load::parse_yaml(text, origin)?;
     let steps = plan.phases.iter().flat_map(|p| &p.steps).flat_map(|s| std::iter::once(s).chain(&s.undo));
     if let Some(step) = steps.into_iter().find(|s| !matches!(s.op, Ddl::MySql(_))) {
         return Err(InputError::new(format!(

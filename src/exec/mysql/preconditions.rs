@@ -235,13 +235,6 @@ async fn columns_match(
     table: &QualifiedName,
     records: &[PhaseRecord],
 ) -> anyhow::Result<Option<String>> {
-    let snapshot = records
-        .iter()
-        .filter(|r| r.status == PhaseStatus::Done && r.phase != PhaseKind::Contract)
-        .max_by_key(|r| r.phase)
-        .and_then(|r| r.table_shapes.clone())
-        .and_then(|v| serde_json::from_value::<Vec<TableShape>>(v).ok())
-        .and_then(|shapes| shapes.into_iter().find(|s| &s.table == table));
     let current = current_columns(conn, table.name.as_str()).await?;
     if current.is_empty() {
         return Ok(Some(format!(
@@ -249,12 +242,8 @@ async fn columns_match(
             table.name.as_str()
         )));
     }
-    let (expected, source) = match snapshot {
-        Some(s) => (s.columns, "the last applied phase left it"),
-        None => match plan.tables.iter().find(|t| &t.table == table) {
-            Some(t) => (t.columns.clone(), "the plan was made from"),
-            None => return Ok(None),
-        },
+    let Some((expected, source)) = crate::exec::verify::expected_shape(plan, table, records) else {
+        return Ok(None);
     };
     let diffs = differences(&expected, &current);
     Ok((!diffs.is_empty()).then(|| {
@@ -327,15 +316,7 @@ pub async fn checks(
     let mut out = Vec::new();
     for pre in plan.phase(phase).map(|p| p.preconditions.as_slice()).unwrap_or_default() {
         let reason = check(conn, plan, pre, &records, &dir).await?;
-        let mut value = serde_json::to_value(pre)?;
-        if let Some(map) = value.as_object_mut() {
-            map.insert("ok".into(), serde_json::Value::Bool(reason.is_none()));
-            map.insert(
-                "reason".into(),
-                reason.map(serde_json::Value::String).unwrap_or(serde_json::Value::Null),
-            );
-        }
-        out.push(value);
+        out.push(crate::exec::verify::precondition_doc(pre, reason)?);
     }
     Ok(out)
 }

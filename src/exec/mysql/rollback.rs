@@ -3,8 +3,8 @@
 //! rollback that stops half way goes on from there when run again.
 
 use super::{effects, Run};
-use crate::error::Refusal;
 use crate::exec::apply::LoadedPlan;
+use crate::exec::rollback::phase_to_roll_back;
 use crate::exec::state::PhaseStatus;
 use crate::mysql::ddl::DdlStatement;
 use crate::mysql::state::{self, StepStatus};
@@ -16,21 +16,8 @@ pub async fn rollback_latest(run: &mut Run, loaded: &LoadedPlan) -> anyhow::Resu
     let session = &mut run.session;
     super::apply::check_registered(session.conn(), loaded).await?;
     let records = state::phase_records(session.conn(), &plan.name).await?;
-    let Some(latest) = records.iter().filter(|r| r.status != PhaseStatus::RolledBack).max_by_key(|r| r.phase)
-    else {
-        return Err(Refusal::new(format!("plan `{}` has no applied phase to roll back", plan.name)).into());
-    };
+    let (latest, phase) = phase_to_roll_back(loaded, &records)?;
     let kind = latest.phase;
-    let phase = loaded.phase(kind)?;
-    if latest.status == PhaseStatus::Done {
-        if let Some(why) = &phase.irreversible {
-            return Err(Refusal::new(format!(
-                "phase {kind} of plan `{}` was applied and cannot be undone: {why}",
-                plan.name
-            ))
-            .into());
-        }
-    }
     let (name, phase_name) = (plan.name.as_str(), kind.as_str());
     state::log(session.conn(), name, phase_name, None, "rollback", "running", None).await?;
     // A statement in flight when the last run stopped: undo it unless the catalog shows it never
