@@ -31,6 +31,19 @@ CREATE TABLE orders (
     CONSTRAINT orders_total_check CHECK (total_cents >= 0)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+-- Order lines: an INT that outgrows its range (change_type to BIGINT) and a unique key over a
+-- NOT NULL string without default.
+CREATE TABLE order_lines (
+    id       BIGINT NOT NULL AUTO_INCREMENT,
+    order_id BIGINT NOT NULL,
+    quantity INT NOT NULL,
+    sku      VARCHAR(64) NOT NULL,
+    PRIMARY KEY (id),
+    KEY order_lines_quantity_idx (quantity),
+    UNIQUE KEY order_lines_order_sku_key (order_id, sku),
+    CONSTRAINT order_lines_order_fk FOREIGN KEY (order_id) REFERENCES orders (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 -- The app's own trigger: it reads neither name nor email, so renames may proceed.
 CREATE TRIGGER orders_status_bi BEFORE INSERT ON orders FOR EACH ROW SET NEW.status = LOWER(NEW.status);
 

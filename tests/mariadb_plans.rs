@@ -199,7 +199,9 @@ INSERT INTO users (id, email, name, nickname, verified_at, legacy_flag) VALUES
   (3, 'cy@x', '', 'c', NULL, 1),
   (4, NULL, 'Dee', NULL, '2025-04-01 09:00:00', 0);
 INSERT INTO orders (id, user_id, status, total_cents, currency) VALUES
-  (1, 1, 'PAID', 1200, 'EUR'), (2, 2, 'pending', 15000, NULL), (3, 1, 'Shipped', 0, 'USD');";
+  (1, 1, 'PAID', 1200, 'EUR'), (2, 2, 'pending', 15000, NULL), (3, 1, 'Shipped', 0, 'USD');
+INSERT INTO order_lines (id, order_id, quantity, sku) VALUES
+  (1, 1, 2, 'mug-blue'), (2, 1, 2147483647, 'tee-m'), (3, 2, -5, 'mug-red');";
 
 /// A fresh database with the example schema and rows.
 fn seeded() -> MariaDb {
@@ -299,6 +301,37 @@ const CASES: &[Case] = &[
         ),
         kept: "SELECT id, name, email IS NULL OR email LIKE 'unknown+%' FROM users ORDER BY id",
     },
+    Case {
+        plan: "mariadb_change_type_order_lines_quantity",
+        naive: "ALTER TABLE order_lines MODIFY COLUMN quantity BIGINT NOT NULL;",
+        // The old app inserts and updates quantity; a value beyond INT fails (it is still INT);
+        // the shadow column follows every write.
+        writes: "INSERT INTO order_lines (id, order_id, quantity, sku) VALUES (10, 3, 7, 'pen');
+                 UPDATE order_lines SET quantity = quantity + 1 WHERE id = 1;
+                 UPDATE order_lines SET sku = 'tee-l' WHERE id = 2;
+                 SELECT COUNT(*) FROM order_lines WHERE NOT (quantity <=> quantity_planner) AND id IN (1, 2, 10);",
+        check: ("SELECT id, quantity, quantity * 4 FROM order_lines ORDER BY id", "1\t3\t12\n2\t2147483647\t8589934588\n3\t-5\t-20\n10\t7\t28"),
+        kept: "SELECT id, quantity, sku FROM order_lines ORDER BY id",
+    },
+    Case {
+        plan: "mariadb_change_type_order_lines_sku",
+        naive: "UPDATE order_lines SET sku = UPPER(LEFT(sku, 32));
+                ALTER TABLE order_lines MODIFY COLUMN sku VARCHAR(32) NOT NULL;",
+        writes: "INSERT INTO order_lines (id, order_id, quantity, sku) VALUES (10, 3, 1, 'pen-black');
+                 UPDATE order_lines SET sku = 'tee-xl' WHERE id = 2;
+                 UPDATE order_lines SET quantity = 9 WHERE id = 3;
+                 SELECT COUNT(*) FROM order_lines WHERE NOT (sku_planner <=> UPPER(LEFT(sku, 32))) AND id IN (2, 3, 10);",
+        check: ("SELECT id, sku FROM order_lines ORDER BY id", "1\tMUG-BLUE\n2\tTEE-XL\n3\tMUG-RED\n10\tPEN-BLACK"),
+        kept: "SELECT id, quantity, sku FROM order_lines ORDER BY id",
+    },
+    Case {
+        plan: "mariadb_change_type_users_nickname",
+        naive: "ALTER TABLE users MODIFY COLUMN nickname VARCHAR(60) NULL;",
+        writes: "UPDATE users SET nickname = REPEAT('n', 60) WHERE id = 2;
+                 SELECT 0;",
+        check: ("SELECT id, CHAR_LENGTH(nickname) FROM users ORDER BY id", "1\t1\n2\t60\n3\t1\n4\tNULL"),
+        kept: "SELECT id, nickname FROM users ORDER BY id",
+    },
 ];
 
 fn case(plan: &str) -> &'static Case {
@@ -357,6 +390,19 @@ fn every_mariadb_plan_applies_with_the_client_reaches_the_naive_schema_and_rolls
             assert_eq!(db.schema(), before, "{plan}: a refused down changed the schema");
         }
         drop(db);
+
+        // An irreversible expand (a metadata-only type change: going back is a copy) refuses its
+        // down and changes nothing.
+        let expand_down = std::fs::read_to_string(dir.join("expand.down.sql")).unwrap_or_default();
+        if expand_down.contains("SIGNAL SQLSTATE") {
+            let db = seeded();
+            up(&db, &dir, "expand.up.sql");
+            let before = db.schema();
+            let err = db.file(&dir.join("expand.down.sql")).expect_err("an irreversible down must fail");
+            assert!(err.contains("cannot be undone"), "{plan}: {err}");
+            assert_eq!(db.schema(), before, "{plan}: a refused down changed the schema");
+            continue;
+        }
 
         // Backward through every down: expand (+ contract when reversible), then the downs in
         // reverse; schema and the original columns' data come back.
@@ -429,7 +475,8 @@ fn the_cli_writes_a_mariadb_plan_and_refuses_what_it_cannot_plan() {
     for (args, why) in [
         (vec!["rename", "orders.status", "state"], "trigger orders_status_bi"),
         (vec!["add-column", "users.flag", "boolean", "--not-null"], "1364"),
-        (vec!["change-type", "orders.total_cents", "int"], "gh-ost"),
+        (vec!["change-type", "orders.total_cents", "int"], "view recent_orders"),
+        (vec!["change-type", "users.id", "int"], "gh-ost"),
     ] {
         let out = assert_cmd::Command::cargo_bin("planner")
             .expect("binary")

@@ -26,7 +26,9 @@ INSERT INTO users (id, email, name, nickname, verified_at, legacy_flag) VALUES
   (3, 'cy@x', '', 'c', NULL, 1),
   (4, NULL, 'Dee', NULL, '2025-04-01 09:00:00', 0);
 INSERT INTO orders (id, user_id, status, total_cents, currency) VALUES
-  (1, 1, 'PAID', 1200, 'EUR'), (2, 2, 'pending', 15000, NULL), (3, 1, 'Shipped', 0, 'USD');";
+  (1, 1, 'PAID', 1200, 'EUR'), (2, 2, 'pending', 15000, NULL), (3, 1, 'Shipped', 0, 'USD');
+INSERT INTO order_lines (id, order_id, quantity, sku) VALUES
+  (1, 1, 2, 'mug-blue'), (2, 1, 2147483647, 'tee-m'), (3, 2, -5, 'mug-red');";
 
 /// A fresh database with the example schema and rows.
 async fn seeded() -> TestDb {
@@ -136,9 +138,11 @@ async fn rows(db: &TestDb, sql: &str) -> String {
         .join("\n")
 }
 
-/// Every column of both tables, as text: nothing of the application's data may change through
+/// Every column of users and order_lines, as text: nothing of the application's data may change through
 /// an expand + backfill that is rolled back.
-const ALL_DATA: &str = "SELECT CAST(CONCAT_WS('|', id, email, name, nickname, verified_at, legacy_flag) AS CHAR) FROM users ORDER BY id";
+const ALL_DATA: &str = "SELECT t FROM (
+      SELECT 1 AS k, id, CAST(CONCAT_WS('|', id, email, name, nickname, verified_at, legacy_flag) AS CHAR) AS t FROM users
+      UNION ALL SELECT 2, id, CONCAT_WS('|', id, order_id, quantity, sku) FROM order_lines) d ORDER BY k, id";
 
 /// What each plan must leave once contract ran.
 fn final_check(plan: &str) -> (&'static str, &'static str) {
@@ -164,6 +168,19 @@ fn final_check(plan: &str) -> (&'static str, &'static str) {
         "mariadb_set_not_null_users_email" => (
             "SELECT CONCAT(id, ':', email) FROM users ORDER BY id",
             "1:ann@x\n2:unknown+2@example.invalid\n3:cy@x\n4:unknown+4@example.invalid",
+        ),
+        "mariadb_change_type_order_lines_quantity" => (
+            "SELECT CONCAT(id, ':', quantity * 4, ':', DATA_TYPE) FROM order_lines, information_schema.COLUMNS
+              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'order_lines' AND COLUMN_NAME = 'quantity' ORDER BY id",
+            "1:8:bigint\n2:8589934588:bigint\n3:-20:bigint",
+        ),
+        "mariadb_change_type_order_lines_sku" => {
+            ("SELECT CONCAT(id, ':', sku) FROM order_lines ORDER BY id", "1:MUG-BLUE\n2:TEE-M\n3:MUG-RED")
+        }
+        "mariadb_change_type_users_nickname" => (
+            "SELECT COLUMN_TYPE FROM information_schema.COLUMNS
+              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'users' AND COLUMN_NAME = 'nickname'",
+            "varchar(60)",
         ),
         other => panic!("no final check for {other}: add one"),
     }
@@ -197,7 +214,7 @@ async fn every_golden_plan_runs_through_the_cli_and_rolls_back_phase_by_phase() 
 
         // expand (+ backfill), rolled back phase by phase: each rollback restores the schema
         // the phase started from, and no value of the application's changes.
-        ok(&db, &["apply", d, "--phase", "expand"]);
+        ok(&db, &["apply", d, "--phase", "expand", "--yes"]);
         let expanded = schema(&db).await;
         assert_ne!(expanded, original, "{name}: expand changed nothing");
         let status = ok(&db, &["status", d]);
@@ -207,6 +224,21 @@ async fn every_golden_plan_runs_through_the_cli_and_rolls_back_phase_by_phase() 
             assert_eq!(schema(&db).await, expanded, "{name}: the backfill changes data only");
             let out = ok(&db, &["rollback", d]);
             assert!(out.contains("rolled back backfill"), "{name}: {out}");
+        }
+        let expand_reversible = !std::fs::read_to_string(dir.join("expand.down.sql"))
+            .expect("expand.down.sql")
+            .contains("CANNOT BE UNDONE");
+        if !expand_reversible {
+            // A metadata-only type change: going back would copy the table; refused, nothing changes.
+            let out = run(&db, &["rollback", d]);
+            assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
+            assert!(stderr(&out).contains("cannot be undone"), "{name}: {}", stderr(&out));
+            assert_eq!(schema(&db).await, expanded, "{name}: a refused rollback changed the schema");
+            let (query, expected) = final_check(&name);
+            assert_eq!(rows(&db, query).await, expected, "{name}: values after expand");
+            assert_eq!(rows(&db, ALL_DATA).await, data, "{name}: data after expand");
+            db.drop().await;
+            continue;
         }
         let out = ok(&db, &["rollback", d]);
         assert!(out.contains("rolled back expand"), "{name}: {out}");

@@ -104,6 +104,14 @@ pub enum AlterClause {
         from: Ident,
         to: Ident,
     },
+    /// `CHANGE COLUMN` renames and restates the definition (instant when the type stays): a type
+    /// change's swap, which must also set the final default (MariaDB refuses `ALTER COLUMN` on a
+    /// column the same statement renames).
+    ChangeColumn {
+        from: Ident,
+        to: Ident,
+        definition: ColumnDefinition,
+    },
 }
 
 /// A column definition as `ADD`/`MODIFY COLUMN` restate it.
@@ -219,6 +227,9 @@ impl AlterClause {
             AlterClause::DropIndex { index } => format!("DROP INDEX {}", quote_ident(index)),
             AlterClause::RenameIndex { from, to } => {
                 format!("RENAME INDEX {} TO {}", quote_ident(from), quote_ident(to))
+            }
+            AlterClause::ChangeColumn { from, to, definition } => {
+                format!("CHANGE COLUMN {} {} {}", quote_ident(from), quote_ident(to), definition.render())
             }
         }
     }

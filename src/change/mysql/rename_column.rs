@@ -15,14 +15,13 @@
 //! - after contract only the new column exists.
 
 use super::{
-    alter, backfill_key, definition, new_col, new_column, old_col, readers_of, resolve, step, trigger_pair,
-    zero_value, Cx, Parts,
+    alter, backfill_key, definition, index_copies, new_col, new_column, old_col, readers_of, resolve, step,
+    trigger_pair, zero_value, Cx, Parts,
 };
 use crate::change::{ChangeError, RenameColumn};
 use crate::model::{ConstraintKind, IndexPart, SchemaModel};
 use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition};
-use crate::sql::mysql_ddl::{quote_ident, Algorithm, AlterClause, KeyPart, TriggerAssignment};
-use crate::sql::render::generated_name;
+use crate::sql::mysql_ddl::{quote_ident, Algorithm, AlterClause, TriggerAssignment};
 
 pub fn compile(change: &RenameColumn, cx: &Cx<'_>) -> Result<(Parts, SchemaModel), ChangeError> {
     let model = cx.model;
@@ -166,54 +165,13 @@ pub fn compile(change: &RenameColumn, cx: &Cx<'_>) -> Result<(Parts, SchemaModel
     // Index copies: one online build each, never in an ALTER with instant clauses. A UNIQUE copy of
     // a column with a placeholder would collide on it until the backfill ends: it is built at the
     // start of contract (the original still enforces uniqueness, the triggers keep both equal).
-    let mut contract = Vec::new();
+    let copies = index_copies(cx, table, &o, &n, placeholder.is_some(), |prefix| prefix);
+    expand.extend(copies.expand);
+    let mut contract = copies.contract;
     let mut contract_pre = vec![Precondition::BackfillDone { table: t.clone() }];
-    let mut final_clauses = Vec::new();
-    let mut renames = Vec::new();
-    for ix in table.indexes_using(&o) {
-        let copy = generated_name(&[ix.name.as_str(), "planner"]);
-        let keys = ix
-            .keys
-            .iter()
-            .filter_map(|k| match &k.part {
-                IndexPart::Column(c) => Some(KeyPart {
-                    column: if *c == o { n.clone() } else { c.clone() },
-                    prefix: k.prefix,
-                    descending: k.options.to_ascii_uppercase().contains("DESC"),
-                }),
-                IndexPart::Expression(_) => None,
-            })
-            .collect();
-        let build = step(
-            format!(
-                "copy index {} onto {} (online: reads and writes continue)",
-                ix.name.as_str(),
-                n.as_str()
-            ),
-            alter(
-                t,
-                vec![AlterClause::AddIndex { index: copy.clone(), unique: ix.unique, keys }],
-                cx.target.no_rebuild(),
-            ),
-            Lock::OnlineNoRebuild,
-            t,
-        )
-        .scans()
-        .undo(step(
-            format!("drop the index copy {}", copy.as_str()),
-            alter(t, vec![AlterClause::DropIndex { index: copy.clone() }], cx.target.no_rebuild()),
-            Lock::MdlExclusiveBrief,
-            t,
-        ));
-        if ix.unique && placeholder.is_some() {
-            contract.push(build);
-        } else {
-            expand.push(build);
-            contract_pre.push(Precondition::IndexValid { table: t.clone(), index: copy.clone() });
-        }
-        final_clauses.push(AlterClause::DropIndex { index: ix.name.clone() });
-        renames.push(AlterClause::RenameIndex { from: copy, to: ix.name.clone() });
-    }
+    contract_pre.extend(copies.valid);
+    let mut final_clauses = copies.drop_originals;
+    let renames = copies.renames;
     contract.extend(triggers.drop);
     final_clauses.push(AlterClause::DropColumn { column: o.clone() });
     match (&old.default, old.not_null) {

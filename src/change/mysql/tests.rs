@@ -1,7 +1,7 @@
 //! The MySQL compiler on the example schema: phases, algorithms, locks, triggers and refusals.
 
 use super::*;
-use crate::change::{AddColumn, DropColumn, RenameColumn, SetNotNull};
+use crate::change::{AddColumn, ChangeType, DropColumn, RenameColumn, SetNotNull};
 
 fn model() -> SchemaModel {
     let sql =
@@ -32,6 +32,15 @@ fn add(column: &str, not_null: bool, default: Option<&str>, backfill: Option<&st
     })
 }
 
+fn retype(table: &str, column: &str, to: &str, using: Option<&str>) -> Change {
+    Change::ChangeType(ChangeType {
+        table: table.into(),
+        column: column.into(),
+        data_type: to.into(),
+        using: using.map(Into::into),
+    })
+}
+
 fn sql(phase: &Phase) -> Vec<String> {
     phase.steps.iter().map(|s| s.sql()).collect()
 }
@@ -48,6 +57,9 @@ fn every_alter_names_an_algorithm_and_never_copies() {
             column: "nickname".into(),
             backfill: Some("''".into()),
         })]),
+        plan(&[retype("order_lines", "quantity", "BIGINT", None)]),
+        plan(&[retype("order_lines", "sku", "VARCHAR(32)", Some("UPPER(LEFT(sku, 32))"))]),
+        plan(&[retype("users", "nickname", "VARCHAR(60)", None)]),
     ];
     for p in &plans {
         for phase in &p.phases {
@@ -227,4 +239,89 @@ fn set_not_null_restates_the_definition_without_a_default_null() {
         table: p.tables[0].table.clone(),
         column: Ident::new("c").unwrap()
     }));
+}
+
+#[test]
+fn change_type_adds_a_shadow_converts_every_write_and_swaps_it_in_without_a_copy() {
+    let p = plan(&[retype("order_lines", "quantity", "BIGINT", None)]);
+    let expand = sql(&p.phases[0]);
+    assert_eq!(
+        expand[0],
+        "ALTER TABLE `order_lines` ADD COLUMN `quantity_planner` bigint NOT NULL DEFAULT 0 AFTER `quantity`, ALGORITHM=INSTANT"
+    );
+    for trigger in &expand[1..3] {
+        assert!(trigger.contains("SET NEW.`quantity_planner` = NEW.`quantity`"), "{trigger}");
+    }
+    assert!(expand[3]
+        .contains("ADD INDEX `order_lines_quantity_idx_planner` (`quantity_planner`), ALGORITHM=NOCOPY"));
+    assert_eq!(p.phases[1].backfill[0].pending, "NOT (`quantity_planner` <=> (`quantity`))");
+    let contract = sql(&p.phases[2]);
+    assert_eq!(
+        contract.last().unwrap(),
+        "ALTER TABLE `order_lines` DROP INDEX `order_lines_quantity_idx`, DROP COLUMN `quantity`, \
+         CHANGE COLUMN `quantity_planner` `quantity` bigint NOT NULL, \
+         RENAME INDEX `order_lines_quantity_idx_planner` TO `order_lines_quantity_idx`, ALGORITHM=NOCOPY, LOCK=NONE"
+    );
+    assert!(p.phases[2].irreversible.is_some());
+    assert!(p.description[0].contains("table copy on MariaDB 10.11"), "{:?}", p.description);
+}
+
+#[test]
+fn change_type_with_using_builds_a_unique_copy_after_the_placeholder_is_gone() {
+    let p = plan(&[retype("order_lines", "sku", "VARCHAR(32)", Some("UPPER(LEFT(sku, 32))"))]);
+    let expand = sql(&p.phases[0]);
+    assert!(expand[0].contains("`sku_planner` varchar(32) NOT NULL DEFAULT ''"), "{}", expand[0]);
+    assert!(expand[1].contains("SET NEW.`sku_planner` = UPPER(LEFT(NEW.`sku`, 32))"), "{}", expand[1]);
+    assert!(
+        !expand.iter().any(|s| s.contains("UNIQUE")),
+        "every row holds '' until the backfill: {expand:#?}"
+    );
+    let contract = sql(&p.phases[2]);
+    assert!(contract[0]
+        .contains("ADD UNIQUE INDEX `order_lines_order_sku_key_planner` (`order_id`, `sku_planner`)"));
+    assert!(contract.last().unwrap().contains("CHANGE COLUMN `sku_planner` `sku` varchar(32) NOT NULL,"));
+    assert_eq!(p.phases[1].backfill[0].set[0].expr, "UPPER(LEFT(`sku`, 32))");
+}
+
+#[test]
+fn a_varchar_that_keeps_its_length_prefix_widens_in_place_and_one_that_does_not_gets_a_shadow() {
+    let p = plan(&[retype("users", "nickname", "VARCHAR(60)", None)]);
+    assert_eq!(p.phases.len(), 1);
+    assert_eq!(
+        sql(&p.phases[0]),
+        ["ALTER TABLE `users` MODIFY COLUMN `nickname` varchar(60) NULL, ALGORITHM=INSTANT"]
+    );
+    assert!(p.phases[0].irreversible.is_some(), "narrowing back is a copy");
+    let p = plan(&[retype("users", "nickname", "VARCHAR(100)", None)]);
+    assert_eq!(p.phases.len(), 3, "200 -> 400 bytes crosses the 255-byte prefix boundary");
+    let mysql = compile(
+        &model(),
+        &[retype("users", "nickname", "VARCHAR(60)", None)],
+        "p",
+        MySqlTarget::MYSQL_DEFAULT,
+    )
+    .unwrap()
+    .plan;
+    assert!(sql(&mysql.phases[0])[0].ends_with("ALGORITHM=INPLACE, LOCK=NONE"));
+}
+
+#[test]
+fn change_type_refuses_what_only_a_table_copy_can_do() {
+    assert!(err(&[retype("users", "id", "INT", None)]).contains("primary key"));
+    assert!(
+        err(&[retype("order_lines", "order_id", "INT", None)]).contains("foreign key order_lines_order_fk")
+    );
+    assert!(err(&[retype("orders", "total_cents", "INT", None)]).contains("view recent_orders"));
+    assert!(err(&[retype("order_lines", "quantity", "INT(11)", None)]).contains("already int"));
+    assert!(err(&[retype("order_lines", "quantity", "no such type", None)]).contains("not a MySQL type"));
+    let e = err(&[retype("order_lines", "quantity", "BIGINT", Some("quantity +"))]);
+    assert!(e.contains("using `quantity +`"), "{e}");
+    assert!(err(&[retype("order_lines", "sku", "TEXT", None)]).contains("prefix length"));
+    let schema = "CREATE TABLE t (id BIGINT PRIMARY KEY, d DATETIME NOT NULL);";
+    let m = crate::model::from_mysql_sql::parse_mysql_schema(schema, "s.sql").unwrap();
+    let e = compile(&m, &[retype("t", "d", "DATE", None)], "p", MySqlTarget::MARIADB_DEFAULT)
+        .unwrap_err()
+        .error
+        .message;
+    assert!(e.contains("no neutral placeholder"), "{e}");
 }

@@ -14,15 +14,17 @@ pub async fn present(conn: &mut MySqlConnection, op: &Ddl) -> anyhow::Result<Opt
     match ddl {
         MySqlDdl::AlterTable { table, clauses, .. } => {
             // Clauses of one statement can cancel out by name (DROP INDEX i, RENAME INDEX j TO i):
-            // ask the most telling first, a dropped index last.
+            // ask the most telling first, a dropped index last; a column renamed into a dropped
+            // one's name (a type change's swap) before the drop.
             let mut ordered: Vec<&AlterClause> = clauses.iter().collect();
             ordered.sort_by_key(|c| match c {
+                AlterClause::ChangeColumn { .. } => 0,
                 AlterClause::AddColumn { .. }
                 | AlterClause::DropColumn { .. }
-                | AlterClause::ModifyColumn { .. } => 0,
-                AlterClause::AddIndex { .. } => 1,
-                AlterClause::RenameIndex { .. } => 2,
-                _ => 3,
+                | AlterClause::ModifyColumn { .. } => 1,
+                AlterClause::AddIndex { .. } => 2,
+                AlterClause::RenameIndex { .. } => 3,
+                _ => 4,
             });
             for clause in ordered {
                 if let Some(answer) = clause_present(conn, table.as_str(), clause).await? {
@@ -59,6 +61,10 @@ async fn clause_present(
         AlterClause::RenameIndex { from, to } => Some(
             index_exists(conn, table, to.as_str()).await?
                 && !index_exists(conn, table, from.as_str()).await?,
+        ),
+        AlterClause::ChangeColumn { from, to, .. } => Some(
+            column_of(conn, table, to.as_str()).await?.is_some()
+                && column_of(conn, table, from.as_str()).await?.is_none(),
         ),
         AlterClause::SetDefault { .. } | AlterClause::DropDefault { .. } => None,
     })
