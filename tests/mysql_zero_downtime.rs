@@ -612,6 +612,37 @@ static ADD_COMPUTED: Case = Case {
     final_query: "SELECT id, CAST(email_verified AS CHAR) FROM users",
 };
 
+/// A type change (VARCHAR(200) -> TEXT copies the table on MariaDB): both apps keep reading and
+/// writing `name` in its old type; the triggers convert every write into the shadow column the
+/// backfill races with, and contract swaps it in. The final query fails every row unless `name`
+/// is TEXT.
+static CHANGE_TYPE: Case = Case {
+    name: "zd_change_type_users_name",
+    change: &["change-type", "users.name", "text"],
+    old: Shape {
+        insert: "INSERT INTO users (name, email, legacy_flag) VALUES (?, ?, 0)",
+        update: "UPDATE users SET name = ? WHERE id = ?",
+        params: value_then_id,
+        read: Some("SELECT name FROM users WHERE id = ?"),
+    },
+    new: Shape {
+        insert: "INSERT INTO users (name, email, legacy_flag) VALUES (?, ?, 0)",
+        update: "UPDATE users SET name = ? WHERE id = ?",
+        params: value_then_id,
+        read: Some("SELECT name FROM users WHERE id = ?"),
+    },
+    initial: |id| Row { expected: format!("user-{id}"), source: String::new() },
+    write: last_write,
+    final_query: "SELECT id, IF(c.DATA_TYPE = 'text', u.name, CONCAT('not text: ', c.DATA_TYPE)) FROM users u
+                  JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = 'users'
+                   AND c.COLUMN_NAME = 'name'",
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_type_with_both_apps_writing_the_same_rows() {
+    zero_downtime(&CHANGE_TYPE, no_sabotage).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rename_with_both_apps_writing_the_same_rows() {
     zero_downtime(&RENAME, no_sabotage).await;

@@ -5,14 +5,10 @@
 -- half way is undone statement by statement. By hand: mariadb DATABASE < contract.up.sql
 SET SESSION lock_wait_timeout = 2;
 
--- 1. drop the insert trigger: no app version needs it any more
+-- 1. under LOCK TABLES … WRITE (writes wait milliseconds): drop the triggers, drop quantity with its indexes, rename quantity_planner to quantity, give the index copies their names, drop the placeholder default (no copy)
 --    lock: exclusive metadata lock, brief (metadata only, milliseconds) on order_lines
-DROP TRIGGER `planner_mariadb_change_type_order_lines_quantity_1_bi`;
-
--- 2. drop the update trigger: no app version needs it any more
---    lock: exclusive metadata lock, brief (metadata only, milliseconds) on order_lines
-DROP TRIGGER `planner_mariadb_change_type_order_lines_quantity_1_bu`;
-
--- 3. drop quantity with its indexes, rename quantity_planner to quantity, give the index copies their names, drop the placeholder default (one statement: all or nothing; no copy)
---    lock: exclusive metadata lock, brief (metadata only, milliseconds) on order_lines
+LOCK TABLES `order_lines` WRITE;
+DROP TRIGGER IF EXISTS `planner_mariadb_change_type_order_lines_quantity_1_bi`;
+DROP TRIGGER IF EXISTS `planner_mariadb_change_type_order_lines_quantity_1_bu`;
 ALTER TABLE `order_lines` DROP INDEX `order_lines_quantity_idx`, DROP COLUMN `quantity`, CHANGE COLUMN `quantity_planner` `quantity` bigint NOT NULL, RENAME INDEX `order_lines_quantity_idx_planner` TO `order_lines_quantity_idx`, ALGORITHM=NOCOPY, LOCK=NONE;
+UNLOCK TABLES;

@@ -9,14 +9,10 @@ SET SESSION lock_wait_timeout = 2;
 --    lock: online, no rebuild (reads and writes continue; brief metadata lock at start and end) on order_lines
 ALTER TABLE `order_lines` ADD UNIQUE INDEX `order_lines_order_sku_key_planner` (`order_id`, `sku_planner`), ALGORITHM=NOCOPY, LOCK=NONE;
 
--- 2. drop the insert trigger: no app version needs it any more
+-- 2. under LOCK TABLES … WRITE (writes wait milliseconds): drop the triggers, drop sku with its indexes, rename sku_planner to sku, give the index copies their names, drop the placeholder default (no copy)
 --    lock: exclusive metadata lock, brief (metadata only, milliseconds) on order_lines
-DROP TRIGGER `planner_mariadb_change_type_order_lines_sku_1_bi`;
-
--- 3. drop the update trigger: no app version needs it any more
---    lock: exclusive metadata lock, brief (metadata only, milliseconds) on order_lines
-DROP TRIGGER `planner_mariadb_change_type_order_lines_sku_1_bu`;
-
--- 4. drop sku with its indexes, rename sku_planner to sku, give the index copies their names, drop the placeholder default (one statement: all or nothing; no copy)
---    lock: exclusive metadata lock, brief (metadata only, milliseconds) on order_lines
+LOCK TABLES `order_lines` WRITE;
+DROP TRIGGER IF EXISTS `planner_mariadb_change_type_order_lines_sku_1_bi`;
+DROP TRIGGER IF EXISTS `planner_mariadb_change_type_order_lines_sku_1_bu`;
 ALTER TABLE `order_lines` DROP INDEX `order_lines_order_sku_key`, DROP COLUMN `sku`, CHANGE COLUMN `sku_planner` `sku` varchar(32) NOT NULL, RENAME INDEX `order_lines_order_sku_key_planner` TO `order_lines_order_sku_key`, ALGORITHM=NOCOPY, LOCK=NONE;
+UNLOCK TABLES;

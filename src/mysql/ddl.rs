@@ -95,6 +95,10 @@ impl MySession {
                 Ok(_) => return Ok(attempt + 1),
                 Err(e) => e,
             };
+            // A locked group that failed half way leaves the session's LOCK TABLES in place.
+            if statement.sql.starts_with("LOCK TABLES") {
+                let _ = sqlx::raw_sql("UNLOCK TABLES").execute(&mut self.conn).await;
+            }
             let kind = classify(&err);
             if kind.is_retryable() && attempt < self.limits.retries {
                 tokio::time::sleep(crate::backend::retry::backoff(self.limits.backoff, attempt)).await;

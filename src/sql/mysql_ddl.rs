@@ -41,6 +41,11 @@ pub enum MySqlDdl {
     },
     /// `SIGNAL SQLSTATE '45000'`: a down file that cannot be run fails on purpose, changing nothing.
     Refuse { message: String },
+    /// `LOCK TABLES t WRITE; <statements>; UNLOCK TABLES`, sent as one request: no other session
+    /// writes the table between the statements (DDL does not release the lock; measured on 10.11).
+    /// A type change's swap needs it: a write between dropping the converting triggers and the
+    /// swap would be lost. Held for the milliseconds of metadata-only statements.
+    Locked { table: Ident, statements: Vec<MySqlDdl> },
 }
 
 /// How the server may carry out an `ALTER TABLE`. No copy: planner never blocks writes for a copy.
@@ -269,6 +274,12 @@ impl MySqlDdl {
             }
             MySqlDdl::DropTrigger { trigger, if_exists } => {
                 format!("DROP TRIGGER {}{}", if *if_exists { "IF EXISTS " } else { "" }, quote_ident(trigger))
+            }
+            MySqlDdl::Locked { table, statements } => {
+                let mut parts = vec![format!("LOCK TABLES {} WRITE", quote_ident(table))];
+                parts.extend(statements.iter().map(MySqlDdl::render));
+                parts.push("UNLOCK TABLES".into());
+                parts.join(";\n")
             }
             MySqlDdl::Refuse { message } => {
                 // MESSAGE_TEXT holds at most 128 characters.

@@ -14,9 +14,11 @@
 //!   placeholder, so contract needs no NOT NULL rebuild), BEFORE INSERT/UPDATE triggers that set it
 //!   from the column on every write (strict mode: a value the new type cannot hold fails the write,
 //!   as it would after the change), and online copies of the column's indexes. Backfill converts the
-//!   existing rows. Contract drops the triggers, then one ALTER drops the column with its indexes,
-//!   renames the shadow into its place and gives the index copies their names (INSTANT, or NOCOPY
-//!   when indexes go): no table copy at any point.
+//!   existing rows. Contract, under one `LOCK TABLES … WRITE` (both app versions still write the
+//!   column, so no write may fall between the trigger drop and the swap; writes wait the
+//!   milliseconds of metadata-only statements), drops the triggers, then one ALTER drops the column
+//!   with its indexes, renames the shadow into its place and gives the index copies their names
+//!   (INSTANT, or NOCOPY when indexes go): no table copy at any point.
 //!
 //! Refused (a shadow-copy tool such as gh-ost or Spirit does these): primary-key columns, columns
 //! on either side of a foreign key, generated columns, and columns views, app triggers or CHECKs read.
@@ -27,13 +29,14 @@
 
 use super::add_column::mysql_type;
 use super::{
-    alter, backfill_key, definition, index_copies, new_column, readers_of, resolve, step, trigger_pair,
-    zero_value, Cx, MySqlFlavour, Parts,
+    alter, backfill_key, definition, index_copies, new_column, readers_of, resolve, step, trigger_name,
+    trigger_pair, zero_value, Cx, MySqlFlavour, Parts,
 };
 use crate::change::{ChangeError, ChangeType};
 use crate::model::{ConstraintKind, IndexPart, SchemaModel};
 use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition};
-use crate::sql::mysql_ddl::{quote_ident, Algorithm, AlterClause, TriggerAssignment};
+use crate::sql::ddl::TriggerEvent;
+use crate::sql::mysql_ddl::{quote_ident, Algorithm, AlterClause, MySqlDdl, TriggerAssignment};
 use crate::sql::mysql_expr::MySqlExpr;
 use crate::sql::render::generated_name;
 
@@ -313,8 +316,10 @@ pub fn compile(change: &ChangeType, cx: &Cx<'_>) -> Result<(Parts, SchemaModel),
     let copies = index_copies(cx, table, &c, &shadow, placeholder, |p| p.filter(|_| keep_prefix));
     expand.extend(copies.expand);
 
+    // The swap: drop the converting triggers and swap the columns under one LOCK TABLES … WRITE,
+    // else a write between the trigger drop and the swap would never reach the shadow column
+    // (both app versions still write the column; the zero-downtime test caught it).
     let mut contract = copies.contract;
-    contract.extend(triggers.drop);
     let mut swap = copies.drop_originals;
     swap.push(AlterClause::DropColumn { column: c.clone() });
     let mut last = def.clone();
@@ -322,15 +327,20 @@ pub fn compile(change: &ChangeType, cx: &Cx<'_>) -> Result<(Parts, SchemaModel),
     swap.push(AlterClause::ChangeColumn { from: shadow.clone(), to: c.clone(), definition: last });
     let drops_index = !copies.renames.is_empty();
     swap.extend(copies.renames);
+    let mut locked: Vec<MySqlDdl> = [TriggerEvent::Insert, TriggerEvent::Update]
+        .into_iter()
+        .map(|event| MySqlDdl::DropTrigger { trigger: trigger_name(cx, event), if_exists: true })
+        .collect();
+    locked.push(alter(t, swap, if drops_index { cx.target.no_rebuild() } else { Algorithm::Instant }));
     contract.push(
         step(
             format!(
-                "drop {cs}{}, rename {ss} to {cs}{}{} (one statement: all or nothing; no copy)",
+                "under LOCK TABLES … WRITE (writes wait milliseconds): drop the triggers, drop {cs}{}, rename {ss} to {cs}{}{} (no copy)",
                 if drops_index { " with its indexes" } else { "" },
                 if drops_index { ", give the index copies their names" } else { "" },
                 if placeholder { ", drop the placeholder default" } else { "" }
             ),
-            alter(t, swap, if drops_index { cx.target.no_rebuild() } else { Algorithm::Instant }),
+            MySqlDdl::Locked { table: t.name.clone(), statements: locked },
             Lock::MdlExclusiveBrief,
             t,
         )

@@ -256,11 +256,16 @@ fn change_type_adds_a_shadow_converts_every_write_and_swaps_it_in_without_a_copy
         .contains("ADD INDEX `order_lines_quantity_idx_planner` (`quantity_planner`), ALGORITHM=NOCOPY"));
     assert_eq!(p.phases[1].backfill[0].pending, "NOT (`quantity_planner` <=> (`quantity`))");
     let contract = sql(&p.phases[2]);
+    assert_eq!(contract.len(), 1, "the triggers go inside the locked swap: {contract:#?}");
     assert_eq!(
-        contract.last().unwrap(),
-        "ALTER TABLE `order_lines` DROP INDEX `order_lines_quantity_idx`, DROP COLUMN `quantity`, \
+        contract[0],
+        "LOCK TABLES `order_lines` WRITE;\n\
+         DROP TRIGGER IF EXISTS `planner_p_1_bi`;\n\
+         DROP TRIGGER IF EXISTS `planner_p_1_bu`;\n\
+         ALTER TABLE `order_lines` DROP INDEX `order_lines_quantity_idx`, DROP COLUMN `quantity`, \
          CHANGE COLUMN `quantity_planner` `quantity` bigint NOT NULL, \
-         RENAME INDEX `order_lines_quantity_idx_planner` TO `order_lines_quantity_idx`, ALGORITHM=NOCOPY, LOCK=NONE"
+         RENAME INDEX `order_lines_quantity_idx_planner` TO `order_lines_quantity_idx`, ALGORITHM=NOCOPY, LOCK=NONE;\n\
+         UNLOCK TABLES"
     );
     assert!(p.phases[2].irreversible.is_some());
     assert!(p.description[0].contains("table copy on MariaDB 10.11"), "{:?}", p.description);

@@ -11,6 +11,10 @@ use crate::sql::mysql_ddl::{AlterClause, MySqlDdl};
 /// change), and running it again is harmless.
 pub async fn present(conn: &mut MySqlConnection, op: &Ddl) -> anyhow::Result<Option<bool>> {
     let Ddl::MySql(ddl) = op else { return Ok(None) };
+    present_mysql(conn, ddl).await
+}
+
+async fn present_mysql(conn: &mut MySqlConnection, ddl: &MySqlDdl) -> anyhow::Result<Option<bool>> {
     match ddl {
         MySqlDdl::AlterTable { table, clauses, .. } => {
             // Clauses of one statement can cancel out by name (DROP INDEX i, RENAME INDEX j TO i):
@@ -36,6 +40,11 @@ pub async fn present(conn: &mut MySqlConnection, op: &Ddl) -> anyhow::Result<Opt
         MySqlDdl::CreateTrigger { trigger, .. } => Ok(Some(trigger_exists(conn, trigger.as_str()).await?)),
         MySqlDdl::DropTrigger { trigger, .. } => Ok(Some(!trigger_exists(conn, trigger.as_str()).await?)),
         MySqlDdl::Refuse { .. } => Ok(Some(false)),
+        // The group's last statement tells: the ones before it are re-runnable (IF EXISTS).
+        MySqlDdl::Locked { statements, .. } => match statements.last() {
+            Some(last) => Box::pin(present_mysql(conn, last)).await,
+            None => Ok(None),
+        },
     }
 }
 
