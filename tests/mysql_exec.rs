@@ -625,3 +625,38 @@ async fn planner_yaml_targets_with_mariadb_urls_run_as_a_fleet() {
     a.drop().await;
     b.drop().await;
 }
+
+#[tokio::test]
+async fn a_type_change_some_row_cannot_take_is_refused_before_expand_changes_anything() {
+    // order_lines row 2 holds 2147483647, beyond SMALLINT: the converting triggers would fail
+    // every later update of it, so expand refuses first, naming the row, and changes nothing.
+    let db = seeded().await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tmp.path().to_str().expect("utf-8");
+    let schema_file = root().join("examples/schema.mysql.sql");
+    let schema_path = schema_file.to_str().expect("utf-8");
+    ok(
+        &db,
+        &[
+            "plan", "change-type", "order_lines.quantity", "smallint", "--dialect", "mariadb", "--schema",
+            schema_path, "--out", out, "--name", "narrow",
+        ],
+    );
+    let d = tmp.path().join("narrow");
+    let d = d.to_str().expect("utf-8");
+    let before = schema(&db).await;
+    let data = rows(&db, ALL_DATA).await;
+    let refused = run(&db, &["apply", d, "--phase", "expand"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    let why = stderr(&refused);
+    assert!(why.contains("cannot become smallint NOT NULL (first at key 2)"), "{why}");
+    assert!(why.contains("Out of range"), "{why}");
+    assert_eq!(schema(&db).await, before, "a refused expand changed the schema");
+    assert_eq!(rows(&db, ALL_DATA).await, data);
+
+    // Once the row fits, the same plan applies.
+    db.exec("UPDATE order_lines SET quantity = 30000 WHERE id = 2").await;
+    ok(&db, &["apply", d, "--phase", "expand"]);
+    assert_ne!(schema(&db).await, before);
+    db.drop().await;
+}

@@ -63,6 +63,9 @@ fn describe(pre: &crate::plan::Precondition) -> String {
         ConvertsCleanly { table, expr, data_type } => {
             format!("every row of {} converts: {expr} as {data_type}", table.display_short())
         }
+        AssignsCleanly { table, expr, data_type } => {
+            format!("every row of {} converts: {expr} assigned to {data_type}", table.display_short())
+        }
         ColumnEqualsExpr { table, column, expr, .. } => {
             format!("{}.{} = {expr} on every row", table.display_short(), crate::sql::ident::short(column))
         }

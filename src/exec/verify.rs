@@ -140,6 +140,12 @@ pub async fn check(
         Precondition::ColumnEqualsExpr { table, key, column, expr } => {
             super::type_checks::column_equals_expr(conn, table, key, column, expr).await
         }
+        Precondition::AssignsCleanly { .. } => Err(crate::error::InputError::new(format!(
+            "plan `{}` carries a MySQL/MariaDB check (assigns_cleanly); it cannot run on PostgreSQL",
+            plan.name
+        ))
+        .help("plan the change again for PostgreSQL (without --dialect)")
+        .into()),
     }
 }
 

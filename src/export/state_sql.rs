@@ -357,6 +357,8 @@ fn check(cx: &StateCx, phase: &Phase, pre: &Precondition) -> String {
                 ),
             )
         }
+        // MySQL plans are not exported as PostgreSQL state SQL.
+        Precondition::AssignsCleanly { .. } => String::new(),
         Precondition::ColumnEqualsExpr { table, key, column, expr } => {
             let names: Vec<crate::sql::Ident> = key.iter().map(|k| k.column.clone()).collect();
             let (label, shown, order) = key_parts(&names, "t.");

@@ -309,6 +309,15 @@ pub enum Precondition {
         #[serde(rename = "type")]
         data_type: String,
     },
+    /// MySQL/MariaDB: `expr` (MySQL SQL over the row) of every row can be assigned to a `data_type`
+    /// column in strict mode. A type change's triggers convert on every write, so a row that
+    /// cannot convert would make every later update of it fail: expand refuses first.
+    AssignsCleanly {
+        table: QualifiedName,
+        expr: String,
+        #[serde(rename = "type")]
+        data_type: String,
+    },
     /// Every row's `column` equals `expr` over the row (the converted copy is complete and
     /// right), checked in key-ordered chunks so no statement holds a snapshot for long.
     ColumnEqualsExpr { table: QualifiedName, key: Vec<KeyColumn>, column: Ident, expr: crate::sql::SqlExpr },

@@ -216,6 +216,7 @@ pub fn compile(change: &AddColumn, cx: &Cx<'_>) -> Result<(Parts, SchemaModel), 
         Parts {
             description,
             expand,
+            expand_preconditions: Vec::new(),
             backfill: vec![BackfillTask {
                 table: t.clone(),
                 key,

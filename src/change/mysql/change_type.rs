@@ -364,6 +364,11 @@ pub fn compile(change: &ChangeType, cx: &Cx<'_>) -> Result<(Parts, SchemaModel),
         Parts {
             description: format!("{description} ({why})"),
             expand,
+            expand_preconditions: vec![Precondition::AssignsCleanly {
+                table: t.clone(),
+                expr: source.clone(),
+                data_type: if column.not_null { format!("{to} NOT NULL") } else { to.clone() },
+            }],
             backfill: vec![BackfillTask {
                 table: t.clone(),
                 key,

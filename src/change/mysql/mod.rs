@@ -134,6 +134,8 @@ pub struct MySqlPlan {
 pub struct Parts {
     pub description: String,
     pub expand: Vec<Step>,
+    /// Checked before expand runs a statement (on top of every table's ColumnsMatch).
+    pub expand_preconditions: Vec<Precondition>,
     pub backfill: Vec<BackfillTask>,
     pub contract_preconditions: Vec<Precondition>,
     pub contract: Vec<Step>,
@@ -183,7 +185,11 @@ pub fn compile(
         phase: PhaseKind::Expand,
         up_file: None,
         down_file: None,
-        preconditions: tables.iter().map(|t| Precondition::ColumnsMatch { table: t.clone() }).collect(),
+        preconditions: tables
+            .iter()
+            .map(|t| Precondition::ColumnsMatch { table: t.clone() })
+            .chain(parts.iter().flat_map(|p| p.expand_preconditions.clone()))
+            .collect(),
         irreversible: irreversible(&expand),
         steps: expand,
         backfill: Vec::new(),

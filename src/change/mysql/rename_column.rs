@@ -220,6 +220,7 @@ pub fn compile(change: &RenameColumn, cx: &Cx<'_>) -> Result<(Parts, SchemaModel
         Parts {
             description: format!("rename column {tn}.{os} to {ns}"),
             expand,
+            expand_preconditions: Vec::new(),
             backfill: vec![BackfillTask {
                 table: t.clone(),
                 key,

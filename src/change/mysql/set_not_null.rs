@@ -117,6 +117,7 @@ pub fn compile(change: &SetNotNull, cx: &Cx<'_>) -> Result<(Parts, SchemaModel),
         Parts {
             description: format!("set {tn}.{cs} NOT NULL"),
             expand,
+            expand_preconditions: Vec::new(),
             backfill,
             contract_preconditions: pre,
             contract,

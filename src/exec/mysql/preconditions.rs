@@ -118,6 +118,9 @@ pub async fn check(
         }
         Precondition::NoDependents { table, column } => no_dependents(conn, table, column).await,
         Precondition::ColumnsMatch { table } => columns_match(conn, plan, table, records).await,
+        Precondition::AssignsCleanly { table, expr, data_type } => {
+            assigns_cleanly(conn, plan, table, expr, data_type).await
+        }
         other => Err(InputError::new(format!(
             "plan `{}` carries precondition `{}`, a PostgreSQL check that has no meaning on {}",
             plan.name,
@@ -340,4 +343,71 @@ mod tests {
         );
         assert!(differences(&expected, &expected).is_empty());
     }
+}
+
+/// Assign `expr` of every row to a temporary `data_type` column as the triggers will (strict mode,
+/// the server's sql_mode), in key order, under READ COMMITTED so the scan takes no row locks; the
+/// first row the server refuses is named by its key.
+async fn assigns_cleanly(
+    conn: &mut MySqlConnection,
+    plan: &Plan,
+    table: &QualifiedName,
+    expr: &str,
+    data_type: &str,
+) -> anyhow::Result<Option<String>> {
+    let t = quote_ident(table.name.as_str());
+    let key: Vec<String> = plan
+        .phases
+        .iter()
+        .flat_map(|p| &p.backfill)
+        .find(|b| &b.table == table)
+        .map(|b| b.key.iter().map(|k| quote_ident(k.column.as_str())).collect())
+        .unwrap_or_default();
+    let order = if key.is_empty() { String::new() } else { format!(" ORDER BY {}", key.join(", ")) };
+    let probe = "`planner_convert_probe`";
+    let setup = format!(
+        "SET @planner_mode = @@SESSION.sql_mode;
+         SET SESSION sql_mode = @@GLOBAL.sql_mode;
+         DROP TEMPORARY TABLE IF EXISTS {probe};
+         CREATE TEMPORARY TABLE {probe} (v {data_type}) ENGINE=InnoDB"
+    );
+    sqlx::raw_sql(crate::mysql::dynamic(setup)).execute(&mut *conn).await?;
+    let copied = sqlx::raw_sql(crate::mysql::dynamic(format!(
+        // SET TRANSACTION (no SESSION) holds for the next transaction only: the INSERT.
+        "SET TRANSACTION ISOLATION LEVEL READ COMMITTED;
+         INSERT INTO {probe} (v) SELECT {expr} FROM {t}{order}"
+    )))
+    .execute(&mut *conn)
+    .await;
+    let restore = format!(
+        "DROP TEMPORARY TABLE IF EXISTS {probe};
+         SET SESSION sql_mode = @planner_mode"
+    );
+    sqlx::raw_sql(crate::mysql::dynamic(restore)).execute(&mut *conn).await?;
+    let err = match copied {
+        Ok(_) => return Ok(None),
+        Err(sqlx::Error::Database(e)) => e,
+        Err(other) => return Err(other.into()),
+    };
+    let message = err.message().to_string();
+    // "… at row N": the N-th row in key order.
+    let row: Option<u64> = message.rsplit("at row ").next().and_then(|n| n.trim().parse().ok());
+    let which = match (row, key.is_empty()) {
+        (Some(n), false) if n > 0 => {
+            let sql = format!(
+                "SELECT CAST(CONCAT_WS(', ', {}) AS CHAR) FROM {t}{order} LIMIT {}, 1",
+                key.join(", "),
+                n - 1
+            );
+            let found: Option<String> =
+                sqlx::query_scalar(crate::mysql::dynamic(sql)).fetch_optional(&mut *conn).await?;
+            found.map(|k| format!(" (first at key {k})")).unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    Ok(Some(format!(
+        "a row of {} cannot become {data_type}{which}: the server says \"{message}\"; the converting triggers \
+         would fail every write of such a row. Fix those rows, or give `using:` an expression that converts them",
+        table.name.as_str()
+    )))
 }
