@@ -638,8 +638,18 @@ async fn a_type_change_some_row_cannot_take_is_refused_before_expand_changes_any
     ok(
         &db,
         &[
-            "plan", "change-type", "order_lines.quantity", "smallint", "--dialect", "mariadb", "--schema",
-            schema_path, "--out", out, "--name", "narrow",
+            "plan",
+            "change-type",
+            "order_lines.quantity",
+            "smallint",
+            "--dialect",
+            "mariadb",
+            "--schema",
+            schema_path,
+            "--out",
+            out,
+            "--name",
+            "narrow",
         ],
     );
     let d = tmp.path().join("narrow");

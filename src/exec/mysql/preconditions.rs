@@ -324,27 +324,6 @@ pub async fn checks(
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn col(name: &str, ty: &str, not_null: bool) -> ColumnShape {
-        ColumnShape { name: Ident::new(name).unwrap(), data_type: ty.into(), not_null }
-    }
-
-    #[test]
-    fn differences_name_each_column() {
-        let expected =
-            [col("id", "bigint", true), col("email", "varchar(255)", false), col("x", "int", false)];
-        let current = [col("id", "bigint", true), col("email", "varchar(255)", true), col("y", "int", false)];
-        assert_eq!(
-            differences(&expected, &current),
-            ["column email is NOT NULL (expected nullable)", "column x is gone", "column y was added"]
-        );
-        assert!(differences(&expected, &expected).is_empty());
-    }
-}
-
 /// Assign `expr` of every row to a temporary `data_type` column as the triggers will (strict mode,
 /// the server's sql_mode), in key order, under READ COMMITTED so the scan takes no row locks; the
 /// first row the server refuses is named by its key.
@@ -410,4 +389,25 @@ async fn assigns_cleanly(
          would fail every write of such a row. Fix those rows, or give `using:` an expression that converts them",
         table.name.as_str()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, ty: &str, not_null: bool) -> ColumnShape {
+        ColumnShape { name: Ident::new(name).unwrap(), data_type: ty.into(), not_null }
+    }
+
+    #[test]
+    fn differences_name_each_column() {
+        let expected =
+            [col("id", "bigint", true), col("email", "varchar(255)", false), col("x", "int", false)];
+        let current = [col("id", "bigint", true), col("email", "varchar(255)", true), col("y", "int", false)];
+        assert_eq!(
+            differences(&expected, &current),
+            ["column email is NOT NULL (expected nullable)", "column x is gone", "column y was added"]
+        );
+        assert!(differences(&expected, &expected).is_empty());
+    }
 }
