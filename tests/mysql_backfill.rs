@@ -6,6 +6,7 @@ mod mysql_support;
 use std::time::{Duration, Instant};
 
 use mysql_support::TestDb;
+use planner::backfill::ThrottleSettings;
 use planner::mysql::backfill::{self, KeysetBackfill};
 use planner::mysql::{state, MySession, SessionLimits};
 
@@ -13,7 +14,10 @@ const ROWS: i64 = 50_000;
 const WRONG: &str = "SELECT COUNT(*) FROM bf WHERE NOT (c <=> v * 2)";
 
 fn job<'a>(plan: &'a str, pause: Duration) -> KeysetBackfill<'a> {
-    KeysetBackfill { batch_size: 500, pause, ..KeysetBackfill::one(plan, "bf", "id", "c", "`v` * 2") }
+    KeysetBackfill {
+        throttle: ThrottleSettings { batch: 500, sleep: pause, ..ThrottleSettings::default() },
+        ..KeysetBackfill::one(plan, "bf", "id", "c", "`v` * 2")
+    }
 }
 
 #[tokio::test]
@@ -96,7 +100,10 @@ async fn backfill_refuses_a_key_it_cannot_walk() {
     .await;
     let mut s = MySession::open(&db.url, SessionLimits::default()).await.unwrap();
     state::ensure_schema(&mut s).await.unwrap();
-    let j = KeysetBackfill { batch_size: 10, ..KeysetBackfill::one("p", "nk", "a", "c", "1") };
+    let j = KeysetBackfill {
+        throttle: ThrottleSettings { batch: 10, ..ThrottleSettings::default() },
+        ..KeysetBackfill::one("p", "nk", "a", "c", "1")
+    };
     let e = backfill::run(&mut s, &j).await.unwrap_err().to_string();
     assert!(e.contains("nk.a is not a one-column unique key"), "{e}");
     s.close().await.unwrap();

@@ -670,3 +670,46 @@ async fn a_type_change_some_row_cannot_take_is_refused_before_expand_changes_any
     assert_ne!(schema(&db).await, before);
     db.drop().await;
 }
+
+/// `N batches` from planner backfill's report.
+fn batches_of(report: &str) -> u64 {
+    let at = report.find(" batches").unwrap_or_else(|| panic!("no batch count in {report}"));
+    let digits: String = report[..at].chars().rev().take_while(|c| c.is_ascii_digit() || *c == ',').collect();
+    digits.chars().rev().filter(char::is_ascii_digit).collect::<String>().parse().expect("a count")
+}
+
+#[tokio::test]
+async fn the_backfill_adapts_its_batch_size_and_follows_the_control_file() {
+    // 20,000 users; the same plan backfilled three ways on fresh copies.
+    let mut counts = Vec::new();
+    for how in ["fixed", "target", "control"] {
+        let db = seeded().await;
+        db.exec(
+            "INSERT INTO users (id, name, legacy_flag, verified_at)
+             SELECT seq, CONCAT('u', seq), 0, IF(seq % 2 = 0, NOW(), NULL) FROM seq_5_to_20000",
+        )
+        .await;
+        let (_tmp, dir) = plan_copy("mariadb_add_users_email_verified");
+        let d = dir.to_str().expect("utf-8");
+        ok(&db, &["apply", d, "--phase", "expand"]);
+        let control = dir.join("throttle.conf");
+        std::fs::write(&control, "batch = 700\n").expect("control file");
+        let c = control.to_str().expect("utf-8");
+        let args: Vec<&str> = match how {
+            "fixed" => vec!["backfill", d, "--batch", "100"],
+            // A 100-row batch takes far less than 200 ms: the size doubles up to --max-batch.
+            "target" => {
+                vec!["backfill", d, "--batch", "100", "--target-batch-time", "200ms", "--max-batch", "5000"]
+            }
+            _ => vec!["backfill", d, "--batch", "100", "--control", c],
+        };
+        let report = ok(&db, &args);
+        counts.push(batches_of(&report));
+        let wrong = rows(&db, "SELECT CAST(COUNT(*) AS CHAR) FROM users WHERE NOT (email_verified <=> (verified_at IS NOT NULL))").await;
+        assert_eq!(wrong, "0", "{how}: every row filled");
+        db.drop().await;
+    }
+    assert_eq!(counts[0], 200, "fixed: 20,000 rows in batches of 100 ({counts:?})");
+    assert!(counts[1] < 40, "target batch time: batches grew ({counts:?})");
+    assert_eq!(counts[2], 29, "control file: batches of 700 ({counts:?})");
+}

@@ -19,6 +19,8 @@ use sqlx::{Connection, MySqlConnection};
 use super::connect::MySession;
 use super::error::{classify, describe, ErrorKind};
 use super::quote_ident;
+use crate::backfill::control::ControlFile;
+use crate::backfill::throttle::{Throttle, ThrottleSettings};
 use crate::error::Refusal;
 
 /// One table's backfill.
@@ -34,17 +36,19 @@ pub struct KeysetBackfill<'a> {
     /// SQL predicate: the row still needs filling (the plan's `pending`). `None`: some column
     /// differs from its value (`NOT (c <=> value)`, NULL-safe).
     pub pending: Option<&'a str>,
-    pub batch_size: u64,
-    /// Sleep between batches (throttling; zero by default).
-    pub pause: Duration,
-    /// At most this many key rows per second, averaged over the run.
-    pub max_rate: Option<f64>,
+    /// Batch size (adapted to `target_batch_time` when set), sleep and rate limit: the same pure
+    /// [`crate::backfill::Throttle`] arithmetic the PostgreSQL engine uses. `hold_latency` is not
+    /// applied on MySQL.
+    pub throttle: ThrottleSettings,
+    /// `--control FILE`: re-read between batches when it changes (batch, sleep, rate, target
+    /// batch time, `pause = true`).
+    pub control: Option<&'a std::path::Path>,
     /// Asked to stop: the run ends after the batch in flight, its checkpoint saved.
     pub stop: Option<crate::backfill::StopSignal>,
 }
 
 impl<'a> KeysetBackfill<'a> {
-    /// Fill `column` with `expr` where it differs, in batches of `batch_size`, unthrottled.
+    /// Fill `column` with `expr` where it differs, in batches of 10,000 rows, unthrottled.
     pub fn one(plan: &'a str, table: &'a str, key: &'a str, column: &'a str, expr: &'a str) -> Self {
         KeysetBackfill {
             plan,
@@ -52,9 +56,8 @@ impl<'a> KeysetBackfill<'a> {
             key,
             set: vec![(column, expr)],
             pending: None,
-            batch_size: 10_000,
-            pause: Duration::ZERO,
-            max_rate: None,
+            throttle: ThrottleSettings::default(),
+            control: None,
             stop: None,
         }
     }
@@ -137,7 +140,7 @@ fn encode_key(key: &str) -> String {
 /// Run (or resume) the backfill on `session`, which it turns into a READ COMMITTED backfill
 /// session. Stops at the end of the table; a run after that is a no-op.
 pub async fn run(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow::Result<BackfillRun> {
-    anyhow::ensure!(job.batch_size > 0, "batch size must be at least 1");
+    anyhow::ensure!(job.throttle.batch > 0, "batch size must be at least 1");
     let conn = &mut session.conn;
     sqlx::raw_sql("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED").execute(&mut *conn).await?;
     let database: String = sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut *conn).await?;
@@ -215,16 +218,26 @@ async fn run_locked(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow
     let sql = BatchSql::new(job);
     let mut last = start.last_key;
     let began = std::time::Instant::now();
+    let mut throttle = Throttle::new(job.throttle.clone());
+    let mut control = job.control.map(ControlFile::new);
     loop {
         if let Some(why) = job.stop.as_ref().and_then(|s| s.requested()) {
             run.stopped = Some(why);
             return Ok(run);
         }
-        let Some((upper, full)) = next_upper(&mut session.conn, &sql, kind, last.as_deref()).await? else {
+        if let Some(file) = control.as_mut() {
+            if wait_while_paused(file, &mut throttle, &job.throttle, job.stop.as_ref()).await {
+                continue; // a stop arrived while paused: the check above ends the run
+            }
+        }
+        let size = u64::from(throttle.batch_size());
+        let batch_started = std::time::Instant::now();
+        let Some((upper, full)) = next_upper(&mut session.conn, &sql, kind, last.as_deref(), size).await?
+        else {
             break;
         };
         let visited = if full {
-            job.batch_size as i64
+            size as i64
         } else {
             count_range(&mut session.conn, &sql, kind, last.as_deref(), &upper).await?
         };
@@ -233,9 +246,9 @@ async fn run_locked(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow
         run.rows_changed += changed;
         run.rows_visited += visited.max(0) as u64;
         last = Some(upper);
+        throttle.record_batch(visited.max(0) as u64, batch_started.elapsed());
         // --max-rate: wait until the run's average is back under it; --sleep after every batch.
-        let due = job.max_rate.map(|r| Duration::from_secs_f64(run.rows_visited as f64 / r));
-        let wait = due.and_then(|d| d.checked_sub(began.elapsed())).unwrap_or_default().max(job.pause);
+        let wait = throttle.delay(run.rows_visited, began.elapsed());
         if !wait.is_zero() {
             match &job.stop {
                 Some(stop) => {
@@ -287,11 +300,10 @@ impl BatchSql {
                 .collect::<Vec<_>>()
                 .join(" OR "),
         };
-        let offset = job.batch_size - 1;
         BatchSql {
-            upper_first: format!("SELECT CAST({k} AS CHAR) FROM {t} ORDER BY {k} LIMIT 1 OFFSET {offset}"),
+            upper_first: format!("SELECT CAST({k} AS CHAR) FROM {t} ORDER BY {k} LIMIT 1 OFFSET ?"),
             upper_next: format!(
-                "SELECT CAST({k} AS CHAR) FROM {t} WHERE {k} > ? ORDER BY {k} LIMIT 1 OFFSET {offset}"
+                "SELECT CAST({k} AS CHAR) FROM {t} WHERE {k} > ? ORDER BY {k} LIMIT 1 OFFSET ?"
             ),
             max_first: format!("SELECT CAST(MAX({k}) AS CHAR) FROM {t}"),
             max_next: format!("SELECT CAST(MAX({k}) AS CHAR) FROM {t} WHERE {k} > ?"),
@@ -300,6 +312,39 @@ impl BatchSql {
             update_first: format!("UPDATE {t} SET {set} WHERE {k} <= ? AND ({pending})"),
             update_next: format!("UPDATE {t} SET {set} WHERE {k} > ? AND {k} <= ? AND ({pending})"),
         }
+    }
+}
+
+/// Apply a changed control file; while it says `pause = true`, wait (re-reading it every 200 ms).
+/// True when a stop arrived while paused.
+async fn wait_while_paused(
+    file: &mut ControlFile,
+    throttle: &mut Throttle,
+    base: &ThrottleSettings,
+    stop: Option<&crate::backfill::StopSignal>,
+) -> bool {
+    let mut paused = false;
+    loop {
+        match file.poll(base) {
+            Ok(Some(c)) => {
+                if c.throttle != throttle.settings {
+                    tracing::info!(target: "planner", "{}: new throttle settings", file.path().display());
+                    throttle.update(c.throttle);
+                }
+                paused = c.paused;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(target: "planner", "{}: {e} (settings unchanged)", file.path().display())
+            }
+        }
+        if !paused {
+            return false;
+        }
+        if stop.is_some_and(|s| s.requested().is_some()) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -319,6 +364,7 @@ async fn next_upper(
     sql: &BatchSql,
     kind: KeyKind,
     last: Option<&str>,
+    size: u64,
 ) -> anyhow::Result<Option<(String, bool)>> {
     use sqlx::Row;
     let scalar = |sql: &str, last: Option<&str>| -> anyhow::Result<Query<'static>> {
@@ -330,7 +376,9 @@ async fn next_upper(
     };
     let (upper_sql, max_sql) =
         if last.is_some() { (&sql.upper_next, &sql.max_next) } else { (&sql.upper_first, &sql.max_first) };
+    // The batch size may change between batches (--target-batch-time, --control): OFFSET is bound.
     let full: Option<String> = scalar(upper_sql, last)?
+        .bind(size.saturating_sub(1))
         .fetch_optional(&mut *conn)
         .await?
         .map(|r| r.try_get::<String, _>(0))
@@ -471,6 +519,10 @@ async fn key_kind(conn: &mut MySqlConnection, table: &str, key: &str) -> anyhow:
 mod tests {
     use super::*;
 
+    fn batch(rows: u32) -> ThrottleSettings {
+        ThrottleSettings { batch: rows, ..ThrottleSettings::default() }
+    }
+
     #[test]
     fn checkpoint_keys_round_trip() {
         assert_eq!(decode_key(&encode_key("42")).as_deref(), Some("42"));
@@ -480,7 +532,8 @@ mod tests {
 
     #[test]
     fn batch_statements_are_keyset_ranges() {
-        let job = KeysetBackfill { batch_size: 1000, ..KeysetBackfill::one("p", "t", "id", "c", "`v` * 2") };
+        let job =
+            KeysetBackfill { throttle: batch(1000), ..KeysetBackfill::one("p", "t", "id", "c", "`v` * 2") };
         let sql = BatchSql::new(&job);
         assert_eq!(
             sql.update_next,
@@ -495,7 +548,11 @@ mod tests {
             BatchSql::new(&two).update_first,
             "UPDATE `t` SET `a` = `x`, `b` = `a` + 1 WHERE `id` <= ? AND ((`a` IS NULL))"
         );
-        assert!(sql.upper_next.ends_with("ORDER BY `id` LIMIT 1 OFFSET 999"), "{}", sql.upper_next);
+        assert!(
+            sql.upper_next.ends_with("ORDER BY `id` LIMIT 1 OFFSET ?"),
+            "the size is bound per batch: {}",
+            sql.upper_next
+        );
         assert!(runner_lock_name("db", "plan", "t").len() <= 64);
     }
 }

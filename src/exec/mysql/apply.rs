@@ -301,11 +301,11 @@ async fn run_backfill(
     let tasks = &loaded.phase(PhaseKind::Backfill)?.backfill;
     let b = &opts.backfill;
     let throttle = &b.throttle;
-    if throttle.target_batch_time.is_some() || throttle.hold_latency.is_some() || b.control_file.is_some() {
+    if throttle.hold_latency.is_some() {
         tracing::warn!(
             target: "planner",
-            "on MySQL/MariaDB the backfill honours --batch, --sleep and --max-rate; --target-batch-time, \
-             --hold-latency and --control are not applied yet"
+            "on MySQL/MariaDB the backfill honours --batch, --sleep, --max-rate, --target-batch-time and \
+             --control; --hold-latency is not applied yet"
         );
     }
     let started = Instant::now();
@@ -325,9 +325,8 @@ async fn run_backfill(
             key: key.column.as_str(),
             set: task.set.iter().map(|a| (a.column.as_str(), a.expr.as_str())).collect(),
             pending: Some(&task.pending),
-            batch_size: u64::from(throttle.batch),
-            pause: throttle.sleep,
-            max_rate: throttle.max_rate,
+            throttle: crate::backfill::ThrottleSettings { hold_latency: None, ..throttle.clone() },
+            control: b.control_file.as_deref(),
             stop: Some(b.stop.clone()),
         };
         let mut worker = MySession::open_with(session.config.clone(), session.limits.clone()).await?;
