@@ -29,11 +29,11 @@
 
 use super::add_column::mysql_type;
 use super::{
-    alter, backfill_key, definition, index_copies, new_column, readers_of, resolve, step, trigger_name,
-    trigger_pair, zero_value, Cx, MySqlFlavour, Parts,
+    alter, backfill_key, child_foreign_key, definition, index_copies, new_column, readers_of, resolve, step,
+    trigger_name, trigger_pair, zero_value, Cx, MySqlFlavour, Parts,
 };
 use crate::change::{ChangeError, ChangeType};
-use crate::model::{ConstraintKind, IndexPart, SchemaModel};
+use crate::model::{IndexPart, SchemaModel};
 use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition};
 use crate::sql::ddl::TriggerEvent;
 use crate::sql::mysql_ddl::{quote_ident, Algorithm, AlterClause, MySqlDdl, TriggerAssignment};
@@ -155,11 +155,7 @@ pub fn compile(change: &ChangeType, cx: &Cx<'_>) -> Result<(Parts, SchemaModel),
         ))
         .help(shadow_tool));
     }
-    if let Some(fk) = table
-        .constraints
-        .iter()
-        .find(|k| matches!(k.kind, ConstraintKind::ForeignKey { .. }) && k.columns.contains(&c))
-    {
+    if let Some(fk) = child_foreign_key(table, &c) {
         return Err(ChangeError::new("column", format!(
             "{tn}.{cs} is the child column of foreign key {}; a foreign key on the new column would have to be added unvalidated (foreign_key_checks=0), which planner does not do yet",
             fk.name.as_str()

@@ -7,9 +7,9 @@
 //! triggers (1054), generated columns, CHECKs (silently dropped) and foreign keys either way.
 //! Irreversible: the column's data is gone.
 
-use super::{alter, readers_of, resolve, step, zero_value, Cx, Parts};
+use super::{alter, child_foreign_key, readers_of, resolve, step, zero_value, Cx, Parts};
 use crate::change::{ChangeError, DropColumn};
-use crate::model::{ConstraintKind, SchemaModel};
+use crate::model::SchemaModel;
 use crate::plan::{AppAccess, AppCompat, Lock, Precondition};
 use crate::sql::mysql_ddl::{Algorithm, AlterClause};
 
@@ -36,11 +36,7 @@ pub fn compile(change: &DropColumn, cx: &Cx<'_>) -> Result<(Parts, SchemaModel),
             ),
         ));
     }
-    if let Some(fk) = table
-        .constraints
-        .iter()
-        .find(|k| matches!(k.kind, ConstraintKind::ForeignKey { .. }) && k.columns.contains(&c))
-    {
+    if let Some(fk) = child_foreign_key(table, &c) {
         return Err(ChangeError::new("column", format!(
             "{tn}.{cs} is the child column of foreign key {}; drop the foreign key first (ALTER TABLE {tn} DROP FOREIGN KEY {}, instant)",
             fk.name.as_str(), fk.name.as_str()

@@ -559,6 +559,13 @@ pub fn readers_of(
     Ok(())
 }
 
+/// The foreign key whose child column `column` is, if any.
+pub fn child_foreign_key<'t>(table: &'t Table, column: &Ident) -> Option<&'t crate::model::Constraint> {
+    table.constraints.iter().find(|k| {
+        matches!(k.kind, crate::model::ConstraintKind::ForeignKey { .. }) && k.columns.contains(column)
+    })
+}
+
 /// Resolve `table` and `column` of a change.
 pub fn resolve<'m>(
     model: &'m SchemaModel,

@@ -15,11 +15,11 @@
 //! - after contract only the new column exists.
 
 use super::{
-    alter, backfill_key, definition, index_copies, new_col, new_column, old_col, readers_of, resolve, step,
-    trigger_pair, zero_value, Cx, Parts,
+    alter, backfill_key, child_foreign_key, definition, index_copies, new_col, new_column, old_col,
+    readers_of, resolve, step, trigger_pair, zero_value, Cx, Parts,
 };
 use crate::change::{ChangeError, RenameColumn};
-use crate::model::{ConstraintKind, IndexPart, SchemaModel};
+use crate::model::{IndexPart, SchemaModel};
 use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition};
 use crate::sql::mysql_ddl::{quote_ident, Algorithm, AlterClause, TriggerAssignment};
 
@@ -48,11 +48,7 @@ pub fn compile(change: &RenameColumn, cx: &Cx<'_>) -> Result<(Parts, SchemaModel
         ))
         .help("point the foreign key at another key first, or rename in a maintenance window"));
     }
-    if let Some(fk) = table
-        .constraints
-        .iter()
-        .find(|k| matches!(k.kind, ConstraintKind::ForeignKey { .. }) && k.columns.contains(&o))
-    {
+    if let Some(fk) = child_foreign_key(table, &o) {
         return Err(ChangeError::new("from", format!(
             "{tn}.{} is the child column of foreign key {}; copying a foreign key (added with foreign_key_checks=0, validated by an anti-join) is not planned for MySQL yet",
             o.as_str(), fk.name.as_str()
