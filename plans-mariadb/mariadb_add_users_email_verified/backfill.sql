@@ -8,4 +8,5 @@
 SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;
 
 -- users: fill the rows where `email_verified` IS NULL
+-- planner:ignore unbatched-dml the by-hand file for small tables; `planner backfill` runs keyset batches
 UPDATE `users` SET `email_verified` = `verified_at` IS NOT NULL WHERE `email_verified` IS NULL;

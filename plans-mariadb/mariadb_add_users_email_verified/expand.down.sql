@@ -15,4 +15,5 @@ DROP TRIGGER IF EXISTS `planner_mariadb_add_users_email_verified_1_bi`;
 
 -- 3. drop email_verified
 --    lock: exclusive metadata lock, brief (metadata only, milliseconds) on users
+-- planner:ignore drop-column planner drops a column only where no running app version uses it: in contract once the app reading it is gone, or undoing expand, the column expand added (see `compat` in plan.yaml)
 ALTER TABLE `users` DROP COLUMN `email_verified`, ALGORITHM=INSTANT;

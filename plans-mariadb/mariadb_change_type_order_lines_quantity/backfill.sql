@@ -8,4 +8,5 @@
 SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;
 
 -- order_lines: fill the rows where NOT (`quantity_planner` <=> (`quantity`))
+-- planner:ignore unbatched-dml the by-hand file for small tables; `planner backfill` runs keyset batches
 UPDATE `order_lines` SET `quantity_planner` = `quantity` WHERE NOT (`quantity_planner` <=> (`quantity`));

@@ -7,8 +7,11 @@ SET SESSION lock_wait_timeout = 2;
 
 -- 1. under LOCK TABLES … WRITE (writes wait milliseconds): drop the triggers, drop quantity with its indexes, rename quantity_planner to quantity, give the index copies their names, drop the placeholder default (no copy)
 --    lock: exclusive metadata lock, brief (metadata only, milliseconds) on order_lines
+-- planner:ignore lock-tables planner locks the table only around the type change's swap: metadata-only statements, milliseconds
 LOCK TABLES `order_lines` WRITE;
 DROP TRIGGER IF EXISTS `planner_mariadb_change_type_order_lines_quantity_1_bi`;
 DROP TRIGGER IF EXISTS `planner_mariadb_change_type_order_lines_quantity_1_bu`;
+-- planner:ignore drop-column planner drops a column only where no running app version uses it: in contract once the app reading it is gone, or undoing expand, the column expand added (see `compat` in plan.yaml)
+-- planner:ignore rename-column planner renames only its own shadow column into the name of the column the same statement drops (a type change's swap)
 ALTER TABLE `order_lines` DROP INDEX `order_lines_quantity_idx`, DROP COLUMN `quantity`, CHANGE COLUMN `quantity_planner` `quantity` bigint NOT NULL, RENAME INDEX `order_lines_quantity_idx_planner` TO `order_lines_quantity_idx`, ALGORITHM=NOCOPY, LOCK=NONE;
 UNLOCK TABLES;

@@ -19,4 +19,5 @@ DROP TRIGGER IF EXISTS `planner_mariadb_change_type_order_lines_quantity_1_bi`;
 
 -- 4. drop quantity_planner
 --    lock: exclusive metadata lock, brief (metadata only, milliseconds) on order_lines
+-- planner:ignore drop-column planner drops a column only where no running app version uses it: in contract once the app reading it is gone, or undoing expand, the column expand added (see `compat` in plan.yaml)
 ALTER TABLE `order_lines` DROP COLUMN `quantity_planner`, ALGORITHM=INSTANT;

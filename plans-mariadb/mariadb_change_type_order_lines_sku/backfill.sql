@@ -8,4 +8,5 @@
 SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;
 
 -- order_lines: fill the rows where NOT (`sku_planner` <=> (UPPER(LEFT(`sku`, 32))))
+-- planner:ignore unbatched-dml the by-hand file for small tables; `planner backfill` runs keyset batches
 UPDATE `order_lines` SET `sku_planner` = UPPER(LEFT(`sku`, 32)) WHERE NOT (`sku_planner` <=> (UPPER(LEFT(`sku`, 32))));

@@ -11,8 +11,11 @@ ALTER TABLE `order_lines` ADD UNIQUE INDEX `order_lines_order_sku_key_planner` (
 
 -- 2. under LOCK TABLES … WRITE (writes wait milliseconds): drop the triggers, drop sku with its indexes, rename sku_planner to sku, give the index copies their names, drop the placeholder default (no copy)
 --    lock: exclusive metadata lock, brief (metadata only, milliseconds) on order_lines
+-- planner:ignore lock-tables planner locks the table only around the type change's swap: metadata-only statements, milliseconds
 LOCK TABLES `order_lines` WRITE;
 DROP TRIGGER IF EXISTS `planner_mariadb_change_type_order_lines_sku_1_bi`;
 DROP TRIGGER IF EXISTS `planner_mariadb_change_type_order_lines_sku_1_bu`;
+-- planner:ignore drop-column planner drops a column only where no running app version uses it: in contract once the app reading it is gone, or undoing expand, the column expand added (see `compat` in plan.yaml)
+-- planner:ignore rename-column planner renames only its own shadow column into the name of the column the same statement drops (a type change's swap)
 ALTER TABLE `order_lines` DROP INDEX `order_lines_order_sku_key`, DROP COLUMN `sku`, CHANGE COLUMN `sku_planner` `sku` varchar(32) NOT NULL, RENAME INDEX `order_lines_order_sku_key_planner` TO `order_lines_order_sku_key`, ALGORITHM=NOCOPY, LOCK=NONE;
 UNLOCK TABLES;

@@ -8,4 +8,5 @@
 SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;
 
 -- users: fill the rows where NOT (`contact_email` <=> `email`)
+-- planner:ignore unbatched-dml the by-hand file for small tables; `planner backfill` runs keyset batches
 UPDATE `users` SET `contact_email` = `email` WHERE NOT (`contact_email` <=> `email`);

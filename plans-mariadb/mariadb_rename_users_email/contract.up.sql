@@ -15,4 +15,5 @@ DROP TRIGGER `planner_mariadb_rename_users_email_1_bu`;
 
 -- 3. drop email with its indexes, give the copies their names (one statement: all or nothing; no rebuild)
 --    lock: exclusive metadata lock, brief (metadata only, milliseconds) on users
+-- planner:ignore drop-column planner drops a column only where no running app version uses it: in contract once the app reading it is gone, or undoing expand, the column expand added (see `compat` in plan.yaml)
 ALTER TABLE `users` DROP INDEX `users_email_key`, DROP COLUMN `email`, RENAME INDEX `users_email_key_planner` TO `users_email_key`, ALGORITHM=NOCOPY, LOCK=NONE;

@@ -19,4 +19,5 @@ DROP TRIGGER IF EXISTS `planner_mariadb_rename_users_email_1_bi`;
 
 -- 4. drop contact_email
 --    lock: exclusive metadata lock, brief (metadata only, milliseconds) on users
+-- planner:ignore drop-column planner drops a column only where no running app version uses it: in contract once the app reading it is gone, or undoing expand, the column expand added (see `compat` in plan.yaml)
 ALTER TABLE `users` DROP COLUMN `contact_email`, ALGORITHM=INSTANT;

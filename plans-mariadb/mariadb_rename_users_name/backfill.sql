@@ -8,4 +8,5 @@
 SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;
 
 -- users: fill the rows where NOT (`full_name` <=> `name`)
+-- planner:ignore unbatched-dml the by-hand file for small tables; `planner backfill` runs keyset batches
 UPDATE `users` SET `full_name` = `name` WHERE NOT (`full_name` <=> `name`);

@@ -8,4 +8,5 @@
 SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;
 
 -- users: fill the rows where `email` IS NULL
+-- planner:ignore unbatched-dml the by-hand file for small tables; `planner backfill` runs keyset batches
 UPDATE `users` SET `email` = CONCAT('unknown+', `id`, '@example.invalid') WHERE `email` IS NULL;

@@ -245,7 +245,31 @@ impl AlterClause {
     }
 }
 
+/// `planner check` reads planner's own files too: a statement that is safe only because of where
+/// the plan puts it carries an ignore saying why (a comment line before it; the server skips it).
+const IGNORE_DROP: &str = "-- planner:ignore drop-column planner drops a column only where no running app version uses it: in contract once the app reading it is gone, or undoing expand, the column expand added (see `compat` in plan.yaml)";
+const IGNORE_SWAP: &str = "-- planner:ignore rename-column planner renames only its own shadow column into the name of the column the same statement drops (a type change's swap)";
+const IGNORE_LOCK: &str = "-- planner:ignore lock-tables planner locks the table only around the type change's swap: metadata-only statements, milliseconds";
+
 impl MySqlDdl {
+    /// The `-- planner:ignore` lines this statement needs (see [`IGNORE_DROP`]).
+    pub fn lint_ignores(&self) -> Vec<&'static str> {
+        match self {
+            MySqlDdl::AlterTable { clauses, .. } => {
+                let mut out = Vec::new();
+                if clauses.iter().any(|c| matches!(c, AlterClause::DropColumn { .. })) {
+                    out.push(IGNORE_DROP);
+                }
+                if clauses.iter().any(|c| matches!(c, AlterClause::ChangeColumn { .. })) {
+                    out.push(IGNORE_SWAP);
+                }
+                out
+            }
+            MySqlDdl::Locked { .. } => vec![IGNORE_LOCK],
+            _ => Vec::new(),
+        }
+    }
+
     /// The statement, without a trailing `;`.
     pub fn render(&self) -> String {
         match self {
@@ -277,7 +301,11 @@ impl MySqlDdl {
             }
             MySqlDdl::Locked { table, statements } => {
                 let mut parts = vec![format!("LOCK TABLES {} WRITE", quote_ident(table))];
-                parts.extend(statements.iter().map(MySqlDdl::render));
+                parts.extend(statements.iter().map(|s| {
+                    let mut text: String = s.lint_ignores().iter().map(|i| format!("{i}\n")).collect();
+                    text.push_str(&s.render());
+                    text
+                }));
                 parts.push("UNLOCK TABLES".into());
                 parts.join(";\n")
             }

@@ -59,6 +59,11 @@ fn statements(out: &mut String, steps: &[Step]) {
         let on = s.table.as_ref().map(|t| format!(" on {}", t.name.as_str())).unwrap_or_default();
         let _ = writeln!(out, "\n-- {}. {}", i + 1, s.why);
         let _ = writeln!(out, "--    lock: {}{on}", s.lock);
+        if let crate::sql::ddl::Ddl::MySql(ddl) = &s.op {
+            for ignore in ddl.lint_ignores() {
+                let _ = writeln!(out, "{ignore}");
+            }
+        }
         let _ = writeln!(out, "{};", s.sql());
     }
 }
@@ -76,6 +81,10 @@ fn down_file(plan: &str, target: &str, phase: &Phase, file: &str) -> String {
     if let Some(why) = &phase.irreversible {
         let _ = writeln!(out, "--\n-- !!! THIS PHASE CANNOT BE UNDONE: {why}.");
         let _ = writeln!(out, "-- !!! Running this file fails on purpose and changes nothing.");
+        let _ = writeln!(
+            out,
+            "-- planner:ignore unparsed-statement the refusal itself: SIGNAL fails this file on purpose"
+        );
         let refuse = crate::sql::mysql_ddl::MySqlDdl::Refuse {
             message: format!("planner: {} of {plan} cannot be undone", phase.phase),
         };
@@ -137,6 +146,10 @@ fn backfill_file(plan: &str, target: &str, tasks: &[BackfillTask]) -> String {
             .collect::<Vec<_>>()
             .join(", ");
         let _ = writeln!(out, "\n-- {}: fill the rows where {}", task.table.name.as_str(), task.pending);
+        let _ = writeln!(
+            out,
+            "-- planner:ignore unbatched-dml the by-hand file for small tables; `planner backfill` runs keyset batches"
+        );
         let _ = writeln!(out, "UPDATE {} SET {set} WHERE {};", quote_ident(&task.table.name), task.pending);
     }
     out
