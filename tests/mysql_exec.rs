@@ -713,3 +713,66 @@ async fn the_backfill_adapts_its_batch_size_and_follows_the_control_file() {
     assert!(counts[1] < 40, "target batch time: batches grew ({counts:?})");
     assert_eq!(counts[2], 29, "control file: batches of 700 ({counts:?})");
 }
+
+#[tokio::test]
+async fn kill_9_while_the_locked_swap_waits_then_resume_completes_it() {
+    // change_type's contract is one locked group (LOCK TABLES, the trigger drops, the swap). Killed
+    // while LOCK TABLES waits behind an idle transaction: the group left on the server is refused
+    // until it is gone (PROCESSLIST shows only the part it is at), then the resume completes the
+    // swap once, and the schema and values equal a clean run's.
+    let name = "mariadb_change_type_order_lines_quantity";
+    let clean = seeded().await;
+    let (_tmp, dir) = plan_copy(name);
+    let d = dir.to_str().expect("utf-8");
+    for phase in ["expand", "backfill", "contract"] {
+        ok(&clean, &["apply", d, "--phase", phase, "--yes"]);
+    }
+    let done = schema(&clean).await;
+    clean.drop().await;
+
+    let db = seeded().await;
+    ok(&db, &["apply", d, "--phase", "expand"]);
+    ok(&db, &["backfill", d]);
+    let mut holder = db.conn().await;
+    holder.execute("BEGIN").await.expect("begin");
+    holder.execute("SELECT COUNT(*) FROM order_lines").await.expect("hold the metadata lock");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("planner"))
+        .env("DATABASE_URL", &db.url)
+        .args(["--quiet", "apply", d, "--phase", "contract", "--yes", "--lock-timeout", "60s"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn planner");
+    let mut watch = db.conn().await;
+    let zombie = wait_for(&mut watch, &waiting(&db, "LOCK TABLES%"), "the locked swap waiting").await;
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+
+    let out = run(&db, &["apply", d, "--phase", "contract", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("KILL {zombie}")), "{}", stderr(&out));
+    holder.execute("COMMIT").await.expect("commit");
+    let gone =
+        format!("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = {zombie} AND INFO IS NOT NULL");
+    for _ in 0..600 {
+        let busy: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(gone.clone()))
+            .fetch_optional(&mut watch)
+            .await
+            .expect("ps");
+        if busy.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ok(&db, &["apply", d, "--phase", "contract", "--yes"]);
+    assert_eq!(schema(&db).await, done, "resumed contract equals a clean one");
+    let (query, expected) = final_check(name);
+    assert_eq!(rows(&db, query).await, expected);
+    // The session is usable afterwards: no LOCK TABLES left behind on the server.
+    let mut app = db.conn().await;
+    app.execute("SET SESSION lock_wait_timeout = 1").await.expect("set");
+    app.execute("INSERT INTO order_lines (order_id, quantity, sku) VALUES (3, 5000000000, 'big')")
+        .await
+        .expect("a BIGINT value goes in, unblocked");
+    db.drop().await;
+}

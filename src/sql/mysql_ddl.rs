@@ -270,6 +270,20 @@ impl MySqlDdl {
         }
     }
 
+    /// The statements sent one after the other: a locked group's parts (each inner one after its
+    /// ignore lines), else the statement itself. PROCESSLIST shows the part the server is at.
+    pub fn parts(&self) -> Vec<String> {
+        let MySqlDdl::Locked { table, statements } = self else { return vec![self.render()] };
+        let mut parts = vec![format!("LOCK TABLES {} WRITE", quote_ident(table))];
+        parts.extend(statements.iter().map(|s| {
+            let mut text: String = s.lint_ignores().iter().map(|i| format!("{i}\n")).collect();
+            text.push_str(&s.render());
+            text
+        }));
+        parts.push("UNLOCK TABLES".into());
+        parts
+    }
+
     /// The statement, without a trailing `;`.
     pub fn render(&self) -> String {
         match self {
@@ -299,16 +313,7 @@ impl MySqlDdl {
             MySqlDdl::DropTrigger { trigger, if_exists } => {
                 format!("DROP TRIGGER {}{}", if *if_exists { "IF EXISTS " } else { "" }, quote_ident(trigger))
             }
-            MySqlDdl::Locked { table, statements } => {
-                let mut parts = vec![format!("LOCK TABLES {} WRITE", quote_ident(table))];
-                parts.extend(statements.iter().map(|s| {
-                    let mut text: String = s.lint_ignores().iter().map(|i| format!("{i}\n")).collect();
-                    text.push_str(&s.render());
-                    text
-                }));
-                parts.push("UNLOCK TABLES".into());
-                parts.join(";\n")
-            }
+            MySqlDdl::Locked { .. } => self.parts().join(";\n"),
             MySqlDdl::Refuse { message } => {
                 // MESSAGE_TEXT holds at most 128 characters.
                 let short: String = message.chars().take(128).collect();

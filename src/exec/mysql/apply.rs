@@ -180,11 +180,13 @@ pub async fn apply_phase_run(
     }
 
     if let Err(e) = run_statements(session, loaded, kind, &phase.steps).await {
-        let done = state::step_records(session.conn(), &plan.name, kind.as_str())
-            .await
-            .map(|r| r.iter().filter(|r| r.status == StepStatus::Done).count())
-            .unwrap_or(0);
-        let status = if done > 0 { PhaseStatus::Partial } else { PhaseStatus::Failed };
+        let records =
+            state::step_records(session.conn(), &plan.name, kind.as_str()).await.unwrap_or_default();
+        let done = records.iter().filter(|r| r.status == StepStatus::Done).count();
+        // A step still `running` was interrupted and not yet resolved (its statement may still
+        // run on the server): the phase is resumed, never started afresh with its preconditions.
+        let unresolved = records.iter().any(|r| r.status == StepStatus::Running);
+        let status = if done > 0 || unresolved { PhaseStatus::Partial } else { PhaseStatus::Failed };
         let msg = format!("{e:#}");
         let _ =
             state::finish_phase(session.conn(), &plan.name, kind.as_str(), status, Some(&msg), None).await;
@@ -196,6 +198,12 @@ pub async fn apply_phase_run(
                  or undo them: planner rollback {dir}",
                 plan.name,
                 phase.steps.len()
+            )
+        } else if unresolved {
+            format!(
+                "phase {kind} of plan `{}` was interrupted and whether its statement took effect is not known yet; \
+                 run the same command again once the cause is gone",
+                plan.name
             )
         } else {
             format!("phase {kind} of plan `{}` failed; nothing of it is applied", plan.name)
@@ -280,7 +288,7 @@ pub async fn resolve_interrupted(
     step: u32,
     planned: &Step,
 ) -> anyhow::Result<bool> {
-    effects::refuse_if_running(session.conn(), step, &planned.sql()).await?;
+    effects::refuse_if_running(session.conn(), step, &planned.op).await?;
     let present = effects::present(session.conn(), &planned.op).await?;
     let (status, note) = match present {
         Some(true) => (StepStatus::Done, "interrupted; its effect is in the catalog"),

@@ -117,20 +117,34 @@ async fn trigger_exists(conn: &mut MySqlConnection, trigger: &str) -> anyhow::Re
     Ok(n > 0)
 }
 
-/// The connection (other than this one) still running `sql`: a planner killed while its
-/// statement waited leaves the statement running on the server, and it may yet take effect.
-pub async fn still_running(conn: &mut MySqlConnection, sql: &str) -> anyhow::Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO = ? LIMIT 1",
-    )
-    .bind(sql)
-    .fetch_optional(&mut *conn)
-    .await?)
+/// The connection (other than this one) still running one of `statements`: a planner killed while
+/// its statement waited leaves the statement running on the server, and it may yet take effect.
+pub async fn still_running(conn: &mut MySqlConnection, statements: &[String]) -> anyhow::Result<Option<i64>> {
+    for sql in statements {
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(ID AS SIGNED) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO = ? LIMIT 1",
+        )
+        .bind(sql)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if id.is_some() {
+            return Ok(id);
+        }
+    }
+    Ok(None)
+}
+
+/// What PROCESSLIST.INFO shows while a step runs.
+fn shown_as(op: &Ddl) -> Vec<String> {
+    match op {
+        Ddl::MySql(ddl) => ddl.parts(),
+        other => vec![other.render()],
+    }
 }
 
 /// Refuse to decide about an interrupted step while its statement still runs elsewhere.
-pub async fn refuse_if_running(conn: &mut MySqlConnection, step: u32, sql: &str) -> anyhow::Result<()> {
-    if let Some(id) = still_running(conn, sql).await? {
+pub async fn refuse_if_running(conn: &mut MySqlConnection, step: u32, op: &Ddl) -> anyhow::Result<()> {
+    if let Some(id) = still_running(conn, &shown_as(op)).await? {
         return Err(crate::error::Refusal::new(format!(
             "step {step} was interrupted, but its statement is still running on the server in connection {id} \
              (left by the planner that stopped): it may yet take effect\n  help: wait for it to finish, or end it \

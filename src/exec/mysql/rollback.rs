@@ -27,7 +27,7 @@ pub async fn rollback_latest(run: &mut Run, loaded: &LoadedPlan) -> anyhow::Resu
             continue;
         }
         let Some(step) = phase.steps.get(r.step as usize - 1) else { continue };
-        effects::refuse_if_running(session.conn(), r.step, &step.sql()).await?;
+        effects::refuse_if_running(session.conn(), r.step, &step.op).await?;
         let took_effect = effects::present(session.conn(), &step.op).await? != Some(false);
         let status = if took_effect { StepStatus::Done } else { StepStatus::Failed };
         state::finish_step(session.conn(), name, phase_name, r.step, status, Some("interrupted")).await?;
