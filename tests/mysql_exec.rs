@@ -776,3 +776,37 @@ async fn kill_9_while_the_locked_swap_waits_then_resume_completes_it() {
         .expect("a BIGINT value goes in, unblocked");
     db.drop().await;
 }
+
+#[tokio::test]
+async fn the_backfill_holds_off_while_a_long_transaction_is_open() {
+    // An idle transaction that has read users: InnoDB cannot purge what it may still read, so the
+    // backfill waits; past --max-pause it stops (exit 4, checkpoint saved, the connection named);
+    // once the transaction ends the same command finishes every row.
+    let db = seeded().await;
+    let (_tmp, dir) = plan_copy("mariadb_add_users_email_verified");
+    let d = dir.to_str().expect("utf-8");
+    ok(&db, &["apply", d, "--phase", "expand"]);
+    let mut holder = db.conn().await;
+    holder.execute("BEGIN").await.expect("begin");
+    holder.execute("SELECT COUNT(*) FROM orders").await.expect("a read: the transaction starts");
+    let holder_id: i64 = sqlx::query_scalar("SELECT CAST(CONNECTION_ID() AS SIGNED)")
+        .fetch_one(&mut holder)
+        .await
+        .expect("id");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let out = run(&db, &["backfill", d, "--max-transaction-age", "1s", "--max-pause", "1s"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(all.contains(&format!("transaction of connection {holder_id} has been open")), "{all}");
+    let filled = rows(&db, "SELECT CAST(COUNT(*) AS CHAR) FROM users WHERE email_verified IS NOT NULL").await;
+    assert_eq!(filled, "0", "no batch ran while the transaction was open");
+    holder.execute("COMMIT").await.expect("commit");
+    ok(&db, &["backfill", d]);
+    let wrong = rows(
+        &db,
+        "SELECT CAST(COUNT(*) AS CHAR) FROM users WHERE NOT (email_verified <=> (verified_at IS NOT NULL))",
+    )
+    .await;
+    assert_eq!(wrong, "0");
+    db.drop().await;
+}

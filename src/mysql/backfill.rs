@@ -43,6 +43,11 @@ pub struct KeysetBackfill<'a> {
     /// `--control FILE`: re-read between batches when it changes (batch, sleep, rate, target
     /// batch time, `pause = true`).
     pub control: Option<&'a std::path::Path>,
+    /// Hold off while another transaction has been open longer than this: InnoDB cannot purge
+    /// the old row versions it may still read, so every row rewritten meanwhile stays in the undo
+    /// log. `max_pause`: a pause longer than this stops the run (checkpoint saved).
+    pub max_transaction_age: Option<Duration>,
+    pub max_pause: Option<Duration>,
     /// Asked to stop: the run ends after the batch in flight, its checkpoint saved.
     pub stop: Option<crate::backfill::StopSignal>,
 }
@@ -58,6 +63,8 @@ impl<'a> KeysetBackfill<'a> {
             pending: None,
             throttle: ThrottleSettings::default(),
             control: None,
+            max_transaction_age: None,
+            max_pause: None,
             stop: None,
         }
     }
@@ -76,6 +83,8 @@ pub struct BackfillRun {
     pub rows_visited: u64,
     /// Stopped before the end (why), its checkpoint saved; `None`: the table is done.
     pub stopped: Option<String>,
+    /// It stopped because one pause lasted longer than `max_pause`.
+    pub paused_too_long: bool,
 }
 
 /// Where a table's backfill stands.
@@ -211,6 +220,7 @@ async fn run_locked(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow
         already_finished: start.finished,
         rows_visited: 0,
         stopped: None,
+        paused_too_long: false,
     };
     if start.finished {
         return Ok(run);
@@ -228,6 +238,14 @@ async fn run_locked(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow
         if let Some(file) = control.as_mut() {
             if wait_while_paused(file, &mut throttle, &job.throttle, job.stop.as_ref()).await {
                 continue; // a stop arrived while paused: the check above ends the run
+            }
+        }
+        if let Some(max) = job.max_transaction_age {
+            if let Some((why, too_long)) = hold_off_for_long_transactions(&mut session.conn, job, max).await?
+            {
+                run.stopped = Some(why);
+                run.paused_too_long = too_long;
+                return Ok(run);
             }
         }
         let size = u64::from(throttle.batch_size());
@@ -345,6 +363,56 @@ async fn wait_while_paused(
             return true;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The oldest transaction of another connection on this database (as on PostgreSQL): (connection
+/// id, seconds open).
+async fn oldest_transaction(conn: &mut MySqlConnection) -> anyhow::Result<Option<(i64, i64)>> {
+    sqlx::query_as(
+        "SELECT CAST(t.trx_mysql_thread_id AS SIGNED), CAST(TIMESTAMPDIFF(SECOND, t.trx_started, NOW()) AS SIGNED)
+           FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id
+          WHERE t.trx_mysql_thread_id <> CONNECTION_ID() AND p.DB = DATABASE()
+          ORDER BY t.trx_started LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .context("reading information_schema.INNODB_TRX")
+}
+
+/// Wait while a transaction older than `max` is open. `Some((why, true))`: the pause outlasted
+/// `max_pause`; `Some((why, false))`: a stop arrived. Either way the run ends, checkpoint saved.
+async fn hold_off_for_long_transactions(
+    conn: &mut MySqlConnection,
+    job: &KeysetBackfill<'_>,
+    max: Duration,
+) -> anyhow::Result<Option<(String, bool)>> {
+    let started = std::time::Instant::now();
+    let mut logged = false;
+    loop {
+        let reason = match oldest_transaction(conn).await? {
+            Some((id, age)) if Duration::from_secs(age.max(0) as u64) > max => format!(
+                "transaction of connection {id} has been open {age}s (limit {}s); it holds back InnoDB purge, so \
+                 every row rewritten meanwhile keeps its old version in the undo log",
+                max.as_secs()
+            ),
+            _ => return Ok(None),
+        };
+        if !logged {
+            tracing::warn!(target: "planner", "{}: pausing: {reason}", job.table);
+            logged = true;
+        }
+        if let Some(limit) = job.max_pause.filter(|l| started.elapsed() > *l) {
+            let why = format!(
+                "paused longer than --max-pause {} ({reason}); stopped with the checkpoint saved",
+                humantime::format_duration(limit)
+            );
+            return Ok(Some((why, true)));
+        }
+        if let Some(why) = job.stop.as_ref().and_then(|s| s.requested()) {
+            return Ok(Some((why, false)));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

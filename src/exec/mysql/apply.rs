@@ -153,7 +153,7 @@ pub async fn apply_phase_run(
             Ok(r) if r.completed => report = Some(r),
             Ok(r) => {
                 return Ok(PhaseRun {
-                    outcome: ApplyOutcome::Interrupted { phase: kind, paused_too_long: false },
+                    outcome: ApplyOutcome::Interrupted { phase: kind, paused_too_long: r.paused_too_long },
                     backfill: Some(r),
                 })
             }
@@ -335,6 +335,8 @@ async fn run_backfill(
             pending: Some(&task.pending),
             throttle: crate::backfill::ThrottleSettings { hold_latency: None, ..throttle.clone() },
             control: b.control_file.as_deref(),
+            max_transaction_age: b.pauses.max_transaction_age,
+            max_pause: b.pauses.max_pause,
             stop: Some(b.stop.clone()),
         };
         let mut worker = MySession::open_with(session.config.clone(), session.limits.clone()).await?;
@@ -364,6 +366,7 @@ async fn run_backfill(
         });
         if let Some(why) = run.stopped {
             report.completed = false;
+            report.paused_too_long = run.paused_too_long;
             report.stopped = Some(why);
             break;
         }
