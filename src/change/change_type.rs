@@ -29,7 +29,7 @@
 
 use serde::Deserialize;
 
-use super::common;
+use super::common::{self, split_type};
 use super::{ChangeError, ChangeKind, ChangePhases, PlanCx};
 use crate::model::{Column, ConstraintKind, Generated, SchemaModel, Table, View};
 use crate::plan::{AppAccess, AppCompat, Assignment, BackfillTask, Lock, Precondition, Step, TxMode};
@@ -59,19 +59,6 @@ enum Path {
     LengthCheck { limit: u32 },
     /// Shadow column, sync, backfill, swap; `why` says what makes the cheap paths impossible.
     Rewrite { why: String },
-}
-
-/// `character varying(200)` -> (`character varying`, [200]);
-/// `timestamp(3) without time zone` -> (`timestamp without time zone`, [3]).
-fn split_type(t: &str) -> (String, Vec<u32>) {
-    match (t.find('('), t.find(')')) {
-        (Some(i), Some(j)) if j > i => {
-            let mods = t[i + 1..j].split(',').filter_map(|m| m.trim().parse().ok()).collect();
-            let name = format!("{}{}", &t[..i], &t[j + 1..]);
-            (name.trim().to_string(), mods)
-        }
-        _ => (t.to_string(), Vec::new()),
-    }
 }
 
 fn is_text_like(t: &str) -> bool {

@@ -155,6 +155,19 @@ pub fn resolve_type(model: &crate::model::SchemaModel, text: &str) -> Result<Str
     .help("use a built-in PostgreSQL type or one the schema defines with CREATE TYPE / CREATE DOMAIN"))
 }
 
+/// A type's name and modifiers: `character varying(200)` -> (`character varying`, [200]);
+/// `timestamp(3) without time zone` -> (`timestamp without time zone`, [3]).
+pub fn split_type(t: &str) -> (String, Vec<u32>) {
+    match (t.find('('), t.find(')')) {
+        (Some(i), Some(j)) if j > i => {
+            let mods = t[i + 1..j].split(',').filter_map(|m| m.trim().parse().ok()).collect();
+            let name = format!("{}{}", &t[..i], &t[j + 1..]);
+            (name.trim().to_string(), mods)
+        }
+        _ => (t.to_string(), Vec::new()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_volatile;

@@ -346,13 +346,7 @@ fn check_target_plans(
             let expand_pre = plan.phases.first().map(|p| p.preconditions.as_slice()).unwrap_or_default();
             for pre in expand_pre {
                 let crate::plan::Precondition::ConvertsCleanly { table, expr, data_type } = pre else { continue };
-                let key: Vec<crate::sql::Ident> = plan
-                    .phases
-                    .iter()
-                    .flat_map(|p| &p.backfill)
-                    .find(|b| &b.table == table)
-                    .map(|b| b.key.iter().map(|k| k.column.clone()).collect())
-                    .unwrap_or_default();
+                let key = plan.backfill_key(table);
                 // Only rows found failing refuse the plan; a check that cannot run here (a
                 // read-only server) is left to expand's precondition.
                 let found = crate::exec::type_checks::unconvertible_rows(session.conn(), table, expr, data_type, &key).await?;

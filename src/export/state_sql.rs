@@ -394,13 +394,7 @@ fn check(cx: &StateCx, phase: &Phase, pre: &Precondition) -> String {
 
 /// The key the plan's backfill walks on `table` (empty: none, use ctid).
 fn backfill_key(cx: &StateCx, table: &crate::sql::QualifiedName) -> Vec<crate::sql::Ident> {
-    cx.plan
-        .phases
-        .iter()
-        .flat_map(|p| p.backfill.iter())
-        .find(|t| &t.table == table)
-        .map(|t| t.key.iter().map(|k| k.column.clone()).collect())
-        .unwrap_or_default()
+    cx.plan.backfill_key(table)
 }
 
 /// For a key: its label in messages (`id`, `(a, b)`), one text value per row (columns prefixed

@@ -266,18 +266,7 @@ async fn run_locked(session: &mut MySession, job: &KeysetBackfill<'_>) -> anyhow
         last = Some(upper);
         throttle.record_batch(visited.max(0) as u64, batch_started.elapsed());
         // --max-rate: wait until the run's average is back under it; --sleep after every batch.
-        let wait = throttle.delay(run.rows_visited, began.elapsed());
-        if !wait.is_zero() {
-            match &job.stop {
-                Some(stop) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = stop.wait() => {}
-                    }
-                }
-                None => tokio::time::sleep(wait).await,
-            }
-        }
+        nap(job.stop.as_ref(), throttle.delay(run.rows_visited, began.elapsed())).await;
     }
     sqlx::query(
         "UPDATE planner_backfill_progress SET finished_at = CURRENT_TIMESTAMP(6), updated_at = CURRENT_TIMESTAMP(6)
@@ -362,7 +351,7 @@ async fn wait_while_paused(
         if stop.is_some_and(|s| s.requested().is_some()) {
             return true;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        nap(stop, Duration::from_millis(200)).await;
     }
 }
 
@@ -412,7 +401,15 @@ async fn hold_off_for_long_transactions(
         if let Some(why) = job.stop.as_ref().and_then(|s| s.requested()) {
             return Ok(Some((why, false)));
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        nap(job.stop.as_ref(), Duration::from_millis(250)).await;
+    }
+}
+
+/// Sleep `d`, waking early when a stop is requested.
+async fn nap(stop: Option<&crate::backfill::StopSignal>, d: Duration) {
+    match stop {
+        Some(stop) => stop.sleep(d).await,
+        None => tokio::time::sleep(d).await,
     }
 }
 

@@ -371,6 +371,16 @@ pub struct AppAccess {
 }
 
 impl Plan {
+    /// The key columns the plan's backfill walks on `table` (empty: it has no backfill there).
+    pub fn backfill_key(&self, table: &QualifiedName) -> Vec<Ident> {
+        self.phases
+            .iter()
+            .flat_map(|p| &p.backfill)
+            .find(|b| &b.table == table)
+            .map(|b| b.key.iter().map(|k| k.column.clone()).collect())
+            .unwrap_or_default()
+    }
+
     pub fn phase(&self, kind: PhaseKind) -> Option<&Phase> {
         self.phases.iter().find(|p| p.phase == kind)
     }

@@ -43,14 +43,7 @@ use crate::sql::render::generated_name;
 /// `varchar(50)` -> ("varchar", [50]); `decimal(10,2) unsigned` -> ("decimal unsigned", [10, 2]);
 /// an integer's display width (`int(11)`) is dropped: it does not change what the column holds.
 fn split_type(t: &str) -> (String, Vec<u32>) {
-    let t = t.trim().to_ascii_lowercase();
-    let (name, mods) = match (t.find('('), t.find(')')) {
-        (Some(i), Some(j)) if j > i => {
-            let mods = t[i + 1..j].split(',').filter_map(|m| m.trim().parse().ok()).collect();
-            (format!("{}{}", &t[..i], &t[j + 1..]), mods)
-        }
-        _ => (t.clone(), Vec::new()),
-    };
+    let (name, mods) = crate::change::common::split_type(&t.trim().to_ascii_lowercase());
     let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
     let integer = ["tinyint", "smallint", "mediumint", "int", "integer", "bigint"]
         .iter()
@@ -198,10 +191,10 @@ pub fn compile(change: &ChangeType, cx: &Cx<'_>) -> Result<(Parts, SchemaModel),
     let mut next = model.clone();
     let (keeps_charset, on_update) =
         (def.charset.is_some() || def.collation.is_some(), def.on_update.clone());
-    let retype = |next: &mut SchemaModel, default: Option<String>| {
+    // The column as contract leaves it: the new type, its own default, attributes the type keeps.
+    let retype = |next: &mut SchemaModel| {
         if let Some(col) = next.tables.get_mut(t).and_then(|tb| tb.columns.iter_mut().find(|x| x.name == c)) {
             col.data_type = to.clone();
-            col.default = default;
             if !keeps_charset {
                 col.props.charset = None;
                 col.props.collation = None;
@@ -217,7 +210,7 @@ pub fn compile(change: &ChangeType, cx: &Cx<'_>) -> Result<(Parts, SchemaModel),
             MySqlFlavour::Mariadb => Algorithm::Instant,
             MySqlFlavour::Mysql => Algorithm::Inplace,
         };
-        retype(&mut next, column.default.clone());
+        retype(&mut next);
         let note = format!("reads and writes {cs}; it is {to} once expand is applied (metadata only)");
         let compat = AppCompat { old_app: AppAccess::full(note.clone()), new_app: AppAccess::full(note) };
         return Ok((
@@ -347,7 +340,7 @@ pub fn compile(change: &ChangeType, cx: &Cx<'_>) -> Result<(Parts, SchemaModel),
     pre.extend(triggers.present);
     pre.push(Precondition::NoDependents { table: t.clone(), column: c.clone() });
     pre.push(Precondition::ColumnsMatch { table: t.clone() });
-    retype(&mut next, column.default.clone());
+    retype(&mut next);
 
     let q = quote_ident(&shadow);
     let source = match &using {

@@ -335,13 +335,7 @@ async fn assigns_cleanly(
     data_type: &str,
 ) -> anyhow::Result<Option<String>> {
     let t = quote_ident(table.name.as_str());
-    let key: Vec<String> = plan
-        .phases
-        .iter()
-        .flat_map(|p| &p.backfill)
-        .find(|b| &b.table == table)
-        .map(|b| b.key.iter().map(|k| quote_ident(k.column.as_str())).collect())
-        .unwrap_or_default();
+    let key: Vec<String> = plan.backfill_key(table).iter().map(|k| quote_ident(k.as_str())).collect();
     let order = if key.is_empty() { String::new() } else { format!(" ORDER BY {}", key.join(", ")) };
     let probe = "`planner_convert_probe`";
     let setup = format!(
