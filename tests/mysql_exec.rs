@@ -287,6 +287,33 @@ async fn every_golden_plan_runs_through_the_cli_and_rolls_back_phase_by_phase() 
     }
 }
 
+/// The real binary in the background (to be killed), on the test database, output discarded.
+fn spawn_planner(db: &TestDb, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("planner"))
+        .env("DATABASE_URL", &db.url)
+        .arg("--quiet")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn planner")
+}
+
+/// Poll until connection `id` runs no statement (a killed planner's request the server finished).
+async fn wait_until_idle(watch: &mut MySqlConnection, id: i64) {
+    let busy = format!("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = {id} AND INFO IS NOT NULL");
+    for _ in 0..600 {
+        let running: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(busy.clone()))
+            .fetch_optional(&mut *watch)
+            .await
+            .expect("ps");
+        if running.is_none() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Poll until `sql` returns a row (no timed assertion: a bounded wait for a state to appear).
 async fn wait_for(conn: &mut MySqlConnection, sql: &str, what: &str) -> i64 {
     for _ in 0..600 {
@@ -382,21 +409,10 @@ async fn kill_during_expand(
     let mut watch = db.conn().await;
     first.execute("BEGIN").await.expect("begin");
     first.execute("SELECT COUNT(*) FROM users").await.expect("hold the metadata lock");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("planner"))
-        .env("DATABASE_URL", &db.url)
-        .args([
-            "--quiet",
-            "apply",
-            dir.to_str().expect("utf-8"),
-            "--phase",
-            "expand",
-            "--lock-timeout",
-            "60s",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn planner");
+    let mut child = spawn_planner(
+        db,
+        &["apply", dir.to_str().expect("utf-8"), "--phase", "expand", "--lock-timeout", "60s"],
+    );
     // Statement 1 (ALTER) waits behind `first`; queue `second`'s read behind the ALTER, then let
     // the ALTER through: `second` gets the lock next and holds it, so statement 2 waits.
     wait_for(&mut watch, &waiting(db, "ALTER TABLE `users` ADD COLUMN%"), "the ALTER waiting").await;
@@ -446,19 +462,7 @@ async fn kill_9_while_a_statement_waits_then_status_resume_and_rollback() {
     // client go): the resume must see its effect and not run it twice.
     second.execute("COMMIT").await.expect("commit");
     let mut watch = db.conn().await;
-    let gone =
-        format!("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = {zombie} AND INFO IS NOT NULL");
-    for _ in 0..600 {
-        if sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(gone.clone()))
-            .fetch_optional(&mut watch)
-            .await
-            .expect("ps")
-            .is_none()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_idle(&mut watch, zombie).await;
     ok(&db, &["apply", d, "--phase", "expand"]);
     assert_eq!(schema(&db).await, expanded, "resumed expand equals a clean one");
     db.drop().await;
@@ -489,13 +493,7 @@ async fn kill_9_during_the_backfill_then_resume_fills_every_row_right() {
     let (_tmp, dir) = plan_copy("mariadb_set_not_null_users_email");
     let d = dir.to_str().expect("utf-8");
     ok(&db, &["apply", d, "--phase", "expand"]);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("planner"))
-        .env("DATABASE_URL", &db.url)
-        .args(["--quiet", "backfill", d, "--batch", "500", "--sleep", "20ms"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_planner(&db, &["backfill", d, "--batch", "500", "--sleep", "20ms"]);
     let mut watch = db.conn().await;
     wait_for(
         &mut watch,
@@ -736,13 +734,8 @@ async fn kill_9_while_the_locked_swap_waits_then_resume_completes_it() {
     let mut holder = db.conn().await;
     holder.execute("BEGIN").await.expect("begin");
     holder.execute("SELECT COUNT(*) FROM order_lines").await.expect("hold the metadata lock");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("planner"))
-        .env("DATABASE_URL", &db.url)
-        .args(["--quiet", "apply", d, "--phase", "contract", "--yes", "--lock-timeout", "60s"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn planner");
+    let mut child =
+        spawn_planner(&db, &["apply", d, "--phase", "contract", "--yes", "--lock-timeout", "60s"]);
     let mut watch = db.conn().await;
     let zombie = wait_for(&mut watch, &waiting(&db, "LOCK TABLES%"), "the locked swap waiting").await;
     child.kill().expect("kill -9");
@@ -752,18 +745,7 @@ async fn kill_9_while_the_locked_swap_waits_then_resume_completes_it() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains(&format!("KILL {zombie}")), "{}", stderr(&out));
     holder.execute("COMMIT").await.expect("commit");
-    let gone =
-        format!("SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = {zombie} AND INFO IS NOT NULL");
-    for _ in 0..600 {
-        let busy: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(gone.clone()))
-            .fetch_optional(&mut watch)
-            .await
-            .expect("ps");
-        if busy.is_none() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_idle(&mut watch, zombie).await;
     ok(&db, &["apply", d, "--phase", "contract", "--yes"]);
     assert_eq!(schema(&db).await, done, "resumed contract equals a clean one");
     let (query, expected) = final_check(name);
