@@ -270,16 +270,19 @@ impl MySqlDdl {
         }
     }
 
-    /// The statements sent one after the other: a locked group's parts (each inner one after its
-    /// ignore lines), else the statement itself. PROCESSLIST shows the part the server is at.
+    /// The statement after its `-- planner:ignore` lines, as a plan file holds it.
+    pub fn annotated(&self) -> String {
+        let mut text: String = self.lint_ignores().iter().map(|i| format!("{i}\n")).collect();
+        text.push_str(&self.render());
+        text
+    }
+
+    /// The statements sent one after the other: a locked group's parts (each inner one annotated),
+    /// else the statement itself. PROCESSLIST shows the part the server is at.
     pub fn parts(&self) -> Vec<String> {
         let MySqlDdl::Locked { table, statements } = self else { return vec![self.render()] };
         let mut parts = vec![format!("LOCK TABLES {} WRITE", quote_ident(table))];
-        parts.extend(statements.iter().map(|s| {
-            let mut text: String = s.lint_ignores().iter().map(|i| format!("{i}\n")).collect();
-            text.push_str(&s.render());
-            text
-        }));
+        parts.extend(statements.iter().map(MySqlDdl::annotated));
         parts.push("UNLOCK TABLES".into());
         parts
     }

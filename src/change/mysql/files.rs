@@ -59,12 +59,11 @@ fn statements(out: &mut String, steps: &[Step]) {
         let on = s.table.as_ref().map(|t| format!(" on {}", t.name.as_str())).unwrap_or_default();
         let _ = writeln!(out, "\n-- {}. {}", i + 1, s.why);
         let _ = writeln!(out, "--    lock: {}{on}", s.lock);
-        if let crate::sql::ddl::Ddl::MySql(ddl) = &s.op {
-            for ignore in ddl.lint_ignores() {
-                let _ = writeln!(out, "{ignore}");
-            }
-        }
-        let _ = writeln!(out, "{};", s.sql());
+        let sql = match &s.op {
+            crate::sql::ddl::Ddl::MySql(ddl) => ddl.annotated(),
+            other => other.render(),
+        };
+        let _ = writeln!(out, "{sql};");
     }
 }
 
